@@ -94,3 +94,16 @@ def pack_bits(bits):
 def unpack_bits(packed):
     """Inverse of pack_bits: uint8 (..., m) -> uint8 (..., 8m) of 0/1 values."""
     return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
+
+
+def sum_in_order(values, axis=-1):
+    """Sum float32 values one by one along `axis`, starting from +0.0, as a C loop `s += v[j]` does.
+
+    np.sum adds pairwise, which rounds differently; llama.cpp's scale searches compare such sums,
+    so matching its bytes on close calls needs the same order. Vectorized over the other axes.
+    """
+    values = np.moveaxis(np.asarray(values, dtype=np.float32), axis, 0)
+    total = np.zeros(values.shape[1:], dtype=np.float32)
+    for term in values:
+        total += term
+    return total
