@@ -24,7 +24,7 @@ def as_float_array(w, name="w"):
     finite = np.isfinite(array)
     if not finite.all():
         index = np.unravel_index(np.argmin(finite), array.shape)
-        where = index[0] if array.ndim == 1 else index
+        where = int(index[0]) if array.ndim == 1 else tuple(int(i) for i in index)
         raise ValueError(
             f"{name} contains {array[index]} at index {where} "
             f"({np.count_nonzero(~finite)} non-finite values); quantization needs finite weights — "

@@ -74,6 +74,17 @@ class QuantizedTensor:
             codes = codes - self._expand(self.zero_point)
         return (self._expand(self.scale.astype(np.float64)) * codes).astype(self.dtype)
 
+    def requantize(self, w):
+        """Round new weights onto this tensor's grid (same scales and zero points): the codes they get."""
+        w = as_float_array(w, "w").astype(np.float64)
+        if w.shape != self.shape:
+            raise ValueError(f"w has shape {w.shape}, but this grid was built for shape {self.shape}")
+        low, high = self.code_range
+        codes = np.rint(_safe_divide(w, self._expand(self.scale.astype(np.float64))))
+        if self.zero_point is not None:
+            codes = codes + self._expand(self.zero_point)
+        return np.clip(codes, low, high).astype(self.codes.dtype)
+
     def levels(self):
         """Every value a group can represent: shape scale.shape + (number of levels,)."""
         low, high = self.code_range
