@@ -1,0 +1,97 @@
+"""IQ4_NL: 32 weights, one fp16 scale, and 4-bit codes into a fixed non-uniform table of 16 levels.
+
+    w = d * IQ4_NL_LEVELS[c],   levels -127 .. 113, denser near zero (see quantlab.codebook)
+
+The scale is searched, as in llama.cpp's quantize_iq4_nl (ggml-quants.c), which is what real GGUF
+files use (not quantize_row_iq4_nl_ref, which skips the search). Per block, with weights w_j = x_j^2:
+1. candidate inverse scales: 127/max, then (t - 127)/max for t = -7..7, where max is the weight of
+   largest magnitude with its sign (so max lands on level +113 or on near -127);
+2. for each candidate, every x_j goes to the nearest level (ties to the upper one) and the
+   weighted least-squares scale d = sum(w q x) / sum(w q^2) is scored by d * sum(w q x);
+3. the first candidate keeps its d; a later one replaces it only if it scores strictly higher;
+4. d is stored as fp16, and the codes are reassigned with 1/d in float32 (not the fp16 d).
+Blocks with max|x| < 1e-15 get d = 0 and every code 8 (level +1, nearest to 0).
+Bit-exactness needs float32 arithmetic in C's order: the sums run left to right (sum_in_order),
+and w*q*x is (w*q)*x.
+"""
+
+import numpy as np
+
+from ..codebook import IQ4_NL_LEVELS
+from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_fields, sum_in_order, unpack_fields
+
+BLOCK_SIZE = 32
+BYTES_PER_BLOCK = 18
+TRIES = 7          # llama.cpp's ntry: candidate offsets t = -7..7 around the table's end -127
+TINY_BLOCK = np.float32(1e-15)  # GROUP_MAX_EPS: below this max|x|, a block is stored as zeros
+_LEVELS = IQ4_NL_LEVELS.astype(np.float32)
+_CHUNK = 2048      # blocks per pass: bounds the (32, blocks, 16 candidates) work arrays to ~4 MB each
+
+
+def nearest_level(scaled):
+    """Index of the table level nearest to each float32 value; a tie goes to the upper level.
+
+    Same as llama.cpp's best_index_int8: find the bracketing pair lo <= v < hi, then pick lo only
+    if v - lo < hi - v, both differences computed in float32.
+    """
+    upper = np.searchsorted(_LEVELS, scaled, side="right").clip(1, len(_LEVELS) - 1)
+    lower = upper - 1
+    below_is_nearer = scaled - _LEVELS[lower] < _LEVELS[upper] - scaled
+    return np.where(below_is_nearer, lower, upper).astype(np.uint8)
+
+
+def _signed_absmax(blocks):
+    """Weight of largest magnitude with its sign, the first one on a tie (argmax finds the first)."""
+    first = np.abs(blocks).argmax(axis=1)
+    return np.take_along_axis(blocks, first[:, None], axis=1)[:, 0]
+
+
+def _search_scale(blocks):
+    """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search."""
+    signed_max = _signed_absmax(blocks)
+    tiny = np.abs(signed_max) < TINY_BLOCK
+    signed_max = np.where(tiny, np.float32(1), signed_max)  # placeholder; these blocks get d = 0
+    # candidate inverse scales, (n, 16): first 1/(max/127), then (t - 127)/max for t = -7..7
+    first = np.float32(1) / (signed_max / np.float32(127))
+    offsets = np.arange(-TRIES, TRIES + 1, dtype=np.float32) + _LEVELS[0]
+    inverse = np.concatenate([first[:, None], offsets[None, :] / signed_max[:, None]], axis=1)
+
+    x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
+    weight = x * x
+    levels = _LEVELS[nearest_level(x * inverse[None])]   # (32, n, 16)
+    weighted = weight * levels
+    sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
+    sum_q2 = sum_in_order(weighted * levels, axis=0)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fitted = sum_qx / sum_q2                         # least-squares d of every candidate
+    scale = np.where(sum_q2[:, 0] > 0, fitted[:, 0], np.float32(0))
+    best = scale * sum_qx[:, 0]
+    for k in range(1, inverse.shape[1]):                 # the 15 tries, in C's order
+        better = (sum_q2[:, k] > 0) & (sum_qx[:, k] * sum_qx[:, k] > best * sum_q2[:, k])
+        scale = np.where(better, fitted[:, k], scale)
+        best = np.where(better, scale * sum_qx[:, k], best)
+    return np.where(tiny, np.float32(0), scale)
+
+
+def quantize_iq4_nl(blocks):
+    """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles."""
+    blocks = np.asarray(blocks, dtype=np.float32)
+    scale = np.concatenate([_search_scale(blocks[i:i + _CHUNK]) for i in range(0, len(blocks), _CHUNK)])
+    with np.errstate(divide="ignore"):
+        inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)
+    codes = nearest_level(blocks * inverse[:, None])
+    qs = pack_fields(codes.reshape(len(blocks), 2, BLOCK_SIZE // 2), 4)  # byte j: code j | code j+16 << 4
+    return np.concatenate([fp16_to_bytes(scale), qs], axis=1)
+
+
+def fields_iq4_nl(data):
+    """Decoded IQ4_NL fields: d (float32) and codes (uint8 0..15); w = d * IQ4_NL_LEVELS[codes]."""
+    codes = unpack_fields(data[:, 2:], 4).reshape(len(data), BLOCK_SIZE)
+    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": codes}
+
+
+def dequantize_iq4_nl(data):
+    """IQ4_NL weights: d * level in float32."""
+    f = fields_iq4_nl(data)
+    return f["d"][:, None] * _LEVELS[f["codes"]]
