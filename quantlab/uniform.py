@@ -233,6 +233,13 @@ def quantize(
     )
 
 
+def snap_to_levels(x, levels):
+    """Map each x to the nearest of the sorted `levels` (clamping outside them): any grid's transfer function."""
+    levels = np.sort(np.ravel(levels))
+    midpoints = (levels[1:] + levels[:-1]) / 2
+    return levels[np.searchsorted(midpoints, x)]
+
+
 def dequantize(quantized):
     """Turn a QuantizedTensor back into weights (same as quantized.dequantize())."""
     if not isinstance(quantized, QuantizedTensor):
