@@ -286,9 +286,9 @@ def kmeans(w, k, block_size=None, *, importance=None, init="cube-root", max_iter
     importance-weighted mean of its weights; the weighted MSE never increases. Stops when no
     assignment changes or after `max_iter` steps.
 
-    Edge cases: an empty level stays where it was; k > weights per block is a ValueError; a block
-    with fewer distinct values than k (e.g. constant or all zero) gets coinciding levels, which still
-    count as k stored entries.
+    Edge cases: a level no weight picks stays where it was (as in scipy's kmeans2); k > weights per
+    block is a ValueError; a block with fewer distinct values than k leaves levels unused (a constant
+    or all-zero block gets k equal levels and is reproduced exactly); spare levels are still stored.
     """
     w = as_float_array(w, "w")
     blocks = _blocks(w, block_size)
