@@ -14,16 +14,19 @@ def fp16_round(values):
     Same as GGML_FP32_TO_FP16 followed by GGML_FP16_TO_FP32: round to nearest, ties to even
     (numpy's float16 cast does exactly that, subnormal halves included). llama.cpp quantizes with
     the fp16-rounded scale in some formats and with the fp32 one in others: each format says which.
+    Values beyond fp16's range (|x| >= 65520) become +-inf, as in C, without a warning.
     """
-    return np.asarray(values, dtype=np.float32).astype(np.float16).astype(np.float32)
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32).astype(np.float16).astype(np.float32)
 
 
 def fp16_to_bytes(values):
     """Little-endian fp16 bytes of float32 values: shape (...,) -> uint8 (..., 2).
 
-    The cast to fp16 rounds to nearest, ties to even, as GGML_FP32_TO_FP16 does.
+    The cast to fp16 rounds to nearest, ties to even, as GGML_FP32_TO_FP16 does (overflow -> inf).
     """
-    halves = np.asarray(values, dtype=np.float32).astype("<f2")
+    with np.errstate(over="ignore"):
+        halves = np.asarray(values, dtype=np.float32).astype("<f2")
     return halves[..., None].view(np.uint8)
 
 

@@ -57,20 +57,21 @@ def _search_scale(blocks):
     inverse = np.concatenate([first[:, None], offsets[None, :] / signed_max[:, None]], axis=1)
 
     x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
-    weight = x * x
-    levels = _LEVELS[nearest_level(x * inverse[None])]   # (32, n, 16)
-    weighted = weight * levels
-    sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
-    sum_q2 = sum_in_order(weighted * levels, axis=0)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
+        weight = x * x
+        levels = _LEVELS[nearest_level(x * inverse[None])]   # (32, n, 16)
+        weighted = weight * levels
+        sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
+        sum_q2 = sum_in_order(weighted * levels, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         fitted = sum_qx / sum_q2                         # least-squares d of every candidate
     scale = np.where(sum_q2[:, 0] > 0, fitted[:, 0], np.float32(0))
     best = scale * sum_qx[:, 0]
-    for k in range(1, inverse.shape[1]):                 # the 15 tries, in C's order
-        better = (sum_q2[:, k] > 0) & (sum_qx[:, k] * sum_qx[:, k] > best * sum_q2[:, k])
-        scale = np.where(better, fitted[:, k], scale)
-        best = np.where(better, scale * sum_qx[:, k], best)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, inverse.shape[1]):             # the 15 tries, in C's order
+            better = (sum_q2[:, k] > 0) & (sum_qx[:, k] * sum_qx[:, k] > best * sum_q2[:, k])
+            scale = np.where(better, fitted[:, k], scale)
+            best = np.where(better, scale * sum_qx[:, k], best)
     return np.where(tiny, np.float32(0), scale)
 
 
