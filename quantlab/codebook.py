@@ -129,6 +129,8 @@ def _count_below(values, boundaries):
     and boundaries together and count the boundaries met so far. Values come first in the merge, so a
     boundary equal to a value is not counted.
     """
+    if len(values) == 1:  # one row (a whole tensor): numpy's own searchsorted, no need to sort the values
+        return np.searchsorted(np.sort(boundaries[0]), values[0], side="left")[None]
     merged = np.concatenate([values, boundaries], axis=1)
     order = np.argsort(merged, axis=1, kind="stable")
     boundaries_so_far = np.cumsum(order >= values.shape[1], axis=1)

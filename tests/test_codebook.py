@@ -109,8 +109,11 @@ def test_nearest_codes_agrees_with_brute_force_for_shared_and_per_block_levels()
 
 def test_a_weight_exactly_between_two_levels_takes_the_lower_one():
     weights = np.array([[0.5, 2.0, 2.5, -9.0, 9.0]])
-    for levels in (np.array([0.0, 1.0, 3.0]), np.array([[0.0, 1.0, 3.0]])):  # shared table, one per block
-        np.testing.assert_array_equal(cb.nearest_codes(weights, levels), [[0, 1, 2, 0, 2]])
+    expected = [[0, 1, 2, 0, 2]]
+    for levels in (np.array([0.0, 1.0, 3.0]), np.array([[0.0, 1.0, 3.0]])):  # shared table, one block
+        np.testing.assert_array_equal(cb.nearest_codes(weights, levels), expected)
+    two_blocks = cb.nearest_codes(np.repeat(weights, 2, axis=0), np.array([[0.0, 1.0, 3.0]] * 2))
+    np.testing.assert_array_equal(two_blocks, expected * 2)
 
 
 def test_weighted_lloyd_matches_a_textbook_loop():
