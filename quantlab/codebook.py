@@ -150,6 +150,8 @@ def nearest_codes(blocks, levels):
     levels = np.asarray(levels, dtype=np.float64)
     if levels.ndim not in (1, 2) or levels.shape[-1] < 1:
         raise ValueError(f"levels has shape {levels.shape}; pass (k,) for a shared table or (n_blocks, k)")
+    if not np.isfinite(levels).all():
+        raise ValueError("levels contain NaN or inf; every level must be a finite number")
     if (np.diff(levels, axis=-1) < 0).any():
         raise ValueError("levels must be in ascending order along the last axis; sort them with np.sort(levels, axis=-1)")
     midpoints = (levels[..., 1:] + levels[..., :-1]) / 2
@@ -169,7 +171,8 @@ class KMeansResult:
 
     `history[t]` is the codebook after t Lloyd steps (history[0] is the initial one, history[-1] is
     `codebook`); `mse_history[t]` is the (importance-weighted) mean squared error of history[t] with
-    every weight on its nearest level. `codes` always index the nearest level of `codebook`.
+    every weight on its nearest level. `codes` always index the nearest level of `codebook`; the
+    codes at step t are nearest_codes(w.reshape(-1, block_size), history[t]).
     """
 
     codebook: np.ndarray  # (n_blocks, k), ascending in each block
@@ -220,7 +223,7 @@ def _at_fractions(sorted_blocks, cumulative, k):
     c_low, c_high = (np.take_along_axis(cumulative, i, axis=1) for i in (lower, upper))
     x_low, x_high = (np.take_along_axis(sorted_blocks, i, axis=1) for i in (lower, upper))
     fraction = _safe_divide(targets - c_low, c_high - c_low)
-    return x_low + fraction * (x_high - x_low)
+    return np.clip(x_low + fraction * (x_high - x_low), x_low, x_high)  # clip: rounding must not unsort
 
 
 def cube_root_init(blocks, importance, k):
@@ -282,11 +285,11 @@ def _lloyd_step(blocks, importance, codebook, codes):
 def kmeans(w, k, block_size=None, *, importance=None, init="cube-root", max_iter=100):
     """Learn k levels per block (or per tensor) by weighted Lloyd iterations, vectorized over blocks.
 
-    Start (`init`): "cube-root" spreads levels with density p^(1/3), the high-resolution optimum,
-    "quantile" puts them at the weights' quantiles; or pass levels, shape (k,) or (n_blocks, k).
-    Both rules are deterministic and use the importance. Each step assigns every weight to its nearest level, then moves each level to the
-    importance-weighted mean of its weights; the weighted MSE never increases. Stops when no
-    assignment changes or after `max_iter` steps.
+    Start (`init`): "cube-root" spreads levels with density p^(1/3), the high-resolution optimum;
+    "quantile" puts them at the weights' quantiles; both are deterministic and use the importance.
+    Or pass levels, shape (k,) or (n_blocks, k). Each step assigns every weight to its nearest
+    level, then moves each level to the importance-weighted mean of its weights, so the weighted MSE
+    never increases. Stops when no assignment changes or after `max_iter` steps.
 
     Edge cases: a level no weight picks stays where it was (as in scipy's kmeans2); k > weights per
     block is a ValueError; a block with fewer distinct values than k leaves levels unused (a constant
@@ -364,6 +367,7 @@ class TableResult:
         return codebook_bits_per_weight(len(self.levels), self.block_size, level_bits=0, scale_bits=16)
 
     def dequantize(self):
+        """w_hat = scale * level, in the weights' float dtype."""
         blocks = self.levels[self.codes.reshape(-1, self.block_size)] * self.scale[:, None]
         return blocks.reshape(self.codes.shape).astype(self.dtype)
 

@@ -187,11 +187,13 @@ def kmeans_problems(draw):
     block_size = draw(st.sampled_from([1, 2, 3, 8, 16]))
     n_blocks = draw(st.integers(1, 5))
     scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
-    w = draw(hnp.arrays(np.float64, n_blocks * block_size, elements=st.floats(-1, 1, allow_subnormal=False))) * scale
+    w = draw(hnp.arrays(np.float64, n_blocks * block_size, elements=st.floats(-1, 1, allow_subnormal=False)))
+    w = np.where(np.abs(w) < 1e-30, 0.0, w) * scale  # products of tiny numbers would underflow: not weights
     k = draw(st.integers(1, block_size))
     importance = None
     if draw(st.booleans()):
         importance = draw(hnp.arrays(np.float64, w.size, elements=st.floats(0, 10, allow_subnormal=False)))
+        importance[importance < 1e-30] = 0.0
         assume((importance.reshape(n_blocks, -1).sum(axis=1) > 0).all())
     init = draw(st.sampled_from(["cube-root", "quantile"]))
     return w, k, block_size, importance, init
@@ -277,6 +279,7 @@ def test_zero_steps_returns_the_initial_codebook():
         (lambda: cb.kmeans(GAUSSIAN, 4, init=np.array([0, 1, np.nan, 2.0])), ValueError, ["init", "nan"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, max_iter=-1), ValueError, ["max_iter"]),
         (lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([1.0, 0.0])), ValueError, ["ascending", "np.sort"]),
+        (lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([0.0, np.nan])), ValueError, ["levels", "nan"]),
         (lambda: cb.normal_float_levels(1), ValueError, ["bits=1", "2 to 8"]),
         (lambda: cb.normal_float_levels(9), ValueError, ["bits=9"]),
         (lambda: cb.quantize_normal_float(GAUSSIAN, 48), ValueError, ["block_size=48"]),
