@@ -11,9 +11,25 @@ from .outliers import predict_outlier_damage
 from .uniform import fake_quantize
 
 
+class Verdict:
+    """The outcome of a check: truthy when right. Displays nothing itself (the check already printed)."""
+
+    def __init__(self, ok, message):
+        self.ok, self.message = bool(ok), message
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        return f"Verdict(ok={self.ok}, message={self.message!r})"
+
+    def _ipython_display_(self):
+        pass
+
+
 def _verdict(ok, message):
     print(("\u2705 " if ok else "\u274c ") + message)
-    return ok
+    return Verdict(ok, message)
 
 
 def _unanswered(answer):
@@ -21,6 +37,9 @@ def _unanswered(answer):
         print("\u270f\ufe0f  Not answered yet: replace the None above with your answer and run the cell again.")
         return True
     return False
+
+
+NOT_ANSWERED = Verdict(False, "not answered yet")
 
 
 def _number(answer, what):
@@ -37,7 +56,7 @@ def _close(value, target, rel=0.01):
 def check_memory(answer_gb, n_params=13e9, bits=16):
     """Exercise 00: the memory of a 13B-parameter model's weights in fp16, in GB."""
     if _unanswered(answer_gb):
-        return False
+        return NOT_ANSWERED
     value = _number(answer_gb, "answer_gb")
     right = n_params * bits / 8 / GB
     if _close(value, right):
@@ -57,7 +76,7 @@ def check_memory(answer_gb, n_params=13e9, bits=16):
 def check_largest_fp16(answer):
     """Exercise 01: the largest finite fp16 number."""
     if _unanswered(answer):
-        return False
+        return NOT_ANSWERED
     value = _number(answer, "answer")
     if value == 65504:
         return _verdict(True, "Right: (2 - 2^-10) x 2^15 = 65504. A scale or activation beyond it overflows to inf in fp16.")
@@ -77,7 +96,7 @@ def check_largest_fp16(answer):
 def check_fake_quantize(my_fake_quantize, bits=4):
     """Exercise 02: your asymmetric min-max quantize-then-dequantize, compared with quantlab's on telling inputs."""
     if _unanswered(my_fake_quantize):
-        return False
+        return NOT_ANSWERED
     if not callable(my_fake_quantize):
         raise TypeError(f"pass your function itself (without calling it), got {type(my_fake_quantize).__name__}")
     cases = {
@@ -87,7 +106,11 @@ def check_fake_quantize(my_fake_quantize, bits=4):
     }
     results = {}
     for name, w in cases.items():
-        mine = np.asarray(my_fake_quantize(w.copy()), dtype=np.float64)
+        output = my_fake_quantize(w.copy())
+        if output is None:  # the exercise template returns None until it is filled in
+            _unanswered(None)
+            return NOT_ANSWERED
+        mine = np.asarray(output, dtype=np.float64)
         if mine.shape != w.shape:
             return _verdict(False, f"On '{name}' your function returned shape {mine.shape}; return one reconstructed weight per input weight {w.shape}.")
         results[name] = (mine, fake_quantize(w, bits, "asymmetric", scale_dtype="float32"))
@@ -112,7 +135,7 @@ def check_fake_quantize(my_fake_quantize, bits=4):
 def check_outlier_mse(answer, n=1024, std=0.1, outlier=10.0, bits=4):
     """Exercise 03: predict the MSE of 4-bit per-tensor quantization of N(0, 0.1^2) weights with one outlier of 10."""
     if _unanswered(answer):
-        return False
+        return NOT_ANSWERED
     value = _number(answer, "answer")
     prediction = predict_outlier_damage(n, std, outlier, bits)
     if _close(value, prediction["outlier_mse"], rel=0.1):
@@ -127,7 +150,7 @@ def check_outlier_mse(answer, n=1024, std=0.1, outlier=10.0, bits=4):
 def check_bits_per_weight(answer, bits=4, group_size=64, scale_bits=16, zero_point_bits=8):
     """Exercise 04: bits per weight of 4-bit codes with an fp16 scale and an 8-bit zero point per 64 weights."""
     if _unanswered(answer):
-        return False
+        return NOT_ANSWERED
     value = _number(answer, "answer")
     right = bits + (scale_bits + zero_point_bits) / group_size
     if _close(value, right, rel=1e-3):

@@ -112,3 +112,11 @@ def bit_fields(value, name="fp32"):
         "unbiased_exponent": (1 - fmt.bias) if subnormal else exponent_value - fmt.bias,
         "subnormal": subnormal,
     }
+
+
+def relative_rounding_error(x, name):
+    """|stored - x| / |x| for each x after rounding to the named format (inf where it overflows)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stored = round_to_format(x, name).astype(np.float64)
+        return np.where(np.isfinite(stored), np.abs(stored - x) / np.abs(x), np.inf)

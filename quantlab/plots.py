@@ -114,6 +114,7 @@ def draw_levels_on_histogram(w, levels, ax, bins=80, title="weights and the quan
     ax.add_collection(panel.grid)
     ax.set_xlabel("weight value")
     ax.set_ylabel("count (log)")
+    ax.set_ylim(0.6, 10)  # positive limits first, so the log scale has something to work with
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(numticks=4))
     ax.yaxis.set_minor_locator(NullLocator())
@@ -219,3 +220,31 @@ def draw_tradeoff(points, front, ax, highlight=None, title="error vs storage"):
     if highlight is not None:
         panel.update(*highlight)
     return panel
+
+
+def draw_distribution(values, ax, markers=None, bins=40, xlabel="value", title=""):
+    """A histogram of measured values with labelled vertical reference lines (`markers`: label -> x)."""
+    ax.hist(values, bins=bins, color=WEIGHTS_COLOR, alpha=0.85)
+    for color, (label, x) in zip(SERIES_COLORS[1:], (markers or {}).items()):
+        ax.axvline(x, color=color, linewidth=1.5, linestyle="--", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    if markers:
+        ax.legend(frameon=False)
+    return ax
+
+
+def draw_lines(x, series, ax, xlabel="", ylabel="", title="", logy=False, logx=False, markers=True):
+    """Several named curves over the same x (`series`: label -> y values), with markers on the points."""
+    for color, (label, y) in zip(SERIES_COLORS, series.items()):
+        ax.plot(x, y, "o-" if markers else "-", color=color, markersize=3.5, linewidth=1.2, label=label)
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax

@@ -63,9 +63,14 @@ def run(check, answer, capsys):
 )
 def test_checks_name_the_mistake(check, answer, ok, words, capsys):
     result, out = run(check, answer, capsys)
-    assert result is ok
+    assert bool(result) is ok
     for word in words:
         assert word in out, out
+
+
+def test_the_unfilled_template_counts_as_not_answered(capsys):
+    assert not checks.check_fake_quantize(lambda w: None)
+    assert "Not answered" in capsys.readouterr().out
 
 
 def test_a_non_number_answer_is_a_clear_type_error():

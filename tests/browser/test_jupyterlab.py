@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_symmetric_vs_asymmetric.ipynb"
-NOTEBOOK_REQUIRED = False  # while False, a missing NOTEBOOK skips the test; set True once it is committed
+NOTEBOOK_REQUIRED = True  # while False, a missing NOTEBOOK skips the test; set True once it is committed
 SLIDER_LABEL = "bits"
 
 # Bounds in seconds. The test body has TEST_BUDGET_S in all; with the server start (20 s), the
