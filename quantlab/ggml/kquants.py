@@ -214,7 +214,7 @@ def _quantize_q3_k_slice(blocks):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, codes = fit_signed_scale_3bit(x, nmax=4)
-    max_scale, _ = largest_magnitude(scale)
+    max_scale, _ = largest_magnitude(scale.T)
     live = max_scale != 0
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse = np.float32(-32) / max_scale
@@ -359,7 +359,7 @@ def _quantize_q6_k_slice(blocks):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, codes = fit_signed_scale(x, nmax=32)
-    max_scale, max_magnitude = largest_magnitude(scale)
+    max_scale, max_magnitude = largest_magnitude(scale.T)
     empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse = np.float32(-128) / max_scale

@@ -1,31 +1,28 @@
-"""The three scale searches behind llama.cpp's K-quants, vectorized over sub-blocks and candidates.
+"""The three scale searches behind llama.cpp's K-quants, vectorized over sub-blocks.
 
 Each K-quant block of 256 weights is cut into sub-blocks (16 of 16 weights, or 8 of 32). Every
 sub-block gets its own scale (and, for the asymmetric types, its own min), found by trying about
-twenty candidate grids and keeping the one with the smallest weighted squared (or absolute) error:
+twenty candidate grids and keeping the one with the smallest weighted error:
 
 - `fit_scale_and_min`  asymmetric grid x ~ scale * code - min   (Q2_K, Q4_K, Q5_K; make_qkx2_quants)
 - `fit_signed_scale`   symmetric grid x ~ scale * code          (Q6_K; make_qx_quants)
-- `fit_signed_scale_3bit`  symmetric 3-bit grid, then one code at a time improved (Q3_K; make_q3_quants)
+- `fit_signed_scale_3bit`  symmetric 3-bit grid, then codes improved one at a time (Q3_K; make_q3_quants)
 
-All inputs are float32 arrays (..., n) of sub-blocks; the leading axes are any mix of blocks and
-sub-blocks, all computed at once. Bit-exactness with the C reference needs three things, each noted
-where it matters below:
+Inputs are float32 arrays (..., n) of sub-blocks; the leading axes (blocks, sub-blocks) are all
+computed at once. Bit-exactness with llama.cpp's C needs three things, noted where they matter:
 
 1. float32 arithmetic in the C expression's order: (w * l) * x is not w * (l * x) in float32;
 2. sums accumulated one term at a time in element order, because their results are compared
-   (np.sum adds pairwise, which rounds differently);
+   (np.sum over the fast axis adds pairwise, which rounds differently);
 3. the same rounding to an integer: llama.cpp's `nearest_int` adds 1.5 * 2**23 and reads the low
-   mantissa bits, so ties go to even (not away from zero) and huge or non-finite arguments give
-   the same "garbage" integers as in C (it matters for subnormal inputs, where 15 / tiny = inf).
+   mantissa bits, so ties go to even (not away from zero), and huge or non-finite arguments give
+   the same "garbage" integers as in C (it happens for subnormal inputs, where 15 / tiny = inf).
 
-To do all candidates at once, arrays are laid out (n, ..., candidates): the element axis first, so
-that summing in order is n additions of contiguous arrays.
+Arrays are laid out element-first, (n, sub-blocks[, candidates]), so that element i of every
+sub-block is one contiguous row and an in-order sum is a reduction over axis 0.
 """
 
 import numpy as np
-
-from .fp16 import sum_in_order
 
 _MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it leaves round(v) in the low mantissa bits
 GROUP_MAX_EPS = np.float32(1e-15)  # below this max |x|, a sub-block counts as all zero
@@ -45,57 +42,81 @@ def nearest_int(values):
 
 def nearest_code(values, lowest, highest):
     """Round like nearest_int, clamp to [lowest, highest], and return the codes as float32."""
-    codes = nearest_int(values)
-    np.clip(codes, lowest, highest, out=codes)
-    return codes.astype(np.float32)
+    codes = nearest_int(values).astype(np.float32)      # exact: |int| < 2**23
+    return np.clip(codes, lowest, highest, out=codes)     # (np.clip on int32 is much slower)
 
 
-def _sum_from_first(terms):
-    """Sum along axis 0 in order, starting from the first term (C: `s = t[0]; s += t[i]...`).
+def sum_in_order(terms, axis=0, start_at_zero=True):
+    """Sum float32 terms over `axis` one at a time, in index order, as C's loop `s += t[i]` does.
 
-    Differs from sum_in_order only in the sign of an all-zero sum: +0.0 + (-0.0) is +0.0.
+    numpy adds directly, without pairwise summation, when the summed axis is not the fast axis in
+    memory (np.sum, Notes): true for a C-contiguous array summed over any axis but the last, when
+    the last has length >= 2. Then it is one C-level loop; otherwise we add the slices ourselves.
+    start_at_zero=False starts from t[0] (C: `s = t[0]`): only the sign of an all -0.0 sum differs.
     """
-    total = terms[0].copy()
+    if axis != terms.ndim - 1 and terms.shape[-1] >= 2 and terms.flags.c_contiguous:
+        return np.add.reduce(terms, axis=axis, initial=0.0 if start_at_zero else None)
+    terms = np.moveaxis(terms, axis, 0)
+    total = terms[0] + np.float32(0) if start_at_zero else terms[0].copy()
     for term in terms[1:]:
         total += term
     return total
 
 
+def select(mask, if_true, if_false):
+    """np.where for float32 arrays of one shape, without branches (bitwise); exact for every value.
+
+    np.where branches per element and is several times slower on the random masks of a search.
+    """
+    ones = np.negative(mask, dtype=np.int32)               # True -> all 32 bits set
+    chosen = if_true.view(np.int32) & ones
+    chosen |= if_false.view(np.int32) & ~ones
+    return chosen.view(np.float32)
+
+
 def _element_first(x):
-    """(..., n) -> contiguous (n, ...): element i of every sub-block is one contiguous slice."""
-    return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+    """(..., n) -> contiguous (n, m) with m = number of sub-blocks: element i is row i."""
+    n = x.shape[-1]
+    return np.ascontiguousarray(np.moveaxis(x, -1, 0)).reshape(n, -1)
 
 
-def _take_candidate(values, chosen):
-    """values (..., C) at candidate index `chosen` (broadcast over the leading axes): drops axis C."""
-    index = np.broadcast_to(chosen, values.shape[:-1])[..., None]
-    return np.take_along_axis(values, index, axis=-1)[..., 0]
+def _sub_blocks_last(codes, lead):
+    """Inverse of _element_first for codes: (n, m) -> (..., n) uint8."""
+    n = codes.shape[0]
+    return np.moveaxis(codes.reshape((n,) + lead), 0, -1).astype(np.uint8)
 
 
 def largest_magnitude(values):
-    """Signed entry of largest |value| on the last axis, the first on ties, and that |value|.
+    """Signed entry of largest |value| over axis 0 of (n, m), the first on ties, and that |value|.
 
     As C's `if (fabsf(v) > amax) { amax = fabsf(v); max = v; }` from amax = max = 0: NaN is never
-    picked, and if every |value| is 0 the result is +0.0.
+    picked, and if every |value| is 0 the result is +0.0. Computed from the max and the min; only
+    columns where max == -min need to look for which of the two comes first.
     """
-    magnitude = np.abs(values)
-    magnitude[np.isnan(magnitude)] = -1
-    first = np.argmax(magnitude, axis=-1)[..., None]
-    peak = np.take_along_axis(values, first, axis=-1)[..., 0]
-    peak_magnitude = np.take_along_axis(magnitude, first, axis=-1)[..., 0]
-    return np.where(peak_magnitude > 0, peak, np.float32(0)).astype(np.float32), peak_magnitude
+    high, low = np.fmax.reduce(values, axis=0), np.fmin.reduce(values, axis=0)
+    peak = np.where(high > -low, high, low)
+    tie = np.flatnonzero((high == -low) & (high > 0))
+    if tie.size:
+        first = np.argmax(np.abs(values[:, tie]) == high[tie], axis=0)
+        peak[tie] = values[first, tie]
+    peak[np.isnan(peak) | (peak == 0)] = 0
+    return peak, np.abs(peak)
 
 
-def _round_to_grid(values, lowest, highest):
-    """nearest_code for float32 values, fast when they are all within nearest_int's exact range.
+def round_to_grid(values, lowest, highest, exact=None):
+    """nearest_code in place for float32 values, fast when all are within nearest_int's exact range.
 
-    There nearest_int is np.rint (ties to even) and clamping before rounding equals clamping after
-    (integer bounds). Out of range, or NaN, we take C's bit trick (nearest_code) instead.
+    There nearest_int is np.rint (ties to even), and clamping before rounding equals clamping after
+    (the bounds are integers). Otherwise (huge, inf or NaN values) we take C's bit trick.
+    `exact`: the caller already knows whether every value is in range (saves the min/max check).
     """
-    if values.min() >= -_EXACT_LIMIT and values.max() <= _EXACT_LIMIT:   # False for NaN
+    if exact is None:
+        exact = values.min() >= -_EXACT_LIMIT and values.max() <= _EXACT_LIMIT   # False for NaN
+    if exact:
         np.clip(values, lowest, highest, out=values)
         return np.rint(values, out=values)
-    return nearest_code(values, lowest, highest)
+    values[...] = nearest_code(values, lowest, highest)
+    return values
 
 
 def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
@@ -114,63 +135,82 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
     x, weights: float32 (..., n). Returns scale (...), min (...) and codes uint8 (..., n).
     """
     x = np.asarray(x, dtype=np.float32)
-    lead, n = x.shape[:-1], x.shape[-1]
-    xs = _element_first(x).reshape(n, -1)                     # (n, sub-blocks)
-    ws = _element_first(np.asarray(weights, dtype=np.float32)).reshape(n, -1)
+    lead = x.shape[:-1]
+    xs = _element_first(x)                                    # (n, m)
+    ws = _element_first(np.asarray(weights, dtype=np.float32))
+    n, m = xs.shape
+    f32 = np.float32
 
-    high = xs.max(axis=0)
-    offset = np.minimum(xs.min(axis=0), np.float32(0))        # the grid always contains 0
+    lowest, high = xs.min(axis=0), xs.max(axis=0)
+    offset = np.minimum(lowest, f32(0))                       # the grid always contains 0
     flat = high == offset                                     # constant or all-zero sub-block
-    sum_w = _sum_from_first(ws)                               # C starts these two at element 0,
-    sum_x = _sum_from_first(ws * xs)                          # every other sum at 0.0
+    sum_w = sum_in_order(ws, start_at_zero=False)             # C starts these two at element 0,
+    sum_x = sum_in_order(ws * xs, start_at_zero=False)        # every other sum at 0.0
 
-    def codes_for(iscale, offset):
-        return _round_to_grid(iscale * (xs - offset), 0, nmax)   # C: iscale * (x - min)
+    codes, weighted_codes, scratch = (np.empty((n, m), dtype=np.float32) for _ in range(3))
 
-    def weighted_error(scale, offset, codes):
-        error = codes * scale                                 # ((scale * l) + min) - x, in float32
+    def round_codes(iscale, offset):
+        """codes = clamp(nearest_int(iscale * (x - min)), 0, nmax), into `codes`."""
+        np.subtract(xs, offset, out=codes)
+        np.multiply(codes, iscale, out=codes)
+        # The products are monotone in x, so the sub-block's extremes bound every value.
+        ends = np.abs(np.concatenate([iscale * (lowest - offset), iscale * (high - offset)]))
+        return round_to_grid(codes, 0, nmax, exact=bool(ends.max() <= _EXACT_LIMIT))
+
+    def weighted_error(scale, offset):
+        """sum(w * |err|) or sum(w * err^2), err = (scale * l + min) - x in float32."""
+        error = np.multiply(codes, scale, out=scratch)
         error += offset
         error -= xs
-        error = np.abs(error, out=error) if use_mad else np.square(error, out=error)
+        np.abs(error, out=error) if use_mad else np.square(error, out=error)
         error *= ws
-        return sum_in_order(error, axis=0)
+        return sum_in_order(error)
 
+    # Per candidate we keep what rebuilds its fit: iscale, the min its codes were rounded from,
+    # and the fitted scale and min. Candidate 0 is the plain range grid.
+    iscales, rounded_from, scales, mins = (np.empty((nstep + 2, m), dtype=np.float32)
+                                           for _ in range(4))
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        iscale = np.float32(nmax) / (high - offset)
-        scale = np.float32(1) / iscale
-        best_error = weighted_error(scale, offset, codes_for(iscale, offset))
-        best_iscale, best_offset = iscale, offset             # to rebuild the kept codes at the end
+        iscales[0] = f32(nmax) / (high - offset)
+        rounded_from[0] = mins[0] = offset
+        scales[0] = f32(1) / iscales[0]
+        round_codes(iscales[0], offset)
+        best_error = weighted_error(scales[0], offset)
+        best_error[np.isnan(best_error)] = -np.inf            # C: nothing is < NaN, nor < -inf
+        chosen = np.zeros(m, dtype=np.intp)
 
-        for k in range(nstep + 1):
-            numerator = (np.float32(rmin) + np.float32(rdelta) * np.float32(k)) + np.float32(nmax)
-            iscale = numerator / (high - offset)
-            codes = codes_for(iscale, offset)
-            weighted_codes = ws * codes                       # w * l
-            sum_l = sum_in_order(weighted_codes, axis=0)
-            sum_l2 = sum_in_order(weighted_codes * codes, axis=0)    # (w * l) * l
-            sum_xl = sum_in_order(weighted_codes * xs, axis=0)       # (w * l) * x
+        for k in range(1, nstep + 2):
+            numerator = (f32(rmin) + f32(rdelta) * f32(k - 1)) + f32(nmax)
+            iscales[k] = numerator / (high - offset)
+            rounded_from[k] = offset
+            round_codes(iscales[k], offset)
+            np.multiply(ws, codes, out=weighted_codes)        # w * l
+            sum_l = sum_in_order(weighted_codes)
+            sum_l2 = sum_in_order(np.multiply(weighted_codes, codes, out=scratch))   # (w * l) * l
+            sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
             det = sum_w * sum_l2 - sum_l * sum_l
             this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
             this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
-            pinned = this_min > 0                             # a positive min would lose 0 from the grid:
-            this_min[pinned] = 0                              # pin it and refit the scale alone
-            this_scale = np.where(pinned, sum_xl / sum_l2, this_scale)
-            error = weighted_error(this_scale, this_min, codes)
+            pinned = this_min > 0                             # a positive min would lose 0 from the
+            this_min[pinned] = 0                              # grid: pin it, refit the scale alone
+            this_scale[pinned] = (sum_xl / sum_l2)[pinned]
+            scales[k], mins[k] = this_scale, this_min
+            error = weighted_error(this_scale, this_min)
 
             better = (det > 0) & (error < best_error)         # strict: ties keep the earlier fit
-            best_error = np.where(better, error, best_error)
-            scale = np.where(better, this_scale, scale)
-            best_iscale = np.where(better, iscale, best_iscale)
-            best_offset = np.where(better, offset, best_offset)
-            offset = np.where(better, this_min, offset)
+            chosen += better * (k - chosen)
+            best_error = np.fmin(best_error, select(better, error, best_error))
+            offset = select(better, this_min, offset)         # later grids start from the new min
 
-        codes = codes_for(best_iscale, best_offset)
+        def pick(values):
+            return np.take_along_axis(values, chosen[None], axis=0)[0]
+
+        round_codes(pick(iscales), pick(rounded_from))
 
     # Constant sub-block: C stops before searching, with scale 0, codes 0 and min = -min(x, 0).
-    scale = np.where(flat, np.float32(0), scale).astype(np.float32)
+    scale = np.where(flat, f32(0), pick(scales))
     codes[:, flat] = 0
-    codes = np.moveaxis(codes.reshape((n,) + lead), 0, -1).astype(np.uint8)
-    return scale.reshape(lead), (-offset).astype(np.float32).reshape(lead), codes
+    return scale.reshape(lead), (-pick(mins)).reshape(lead), _sub_blocks_last(codes, lead)
 
 
 def fit_signed_scale(x, nmax):
@@ -180,43 +220,50 @@ def fit_signed_scale(x, nmax):
     sign). For 19 candidate stretches, iscale = -(nmax + 0.1 * k) / max, k = 0, -9..9, we round,
     fit the least-squares scale sum(w x l) / sum(w l^2) with w = x^2, and keep a candidate if it
     raises sum(w x l)^2 / sum(w l^2), compared in C's cross-multiplied form against the running best.
+    The candidates are independent, so they are one more array axis (the first: (C, n, m)).
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax (0..2nmax-1).
     """
     x = np.asarray(x, dtype=np.float32)
-    xs = _element_first(x)
-    peak, peak_magnitude = largest_magnitude(x)
+    lead = x.shape[:-1]
+    xs = _element_first(x)                                    # (n, m)
+    n, m = xs.shape
+    peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
-    peak = np.where(zero, np.float32(1), peak)
+    peak[zero] = 1
 
     # k = 0 first, then -9..9 without 0, each numerator nmax + 0.1f * k in float32.
     k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=np.float32)
-    numerators = (np.float32(nmax) + np.float32(0.1) * k).astype(np.float32)
+    numerators = np.float32(nmax) + np.float32(0.1) * k
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        iscales = -numerators / peak[..., None]                            # (..., C)
-        codes = nearest_code(iscales * xs[..., None], -nmax, nmax - 1)     # (n, ..., C)
+        iscales = -numerators[:, None] / peak                 # (C, m)
+        # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range.
+        codes = round_to_grid(iscales[:, None, :] * xs, -nmax, nmax - 1, exact=True)  # (C, n, m)
         weights = xs * xs
-        sum_lx = sum_in_order((weights * xs)[..., None] * codes, axis=0)    # (w * x) * l
-        weighted_codes = weights[..., None] * codes
-        sum_l2 = sum_in_order(weighted_codes * codes, axis=0)             # (w * l) * l
+        terms = np.multiply(weights * xs, codes)              # (w * x) * l
+        sum_lx = sum_in_order(terms, axis=1)                  # (C, m)
+        np.multiply(weights, codes, out=terms)
+        terms *= codes                                        # (w * l) * l
+        sum_l2 = sum_in_order(terms, axis=1)
 
-        # Candidate 0 sets the bar; each later one must beat the running best (C order matters:
-        # `best` is rounded after every accepted candidate, so this is a short loop over the 18
-        # candidates, vectorized over all sub-blocks).
-        scale = np.where(sum_l2[..., 0] != 0, sum_lx[..., 0] / sum_l2[..., 0], np.float32(0))
-        best = scale * sum_lx[..., 0]
-        chosen = np.zeros(scale.shape, dtype=np.intp)
+        # Candidate 0 sets the bar; each later one must beat the running best. `best` is rounded
+        # after every accepted candidate, so this is a short loop over the 18 candidates,
+        # vectorized over all sub-blocks.
+        scale = np.where(sum_l2[0] != 0, sum_lx[0] / sum_l2[0], np.float32(0))
+        best = scale * sum_lx[0]
+        chosen = np.zeros(m, dtype=np.intp)
         for candidate in range(1, len(k)):
-            lx, l2 = sum_lx[..., candidate], sum_l2[..., candidate]
+            lx, l2 = sum_lx[candidate], sum_l2[candidate]
             better = (l2 > 0) & (lx * lx > best * l2)
-            scale = np.where(better, lx / l2, scale)
-            best = np.where(better, scale * lx, best)
-            chosen[better] = candidate
+            scale = select(better, lx / l2, scale)
+            best = select(better, scale * lx, best)
+            chosen += better * (candidate - chosen)
 
-    best_codes = np.moveaxis(_take_candidate(codes, chosen), 0, -1) + np.float32(nmax)
-    best_codes[zero] = 0   # C leaves all-zero sub-blocks with stored codes 0 (that is, l = -nmax)
+    iscale = np.take_along_axis(iscales, chosen[None], axis=0)[0]
+    codes = round_to_grid(iscale * xs, -nmax, nmax - 1, exact=True) + np.float32(nmax)
+    codes[:, zero] = 0     # C leaves all-zero sub-blocks with stored codes 0 (that is, l = -nmax)
     scale[zero] = 0
-    return scale.astype(np.float32), best_codes.astype(np.uint8)
+    return scale.reshape(lead), _sub_blocks_last(codes, lead)
 
 
 def fit_signed_scale_3bit(x, nmax=4, passes=5):
@@ -225,46 +272,69 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5):
     Start from iscale = -nmax / max (codes -nmax..nmax-1), then sweep the weights in order up to
     `passes` times: for weight i, the least-squares scale of the *other* weights suggests a new code,
     kept if it raises sum(w x l)^2 / sum(w l^2) with w = x^2. Each acceptance changes the sums the
-    next weight sees, so the sweep is a loop over the n weights, vectorized over all sub-blocks.
-    A pass that changes nothing changes nothing next time either, so running all passes on every
-    sub-block equals C's early exit.
+    next weight sees, so a sweep is a loop over the n weights, vectorized over all sub-blocks.
+    A sub-block leaves after a pass that changed nothing (C's early exit). (A quirk kept from C:
+    the sweep only runs while sum(w x l) > 0, i.e. in practice when the largest |x| is negative.)
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax.
     """
     x = np.asarray(x, dtype=np.float32)
+    lead = x.shape[:-1]
     xs = _element_first(x)
-    peak, peak_magnitude = largest_magnitude(x)
+    n, m = xs.shape
+    peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
-    peak = np.where(zero, np.float32(1), peak)
+    peak[zero] = 1
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        iscale = np.float32(-nmax) / peak
-        codes = nearest_code(iscale * xs, -nmax, nmax - 1)        # (n, ...)
+        codes = round_to_grid(xs * (np.float32(-nmax) / peak), -nmax, nmax - 1, exact=True)
         weights = xs * xs
         wx = weights * xs
-        sum_lx = sum_in_order(wx * codes, axis=0)                 # (w * x) * l
-        sum_l2 = sum_in_order(weights * codes * codes, axis=0)    # (w * l) * l
+        sum_lx = sum_in_order(wx * codes)                     # (w * x) * l
+        sum_l2 = sum_in_order(weights * codes * codes)        # (w * l) * l
 
-        for _ in range(passes):
-            changed = False
-            for i in range(xs.shape[0]):
-                old = codes[i]
-                lx = sum_lx - wx[i] * old
-                l2 = sum_l2 - weights[i] * old * old
-                new = nearest_code(xs[i] * l2 / lx, -nmax, nmax - 1)   # (x * sl2) / slx
-                lx_new = lx + wx[i] * new
-                l2_new = l2 + weights[i] * new * new
-                accept = ((lx > 0) & (new != old) & (l2_new > 0)
-                          & (lx_new * lx_new * sum_l2 > sum_lx * sum_lx * l2_new))
-                if accept.any():
-                    changed = True
-                    codes[i] = np.where(accept, new, old)
-                    sum_lx = np.where(accept, lx_new, sum_lx)
-                    sum_l2 = np.where(accept, l2_new, sum_l2)
-            if not changed:
+        # First pass on every sub-block in place (all-zero ones have sums 0 and never change),
+        # later passes only on those the previous pass changed.
+        changed = _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax)
+        active = np.flatnonzero(changed)
+        for _ in range(passes - 1):
+            if active.size == 0:
                 break
+            codes_a, lx_a, l2_a = codes[:, active], sum_lx[active], sum_l2[active]
+            changed = _improve_codes(xs[:, active], weights[:, active], wx[:, active],
+                                     codes_a, lx_a, l2_a, nmax)
+            codes[:, active], sum_lx[active], sum_l2[active] = codes_a, lx_a, l2_a
+            active = active[changed]
         scale = np.where(sum_l2 > 0, sum_lx / sum_l2, np.float32(0)).astype(np.float32)
 
-    stored = np.moveaxis(codes, 0, -1) + np.float32(nmax)
-    stored[zero] = 0       # C returns early with codes 0 (not nmax) and scale 0
+    codes += np.float32(nmax)
+    codes[:, zero] = 0     # C returns early with codes 0 (not nmax) and scale 0
     scale[zero] = 0
-    return scale, stored.astype(np.uint8)
+    return scale.reshape(lead), _sub_blocks_last(codes, lead)
+
+
+def _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax):
+    """One sweep of make_q3_quants over the n weights; updates codes and sums in place.
+
+    Returns which sub-blocks changed. Weight i is re-rounded on the least-squares scale of the
+    others, sum(w x l)_{-i} / sum(w l^2)_{-i}, and the new code kept if it raises
+    sum(w x l)^2 / sum(w l^2), compared cross-multiplied as in C.
+    """
+    changed = np.zeros(xs.shape[1], dtype=bool)
+    for i in range(xs.shape[0]):
+        old = codes[i]
+        lx = sum_lx - wx[i] * old                             # sums without weight i
+        l2 = sum_l2 - weights[i] * old * old
+        new = nearest_code(xs[i] * l2 / lx, -nmax, nmax - 1)  # (x * sl2) / slx
+        # Few sub-blocks propose a new code: finish the test on those only.
+        hit = np.flatnonzero((lx > 0) & (new != old))
+        if hit.size == 0:
+            continue
+        lx_new = lx[hit] + wx[i, hit] * new[hit]
+        l2_new = l2[hit] + weights[i, hit] * new[hit] * new[hit]
+        lx_old, l2_old = sum_lx[hit], sum_l2[hit]
+        accept = (l2_new > 0) & (lx_new * lx_new * l2_old > lx_old * lx_old * l2_new)
+        hit = hit[accept]
+        codes[i, hit] = new[hit]
+        sum_lx[hit], sum_l2[hit] = lx_new[accept], l2_new[accept]
+        changed[hit] = True
+    return changed
