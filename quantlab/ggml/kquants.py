@@ -26,7 +26,9 @@ from .kquants_search import (fit_scale_and_min, fit_signed_scale, fit_signed_sca
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
-_CHUNK_BLOCKS = 256  # blocks per slice: keeps the (elements x sub-blocks x candidates) arrays ~5 MB
+# Blocks per slice of work, per format: big enough that numpy's per-call overhead is small, small
+# enough that the search's working arrays stay near the CPU caches (measured on a 2 MB L2).
+_CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 2048, "Q4_K": 256, "Q5_K": 256, "Q6_K": 128}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,12 +55,13 @@ def _check_bytes(data, name):
     return data
 
 
-def _in_slices(quantize_slice, blocks):
+def _in_slices(quantize_slice, blocks, name):
     """Run a vectorized quantizer on slices of blocks, so the search arrays stay a few MB."""
-    if len(blocks) <= _CHUNK_BLOCKS:
+    size = _CHUNK_BLOCKS[name]
+    if len(blocks) <= size:
         return quantize_slice(blocks)
-    return np.concatenate([quantize_slice(blocks[start:start + _CHUNK_BLOCKS])
-                           for start in range(0, len(blocks), _CHUNK_BLOCKS)])
+    return np.concatenate([quantize_slice(blocks[start:start + size])
+                           for start in range(0, len(blocks), size)])
 
 
 def _positive_max(values):
@@ -69,8 +72,7 @@ def _positive_max(values):
 
 def _integer_scales(inverse, values, bits, wrap=np.uint8):
     """nearest_int(inverse * value), stored as C stores it into `wrap`, then capped at 2**bits - 1."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        levels = nearest_int(inverse[..., None] * values).astype(wrap)
+    levels = nearest_int(inverse[..., None] * values).astype(wrap)
     return np.minimum(levels, (1 << bits) - 1).astype(np.uint8)
 
 
@@ -82,8 +84,7 @@ def _requantize(x, step, offset, codes, highest, lowest=0):
     x: (n_blocks, n_sub, n); step, offset: (n_blocks, n_sub); codes uint8 (n_blocks, n_sub, n).
     """
     live = step != 0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        fresh = nearest_int((x + offset[..., None]) / step[..., None])
+    fresh = nearest_int((x + offset[..., None]) / step[..., None])
     fresh = np.clip(fresh, lowest, highest) - lowest
     return np.where(live[..., None], fresh, codes).astype(np.uint8)
 
@@ -144,6 +145,7 @@ def _unpack_nibbles_by_64(packed):
 # ---------------------------------------------------------------------------------------------
 # Q2_K: 16 sub-blocks of 16, codes 0..3, 4-bit scales and mins; x ~ d*s_j*q - dmin*m_j (2.625 bpw)
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q2_k_slice(blocks):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
@@ -151,14 +153,13 @@ def _quantize_q2_k_slice(blocks):
                                              nstep=15, use_mad=True)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     has_scale, has_offset = max_scale > 0, max_offset > 0
-    with np.errstate(all="ignore"):
-        inverse_scale = np.float32(15) / max_scale       # C: iscale = q4scale / max_scale
-        inverse_offset = np.float32(15) / max_offset
-        d = np.where(has_scale, max_scale / np.float32(15), np.float32(0))   # d = max/15, not 1/iscale
-        dmin = np.where(has_offset, max_offset / np.float32(15), np.float32(0))
-        # C assigns the int to a uint8 byte, then ORs (min << 4) into it: both wrap mod 256.
-        low = np.where(has_scale[:, None], nearest_int(inverse_scale[:, None] * scale), 0)
-        high = np.where(has_offset[:, None], nearest_int(inverse_offset[:, None] * offset), 0)
+    inverse_scale = np.float32(15) / max_scale       # C: iscale = q4scale / max_scale
+    inverse_offset = np.float32(15) / max_offset
+    d = np.where(has_scale, max_scale / np.float32(15), np.float32(0))   # d = max/15, not 1/iscale
+    dmin = np.where(has_offset, max_offset / np.float32(15), np.float32(0))
+    # C assigns the int to a uint8 byte, then ORs (min << 4) into it: both wrap mod 256.
+    low = np.where(has_scale[:, None], nearest_int(inverse_scale[:, None] * scale), 0)
+    high = np.where(has_offset[:, None], nearest_int(inverse_offset[:, None] * offset), 0)
     packed_scales = ((low & 0xFF) | ((high << 4) & 0xFF)).astype(np.uint8)
 
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
@@ -170,7 +171,7 @@ def _quantize_q2_k_slice(blocks):
 
 def quantize_q2_k(blocks):
     """float32 (n_blocks, 256) -> Q2_K bytes (n_blocks, 84), as llama.cpp's quantize_row_q2_K_ref."""
-    return _in_slices(_quantize_q2_k_slice, _check_blocks(blocks, "q2_k"))
+    return _in_slices(_quantize_q2_k_slice, _check_blocks(blocks, "q2_k"), "Q2_K")
 
 
 def fields_q2_k(data):
@@ -182,6 +183,7 @@ def fields_q2_k(data):
             "codes": _unpack_2bit_codes(data[:, 16:80])}
 
 
+@np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C
 def dequantize_q2_k(data):
     """Q2_K bytes (n_blocks, 84) -> float32 (n_blocks, 256): (d * s_j) * q - dmin * m_j."""
     f = fields_q2_k(data)
@@ -210,17 +212,17 @@ def _unpack_q3_k_scales(packed):
     return low | (high << 4)
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q3_k_slice(blocks):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, codes = fit_signed_scale_3bit(x, nmax=4)
     max_scale, _ = largest_magnitude(scale.T)
     live = max_scale != 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.float32(-32) / max_scale
-        # int8 in C: nearest_int's value is stored in an int8_t before the clamp to [-32, 31].
-        levels = nearest_int(inverse[:, None] * scale).astype(np.int8).astype(np.int32)
-        d = np.where(live, np.float32(1) / inverse, np.float32(0))        # d = 1/iscale
+    inverse = np.float32(-32) / max_scale
+    # int8 in C: nearest_int's value is stored in an int8_t before the clamp to [-32, 31].
+    levels = nearest_int(inverse[:, None] * scale).astype(np.int8).astype(np.int32)
+    d = np.where(live, np.float32(1) / inverse, np.float32(0))        # d = 1/iscale
     stored = np.where(live[:, None], np.clip(levels, -32, 31) + 32, 0).astype(np.uint8)
     # With max_scale == 0 C zeroes the scale bytes, so they decode to -32 (times d = 0).
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
@@ -231,7 +233,7 @@ def _quantize_q3_k_slice(blocks):
 
 def quantize_q3_k(blocks):
     """float32 (n_blocks, 256) -> Q3_K bytes (n_blocks, 110), as llama.cpp's quantize_row_q3_K_ref."""
-    return _in_slices(_quantize_q3_k_slice, _check_blocks(blocks, "q3_k"))
+    return _in_slices(_quantize_q3_k_slice, _check_blocks(blocks, "q3_k"), "Q3_K")
 
 
 def fields_q3_k(data):
@@ -242,6 +244,7 @@ def fields_q3_k(data):
     return {"d": fp16_from_bytes(data[:, 108:110]), "scales": scales, "codes": codes}
 
 
+@np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C
 def dequantize_q3_k(data):
     """Q3_K bytes (n_blocks, 110) -> float32 (n_blocks, 256): (d * s_j) * (code - 4)."""
     f = fields_q3_k(data)
@@ -265,9 +268,8 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep):
     scale, offset, codes = fit_scale_and_min(x, weights, nmax=nmax, rmin=rmin, rdelta=0.1,
                                              nstep=nstep, use_mad=False)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
-    with np.errstate(all="ignore"):
-        inverse_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
-        inverse_offset = np.where(max_offset > 0, np.float32(63) / max_offset, np.float32(0))
+    inverse_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
+    inverse_offset = np.where(max_offset > 0, np.float32(63) / max_offset, np.float32(0))
     scales6 = _integer_scales(inverse_scale, scale, 6)
     mins6 = _integer_scales(inverse_offset, offset, 6)
     d, dmin = max_scale / np.float32(63), max_offset / np.float32(63)
@@ -279,11 +281,13 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep):
     return header, codes
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q4_k_slice(blocks):
     header, codes = _quantize_asymmetric_6bit(blocks, nmax=15, rmin=-1.0, nstep=20)
     return np.concatenate(header + [_pack_nibbles_by_64(codes)], axis=1)
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q5_k_slice(blocks):
     header, codes = _quantize_asymmetric_6bit(blocks, nmax=31, rmin=-0.5, nstep=15)
     return np.concatenate(header + [_pack_high_bits(codes, 4), _pack_nibbles_by_64(codes)], axis=1)
@@ -291,12 +295,12 @@ def _quantize_q5_k_slice(blocks):
 
 def quantize_q4_k(blocks):
     """float32 (n_blocks, 256) -> Q4_K bytes (n_blocks, 144), as llama.cpp's quantize_row_q4_K_ref."""
-    return _in_slices(_quantize_q4_k_slice, _check_blocks(blocks, "q4_k"))
+    return _in_slices(_quantize_q4_k_slice, _check_blocks(blocks, "q4_k"), "Q4_K")
 
 
 def quantize_q5_k(blocks):
     """float32 (n_blocks, 256) -> Q5_K bytes (n_blocks, 176), as llama.cpp's quantize_row_q5_K_ref."""
-    return _in_slices(_quantize_q5_k_slice, _check_blocks(blocks, "q5_k"))
+    return _in_slices(_quantize_q5_k_slice, _check_blocks(blocks, "q5_k"), "Q5_K")
 
 
 def _fields_asymmetric_6bit(data, codes):
@@ -318,6 +322,7 @@ def fields_q5_k(data):
     return _fields_asymmetric_6bit(data, codes)
 
 
+@np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C
 def _dequantize_asymmetric(f):
     step = f["d"][:, None] * f["scales"].astype(np.float32)
     shift = f["dmin"][:, None] * f["mins"].astype(np.float32)
@@ -355,16 +360,16 @@ def _unpack_q6_k_codes(low, high):
     return nibbles | (unpack_fields(high.reshape(n, 2, 32), 2).reshape(n, 256) << 4)
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q6_k_slice(blocks):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, codes = fit_signed_scale(x, nmax=32)
     max_scale, max_magnitude = largest_magnitude(scale.T)
     empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.float32(-128) / max_scale
-        d = np.where(empty, np.float32(0), np.float32(1) / inverse)        # d = 1/iscale
-        levels = np.minimum(nearest_int(inverse[:, None] * scale), 127).astype(np.int8)
+    inverse = np.float32(-128) / max_scale
+    d = np.where(empty, np.float32(0), np.float32(1) / inverse)        # d = 1/iscale
+    levels = np.minimum(nearest_int(inverse[:, None] * scale), 127).astype(np.int8)
     levels[empty] = 0
     step = fp16_round(d)[:, None] * levels.astype(np.float32)
     codes = _requantize(x, step, np.zeros_like(step), codes, highest=31, lowest=-32).reshape(n, 256)
@@ -375,7 +380,7 @@ def _quantize_q6_k_slice(blocks):
 
 def quantize_q6_k(blocks):
     """float32 (n_blocks, 256) -> Q6_K bytes (n_blocks, 210), as llama.cpp's quantize_row_q6_K_ref."""
-    return _in_slices(_quantize_q6_k_slice, _check_blocks(blocks, "q6_k"))
+    return _in_slices(_quantize_q6_k_slice, _check_blocks(blocks, "q6_k"), "Q6_K")
 
 
 def fields_q6_k(data):
@@ -385,6 +390,7 @@ def fields_q6_k(data):
             "codes": _unpack_q6_k_codes(data[:, :128], data[:, 128:192])}
 
 
+@np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C
 def dequantize_q6_k(data):
     """Q6_K bytes (n_blocks, 210) -> float32 (n_blocks, 256): (d * s_j) * (code - 32)."""
     f = fields_q6_k(data)

@@ -119,6 +119,7 @@ def round_to_grid(values, lowest, highest, exact=None):
     return values
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
     """Asymmetric grid per sub-block: find scale >= 0 and min >= 0 with x ~ scale * code - min.
 
@@ -170,42 +171,41 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
     # and the fitted scale and min. Candidate 0 is the plain range grid.
     iscales, rounded_from, scales, mins = (np.empty((nstep + 2, m), dtype=np.float32)
                                            for _ in range(4))
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        iscales[0] = f32(nmax) / (high - offset)
-        rounded_from[0] = mins[0] = offset
-        scales[0] = f32(1) / iscales[0]
-        round_codes(iscales[0], offset)
-        best_error = weighted_error(scales[0], offset)
-        best_error[np.isnan(best_error)] = -np.inf            # C: nothing is < NaN, nor < -inf
-        chosen = np.zeros(m, dtype=np.intp)
+    iscales[0] = f32(nmax) / (high - offset)
+    rounded_from[0] = mins[0] = offset
+    scales[0] = f32(1) / iscales[0]
+    round_codes(iscales[0], offset)
+    best_error = weighted_error(scales[0], offset)
+    best_error[np.isnan(best_error)] = -np.inf            # C: nothing is < NaN, nor < -inf
+    chosen = np.zeros(m, dtype=np.intp)
 
-        for k in range(1, nstep + 2):
-            numerator = (f32(rmin) + f32(rdelta) * f32(k - 1)) + f32(nmax)
-            iscales[k] = numerator / (high - offset)
-            rounded_from[k] = offset
-            round_codes(iscales[k], offset)
-            np.multiply(ws, codes, out=weighted_codes)        # w * l
-            sum_l = sum_in_order(weighted_codes)
-            sum_l2 = sum_in_order(np.multiply(weighted_codes, codes, out=scratch))   # (w * l) * l
-            sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
-            det = sum_w * sum_l2 - sum_l * sum_l
-            this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
-            this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
-            pinned = this_min > 0                             # a positive min would lose 0 from the
-            this_min[pinned] = 0                              # grid: pin it, refit the scale alone
-            this_scale[pinned] = (sum_xl / sum_l2)[pinned]
-            scales[k], mins[k] = this_scale, this_min
-            error = weighted_error(this_scale, this_min)
+    for k in range(1, nstep + 2):
+        numerator = (f32(rmin) + f32(rdelta) * f32(k - 1)) + f32(nmax)
+        iscales[k] = numerator / (high - offset)
+        rounded_from[k] = offset
+        round_codes(iscales[k], offset)
+        np.multiply(ws, codes, out=weighted_codes)        # w * l
+        sum_l = sum_in_order(weighted_codes)
+        sum_l2 = sum_in_order(np.multiply(weighted_codes, codes, out=scratch))   # (w * l) * l
+        sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
+        det = sum_w * sum_l2 - sum_l * sum_l
+        this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
+        this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
+        pinned = this_min > 0                             # a positive min would lose 0 from the
+        this_min[pinned] = 0                              # grid: pin it, refit the scale alone
+        this_scale[pinned] = (sum_xl / sum_l2)[pinned]
+        scales[k], mins[k] = this_scale, this_min
+        error = weighted_error(this_scale, this_min)
 
-            better = (det > 0) & (error < best_error)         # strict: ties keep the earlier fit
-            chosen += better * (k - chosen)
-            best_error = np.fmin(best_error, select(better, error, best_error))
-            offset = select(better, this_min, offset)         # later grids start from the new min
+        better = (det > 0) & (error < best_error)         # strict: ties keep the earlier fit
+        chosen += better * (k - chosen)
+        best_error = np.fmin(best_error, select(better, error, best_error))
+        offset = select(better, this_min, offset)         # later grids start from the new min
 
-        def pick(values):
-            return np.take_along_axis(values, chosen[None], axis=0)[0]
+    def pick(values):
+        return np.take_along_axis(values, chosen[None], axis=0)[0]
 
-        round_codes(pick(iscales), pick(rounded_from))
+    round_codes(pick(iscales), pick(rounded_from))
 
     # Constant sub-block: C stops before searching, with scale 0, codes 0 and min = -min(x, 0).
     scale = np.where(flat, f32(0), pick(scales))
@@ -213,6 +213,7 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
     return scale.reshape(lead), (-pick(mins)).reshape(lead), _sub_blocks_last(codes, lead)
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def fit_signed_scale(x, nmax):
     """Symmetric grid per sub-block: x ~ scale * code with codes -nmax..nmax-1 (make_qx_quants).
 
@@ -235,29 +236,28 @@ def fit_signed_scale(x, nmax):
     # k = 0 first, then -9..9 without 0, each numerator nmax + 0.1f * k in float32.
     k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=np.float32)
     numerators = np.float32(nmax) + np.float32(0.1) * k
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        iscales = -numerators[:, None] / peak                 # (C, m)
-        # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range.
-        codes = round_to_grid(iscales[:, None, :] * xs, -nmax, nmax - 1, exact=True)  # (C, n, m)
-        weights = xs * xs
-        terms = np.multiply(weights * xs, codes)              # (w * x) * l
-        sum_lx = sum_in_order(terms, axis=1)                  # (C, m)
-        np.multiply(weights, codes, out=terms)
-        terms *= codes                                        # (w * l) * l
-        sum_l2 = sum_in_order(terms, axis=1)
+    iscales = -numerators[:, None] / peak                 # (C, m)
+    # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range.
+    codes = round_to_grid(iscales[:, None, :] * xs, -nmax, nmax - 1, exact=True)  # (C, n, m)
+    weights = xs * xs
+    terms = np.multiply(weights * xs, codes)              # (w * x) * l
+    sum_lx = sum_in_order(terms, axis=1)                  # (C, m)
+    np.multiply(weights, codes, out=terms)
+    terms *= codes                                        # (w * l) * l
+    sum_l2 = sum_in_order(terms, axis=1)
 
-        # Candidate 0 sets the bar; each later one must beat the running best. `best` is rounded
-        # after every accepted candidate, so this is a short loop over the 18 candidates,
-        # vectorized over all sub-blocks.
-        scale = np.where(sum_l2[0] != 0, sum_lx[0] / sum_l2[0], np.float32(0))
-        best = scale * sum_lx[0]
-        chosen = np.zeros(m, dtype=np.intp)
-        for candidate in range(1, len(k)):
-            lx, l2 = sum_lx[candidate], sum_l2[candidate]
-            better = (l2 > 0) & (lx * lx > best * l2)
-            scale = select(better, lx / l2, scale)
-            best = select(better, scale * lx, best)
-            chosen += better * (candidate - chosen)
+    # Candidate 0 sets the bar; each later one must beat the running best. `best` is rounded
+    # after every accepted candidate, so this is a short loop over the 18 candidates,
+    # vectorized over all sub-blocks.
+    scale = np.where(sum_l2[0] != 0, sum_lx[0] / sum_l2[0], np.float32(0))
+    best = scale * sum_lx[0]
+    chosen = np.zeros(m, dtype=np.intp)
+    for candidate in range(1, len(k)):
+        lx, l2 = sum_lx[candidate], sum_l2[candidate]
+        better = (l2 > 0) & (lx * lx > best * l2)
+        scale = select(better, lx / l2, scale)
+        best = select(better, scale * lx, best)
+        chosen += better * (candidate - chosen)
 
     iscale = np.take_along_axis(iscales, chosen[None], axis=0)[0]
     codes = round_to_grid(iscale * xs, -nmax, nmax - 1, exact=True) + np.float32(nmax)
@@ -266,6 +266,7 @@ def fit_signed_scale(x, nmax):
     return scale.reshape(lead), _sub_blocks_last(codes, lead)
 
 
+@np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def fit_signed_scale_3bit(x, nmax=4, passes=5):
     """Q3_K's search (make_q3_quants): round on the grid of the largest |x|, then improve codes.
 
@@ -285,26 +286,25 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5):
     peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
     peak[zero] = 1
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        codes = round_to_grid(xs * (np.float32(-nmax) / peak), -nmax, nmax - 1, exact=True)
-        weights = xs * xs
-        wx = weights * xs
-        sum_lx = sum_in_order(wx * codes)                     # (w * x) * l
-        sum_l2 = sum_in_order(weights * codes * codes)        # (w * l) * l
+    codes = round_to_grid(xs * (np.float32(-nmax) / peak), -nmax, nmax - 1, exact=True)
+    weights = xs * xs
+    wx = weights * xs
+    sum_lx = sum_in_order(wx * codes)                     # (w * x) * l
+    sum_l2 = sum_in_order(weights * codes * codes)        # (w * l) * l
 
-        # First pass on every sub-block in place (all-zero ones have sums 0 and never change),
-        # later passes only on those the previous pass changed.
-        changed = _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax)
-        active = np.flatnonzero(changed)
-        for _ in range(passes - 1):
-            if active.size == 0:
-                break
-            codes_a, lx_a, l2_a = codes[:, active], sum_lx[active], sum_l2[active]
-            changed = _improve_codes(xs[:, active], weights[:, active], wx[:, active],
-                                     codes_a, lx_a, l2_a, nmax)
-            codes[:, active], sum_lx[active], sum_l2[active] = codes_a, lx_a, l2_a
-            active = active[changed]
-        scale = np.where(sum_l2 > 0, sum_lx / sum_l2, np.float32(0)).astype(np.float32)
+    # First pass on every sub-block in place (all-zero ones have sums 0 and never change),
+    # later passes only on those the previous pass changed.
+    changed = _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax)
+    active = np.flatnonzero(changed)
+    for _ in range(passes - 1):
+        if active.size == 0:
+            break
+        codes_a, lx_a, l2_a = codes[:, active], sum_lx[active], sum_l2[active]
+        changed = _improve_codes(xs[:, active], weights[:, active], wx[:, active],
+                                 codes_a, lx_a, l2_a, nmax)
+        codes[:, active], sum_lx[active], sum_l2[active] = codes_a, lx_a, l2_a
+        active = active[changed]
+    scale = np.where(sum_l2 > 0, sum_lx / sum_l2, np.float32(0)).astype(np.float32)
 
     codes += np.float32(nmax)
     codes[:, zero] = 0     # C returns early with codes 0 (not nmax) and scale 0
