@@ -1,0 +1,60 @@
+"""House rules for the committed notebooks (nbval, collected from notebooks/, runs them).
+
+Policy: each notebook is committed with the outputs of one top-to-bottom run in a fresh kernel
+(tools/refresh_notebooks.py), with widget views replaced by their static PNG and no widget state.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 5
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_outputs_come_from_one_clean_run(notebook):
+    path, nb = notebook
+    counts = [c["execution_count"] for c in _code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: re-run tools/refresh_notebooks.py ({counts})"
+
+
+def test_no_widget_state_views_or_errors(notebook):
+    path, nb = notebook
+    assert "widgets" not in nb.get("metadata", {}), f"{path.name} stores widget state"
+    for cell in _code_cells(nb):
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error", f"{path.name} stores an error: {output.get('ename')}"
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), f"{path.name} stores a widget view"
+
+
+def test_each_notebook_teaches_the_same_way(notebook):
+    path, nb = notebook
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = "\n".join("".join(c["source"]) for c in _code_cells(nb))
+    assert "After this notebook you can" in markdown, f"{path.name}: learning objectives missing"
+    assert re.search(r"^## Exercise", markdown, re.M), f"{path.name}: exercise missing"
+    assert re.search(r"^## Summary", markdown, re.M), f"{path.name}: summary missing"
+    assert re.search(r"\w*Explorer\(", code), f"{path.name}: no live explorer"
+    assert re.search(r"\bcheck_\w+\(", code), f"{path.name}: the exercise has no self-check"
+    assert max(len("".join(c["source"]).splitlines()) for c in _code_cells(nb)) <= 12, f"{path.name}: a code cell is long; move it into quantlab"
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert path.name in readme, f"README's table of notebooks misses {path.name}"
