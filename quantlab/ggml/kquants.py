@@ -111,7 +111,7 @@ def _unpack_scales_mins_6bit(packed):
 
 
 def _pack_2bit_codes(codes):
-    """Q2_K/Q3_K: each 128 weights -> 32 bytes; byte l holds weights l, l+32, l+64, l+96 (2 bits each)."""
+    """Q2_K/Q3_K: each 128 weights -> 32 bytes; byte l holds weights l, l+32, l+64, l+96 (2 bits)."""
     n = len(codes)
     return pack_fields(codes.reshape(n, 2, 4, 32), 2).reshape(n, 64)
 
@@ -132,7 +132,7 @@ def _unpack_high_bits(packed):
 
 
 def _pack_nibbles_by_64(codes):
-    """Q4_K/Q5_K low nibbles: each 64 weights -> 32 bytes, weight l in the low, l+32 in the high nibble."""
+    """Q4_K/Q5_K low nibbles: per 64 weights, 32 bytes: weight l in the low, l+32 in the high nibble."""
     n = len(codes)
     return pack_fields((codes & 0xF).reshape(n, 4, 2, 32), 4).reshape(n, 128)
 
