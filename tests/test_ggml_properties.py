@@ -69,3 +69,25 @@ def test_any_bytes_dequantize_like_gguf_py(type_name, seed, n_blocks):
     nan = np.isnan(expected)
     assert np.array_equal(np.isnan(ours), nan)
     assert np.array_equal(ours[~nan].view(np.uint32), expected[~nan].view(np.uint32))
+
+
+def best_index_brute_force(v):
+    """llama.cpp's best_index_int8, written out plainly: ends, bracketing pair, float32 distances."""
+    levels = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+    v = np.float32(v)
+    if v <= levels[0]:
+        return 0
+    if v >= levels[-1]:
+        return 15
+    if np.isnan(v):
+        return 15  # every comparison is false: the binary search ends at the top pair, picks the upper
+    upper = next(k for k, level in enumerate(levels) if v < level)
+    return upper - 1 if v - np.float32(levels[upper - 1]) < np.float32(levels[upper]) - v else upper
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
+    st.floats(-300, 300, width=32), st.sampled_from([np.nan, -4.5, 7.0, -16.0, 101.0, -116.0, 1e-45, -1e-45]))))
+def test_iq4_nl_nearest_level_matches_best_index_int8(values):
+    from quantlab.ggml.iq4_nl import nearest_level
+    assert nearest_level(values).tolist() == [best_index_brute_force(v) for v in values]

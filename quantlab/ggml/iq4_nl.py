@@ -27,17 +27,33 @@ TINY_BLOCK = np.float32(1e-15)  # GROUP_MAX_EPS: below this max|x|, a block is s
 _LEVELS = IQ4_NL_LEVELS.astype(np.float32)
 _CHUNK = 2048      # blocks per pass: bounds the (32, blocks, 16 candidates) work arrays to ~4 MB each
 
+# Nearest level by table lookup. The levels are integers, so the midpoints between neighbours are
+# multiples of 1/2, and which level is nearest to v depends only on floor(2v): code = number of
+# doubled midpoints (lo + hi) <= floor(2v). A tie (v exactly on a midpoint) goes to the upper
+# level, as in llama.cpp's best_index_int8; its float32 test `v - lo < hi - v` is exact near a
+# midpoint (both sides are multiples of v's ulp, in v's binade), so the table agrees with it.
+# Negative indices count from the end of a numpy array: the table is stored rotated so that
+# entry floor(2v) is found directly for -_REACH <= floor(2v) < _REACH.
+_REACH = 272       # in the search |v| <= 134 (|x| <= |max|, |id| <= 134/|max|); beyond, clip
+_DOUBLED_MIDPOINTS = IQ4_NL_LEVELS[:-1].astype(np.int64) + IQ4_NL_LEVELS[1:]
+_CODE_AT_HALF_STEP = np.roll(
+    np.searchsorted(_DOUBLED_MIDPOINTS, np.arange(-_REACH, _REACH), side="right").astype(np.uint8), -_REACH)
+_LEVEL_AT_HALF_STEP = _LEVELS[_CODE_AT_HALF_STEP]
+
+
+def _half_steps(doubled):
+    """floor(2v) as indices into the tables, from 2v (float32; scaling by 2 is exact)."""
+    return np.floor(doubled, out=doubled).astype(np.intp)
+
 
 def nearest_level(scaled):
-    """Index of the table level nearest to each float32 value; a tie goes to the upper level.
+    """Index (uint8) of the IQ4_NL level nearest to each float32 value; ties go to the upper level.
 
-    Same as llama.cpp's best_index_int8: find the bracketing pair lo <= v < hi, then pick lo only
-    if v - lo < hi - v, both differences computed in float32.
+    nan gets the top level, 15, as in best_index_int8 (every comparison with nan is false): fmin
+    returns the number when one argument is nan, so nan is clipped to the top first.
     """
-    upper = np.searchsorted(_LEVELS, scaled, side="right").clip(1, len(_LEVELS) - 1)
-    lower = upper - 1
-    below_is_nearer = scaled - _LEVELS[lower] < _LEVELS[upper] - scaled
-    return np.where(below_is_nearer, lower, upper).astype(np.uint8)
+    doubled = np.fmax(np.fmin(np.float32(2) * np.asarray(scaled, dtype=np.float32), _REACH - 1), -_REACH)
+    return _CODE_AT_HALF_STEP[_half_steps(doubled)]
 
 
 def _signed_absmax(blocks):
@@ -59,7 +75,7 @@ def _search_scale(blocks):
     x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
     with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
         weight = x * x
-        levels = _LEVELS[nearest_level(x * inverse[None])]   # (32, n, 16)
+        levels = _LEVEL_AT_HALF_STEP[_half_steps(x * (2 * inverse)[None])]  # (32, n, 16), |2v| < _REACH
         weighted = weight * levels
         sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
         sum_q2 = sum_in_order(weighted * levels, axis=0)

@@ -24,46 +24,76 @@ Rounding, exactly as llama.cpp's quantize_row_*_ref (ggml-quants.c) does it, all
   exceed 31 by more than rounding noise).
 - If d is a nonzero float32 subnormal, 1/d overflows to inf and every x*id is +-inf or nan;
   C's float-to-int conversion then yields 0x80000000, whose low byte is 0: every code is 0.
-Layout of a block (little-endian): d (fp16) [, m (fp16)] [, qh (32 high bits)], qs: byte j holds
-code j in its low nibble and code j+16 in its high nibble (Q8_0: 32 int8 codes).
+Layout of a block (little-endian), as byte slices in LAYOUTS: d (fp16) [, m (fp16)] [, qh: the
+32 fifth bits, bit j = code j], qs: byte j holds code j in its low nibble and code j+16 in its
+high nibble (Q8_0: 32 int8 codes).
+
+Speed: the blocks are processed a few thousand at a time, so that the work arrays stay in the
+CPU cache, and the per-block max/min use a pairwise tree over the flat array (np.max(axis=1) on
+rows of 32 pays a loop per row). Both are exact: max and min never round.
 """
 
 import numpy as np
 
-from .fp16 import (fp16_from_bytes, fp16_to_bytes, pack_bits, pack_fields,
-                   round_half_away_from_zero, unpack_bits, unpack_fields)
+from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, unpack_bits, unpack_fields
 
 BLOCK_SIZE = 32
-BYTES_PER_BLOCK = {"q8_0": 34, "q4_0": 18, "q4_1": 20, "q5_0": 22, "q5_1": 24}
+LAYOUTS = {  # byte slices of one block, in storage order
+    "q8_0": {"d": slice(0, 2), "qs": slice(2, 34)},
+    "q4_0": {"d": slice(0, 2), "qs": slice(2, 18)},
+    "q4_1": {"d": slice(0, 2), "m": slice(2, 4), "qs": slice(4, 20)},
+    "q5_0": {"d": slice(0, 2), "qh": slice(2, 6), "qs": slice(6, 22)},
+    "q5_1": {"d": slice(0, 2), "m": slice(2, 4), "qh": slice(4, 8), "qs": slice(8, 24)},
+}
+BYTES_PER_BLOCK = {name: layout["qs"].stop for name, layout in LAYOUTS.items()}
+_CHUNK = 8192  # blocks per pass: 1 MB of float32, so the intermediate arrays stay in cache
+_HALF_BELOW = np.nextafter(np.float32(0.5), np.float32(0))  # 0.49999997
 
 
 # ---------------------------------------------------------------- shared steps
+
+def _in_chunks(quantize_chunk, blocks, name):
+    """Run quantize_chunk(blocks, out) over slices of blocks, filling one uint8 output array."""
+    blocks = np.asarray(blocks, dtype=np.float32)
+    out = np.empty((len(blocks), BYTES_PER_BLOCK[name]), dtype=np.uint8)
+    for start in range(0, len(blocks), _CHUNK):
+        quantize_chunk(blocks[start:start + _CHUNK], out[start:start + _CHUNK], LAYOUTS[name])
+    return out
+
+
+def _block_reduce(blocks, pairwise):
+    """Per-block max or min (pairwise = np.maximum / np.minimum) by a tree of adjacent pairs."""
+    values = blocks.reshape(-1)
+    while values.size > len(blocks):
+        pairs = values.reshape(-1, 2)
+        values = pairwise(pairs[:, 0], pairs[:, 1])
+    return values
+
+
+def _first_zero_where_zero(blocks, extreme):
+    """Where a block's extreme is 0, take the first zero of the block, with its sign.
+
+    C scans in order and keeps the first of equal values (`if (v < min) min = v`), so in a block
+    holding both +0.0 and -0.0 the first one wins; the sign shows in the stored fp16 bytes.
+    """
+    rows = np.flatnonzero(extreme == 0)
+    if len(rows):
+        extreme[rows] = blocks[rows, np.argmax(blocks[rows] == 0, axis=1)]
+    return extreme
+
 
 def _signed_absmax(blocks):
     """Per block, the weight of largest magnitude with its sign, first one on a tie, +0.0 if all zero.
 
     C keeps `max` from the first v with |v| > amax (starting from amax = max = +0.0).
     """
-    top, bottom = blocks.max(axis=1), blocks.min(axis=1)
+    top, bottom = _block_reduce(blocks, np.maximum), _block_reduce(blocks, np.minimum)
     signed = np.where(-bottom > top, bottom, top)
     tie = (-bottom == top) & (top != 0)  # +a and -a both present: whichever comes first wins
     if tie.any():
         rows = np.flatnonzero(tie)
         signed[rows] = blocks[rows, np.abs(blocks[rows]).argmax(axis=1)]
-    return (signed + np.float32(0))[:, None]  # -0.0 + 0.0 = +0.0: an all-zero block keeps max = +0.0
-
-
-def _first_extreme(blocks, extreme):
-    """Per block min (or max) as C's `if (v < min) min = v` finds it: the first of equal values.
-
-    Only the sign of a zero can differ from np.min/np.max (a block holding both +0.0 and -0.0),
-    and it shows in the stored fp16 bytes, so those few blocks are settled by position.
-    """
-    value = extreme(blocks, axis=1)
-    rows = np.flatnonzero(value == 0)
-    if len(rows):
-        value[rows] = blocks[rows, np.argmax(blocks[rows] == 0, axis=1)]
-    return value[:, None]
+    return signed + np.float32(0)  # -0.0 + 0.0 = +0.0: an all-zero block keeps max = +0.0
 
 
 def _inverse(scale):
@@ -76,22 +106,43 @@ def _inverse(scale):
         inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale).astype(np.float32)
     overflowed = np.isinf(inverse)
     inverse[overflowed] = 0
-    return inverse, overflowed[:, 0]
+    return inverse, overflowed
+
+
+def _scale_rows(blocks, inverse, low=None):
+    """(x - low) * id for every weight, float32, flat: id repeated over each block of 32."""
+    if low is not None:
+        blocks = blocks - np.repeat(low, BLOCK_SIZE).reshape(blocks.shape)
+    return blocks.reshape(-1) * np.repeat(inverse, BLOCK_SIZE)
 
 
 def _truncated_codes(scaled, offset, top, overflowed):
-    """C's `MIN(top, (int8_t)(scaled + offset))` as uint8: float32 add, truncate toward zero, cap."""
-    shifted = scaled + np.float32(offset)
-    codes = shifted.astype(np.uint8)  # values are in [0, top + 1.5): the cast truncates toward zero
+    """C's `MIN(top, (int8_t)(scaled + offset))` as uint8 (n, 32): add in float32, truncate, cap.
+
+    top is 2**bits - 1 (or None for no cap). x*id stays within the block's range, so the only code
+    above top is top + 1 = 2**bits, and min(c, top) = c - (c >> bits): same result, and numpy does
+    it several times faster than np.minimum on uint8.
+    """
+    scaled += np.float32(offset)
+    codes = scaled.astype(np.uint8).reshape(-1, BLOCK_SIZE)  # all in [0, top + 2): truncation
     if top is not None:
-        np.minimum(codes, np.uint8(top), out=codes)
+        codes -= codes >> np.uint8(int(top).bit_length())
     codes[overflowed] = 0
     return codes
 
 
 def _pack_halves(codes):
-    """Nibble layout: byte j = code j (low nibble) | code j+16 (high nibble)."""
-    return pack_fields(codes.reshape(len(codes), 2, BLOCK_SIZE // 2), 4)
+    """Nibble layout, (n, 32) codes 0..15 -> (n, 16) bytes: byte j = code j | code j+16 << 4.
+
+    Done on uint64 words, 8 codes at a time: shifting a word left by 4 moves every byte's low
+    nibble to its high nibble, and nothing crosses a byte because the high nibbles are 0. Each
+    block is 4 words (codes 0-7, 8-15, 16-23, 24-31); word k is combined with word k + 2.
+    """
+    words = np.ascontiguousarray(codes).view(np.uint64).reshape(-1)
+    packed = np.empty_like(words)
+    np.left_shift(words[2:], np.uint64(4), out=packed[:-2])
+    packed[:-2] |= words[:-2]
+    return packed.reshape(-1, 4)[:, :2].view(np.uint8)  # words 0 and 1 of each block
 
 
 def _unpack_halves(qs):
@@ -99,41 +150,36 @@ def _unpack_halves(qs):
     return unpack_fields(qs, 4).reshape(len(qs), BLOCK_SIZE)
 
 
-def _quantize_symmetric(blocks, levels_below_zero):
-    """Q4_0 / Q5_0: d = signed max / -levels, codes = min(2*levels - 1, trunc(x*id + levels + 0.5))."""
-    blocks = np.asarray(blocks, dtype=np.float32)
-    scale = _signed_absmax(blocks) / np.float32(-levels_below_zero)
-    inverse, overflowed = _inverse(scale)
-    codes = _truncated_codes(blocks * inverse, levels_below_zero + 0.5, 2 * levels_below_zero - 1, overflowed)
-    return scale[:, 0], codes
-
-
-def _quantize_affine(blocks, top, capped):
-    """Q4_1 / Q5_1: m = min, d = (max - min) / top, codes = trunc((x - m)*id + 0.5), capped or masked."""
-    blocks = np.asarray(blocks, dtype=np.float32)
-    low = _first_extreme(blocks, np.min)
-    scale = (_first_extreme(blocks, np.max) - low) / np.float32(top)
-    inverse, overflowed = _inverse(scale)
-    codes = _truncated_codes((blocks - low) * inverse, 0.5, top if capped else None, overflowed)
-    return scale[:, 0], low[:, 0], codes & np.uint8(top)
+def _fp16(data, layout, field):
+    return fp16_from_bytes(data[:, layout[field]])
 
 
 # ---------------------------------------------------------------- Q8_0
 
-def quantize_q8_0(blocks):
-    """Q8_0: d = absmax/127 stored as fp16, codes = roundf(x / d) as int8 (ties away from zero)."""
-    blocks = np.asarray(blocks, dtype=np.float32)
-    absmax = np.abs(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))[:, None]  # abs: never -0.0
+def _quantize_q8_0_chunk(blocks, out, layout):
+    absmax = _block_reduce(np.abs(blocks), np.maximum)
     scale = absmax / np.float32(127)
     inverse, overflowed = _inverse(scale)
-    codes = round_half_away_from_zero(blocks * inverse).astype(np.int8)
+    scaled = _scale_rows(blocks, inverse)
+    # roundf (ties away from zero) = trunc(v + copysign(0.49999997, v)) in float32, for |v| <= 128.5:
+    # checked against float64 trunc(v + 0.5) on every float32 from 0 to 128.5. With 0.5 itself,
+    # 0.49999997 + 0.5 would round up to 1.0 in float32.
+    scaled += np.copysign(_HALF_BELOW, scaled)
+    codes = scaled.astype(np.int8).reshape(-1, BLOCK_SIZE)
     codes[overflowed] = 0
-    return np.concatenate([fp16_to_bytes(scale[:, 0]), codes.view(np.uint8)], axis=1)
+    out[:, layout["d"]] = fp16_to_bytes(scale)
+    out[:, layout["qs"]] = codes.view(np.uint8)
+
+
+def quantize_q8_0(blocks):
+    """Q8_0: d = absmax/127 stored as fp16, codes = roundf(x / d) as int8 (ties away from zero)."""
+    return _in_chunks(_quantize_q8_0_chunk, blocks, "q8_0")
 
 
 def fields_q8_0(data):
     """Decoded Q8_0 fields: d (float32, per block) and codes (int8, 32 per block); w = d * codes."""
-    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": data[:, 2:].view(np.int8)}
+    layout = LAYOUTS["q8_0"]
+    return {"d": _fp16(data, layout, "d"), "codes": np.ascontiguousarray(data[:, layout["qs"]]).view(np.int8)}
 
 
 def dequantize_q8_0(data):
@@ -142,17 +188,32 @@ def dequantize_q8_0(data):
     return f["d"][:, None] * f["codes"].astype(np.float32)
 
 
-# ---------------------------------------------------------------- Q4_0
+# ---------------------------------------------------------------- Q4_0 / Q5_0: d = signed max / -8 (-16)
+
+def _symmetric_codes(blocks, levels_below_zero):
+    """d = signed max / -levels and codes = min(2*levels - 1, trunc(x*id + levels + 0.5))."""
+    scale = _signed_absmax(blocks) / np.float32(-levels_below_zero)
+    inverse, overflowed = _inverse(scale)
+    codes = _truncated_codes(_scale_rows(blocks, inverse), levels_below_zero + 0.5,
+                             2 * levels_below_zero - 1, overflowed)
+    return scale, codes
+
+
+def _quantize_q4_0_chunk(blocks, out, layout):
+    scale, codes = _symmetric_codes(blocks, 8)
+    out[:, layout["d"]] = fp16_to_bytes(scale)
+    out[:, layout["qs"]] = _pack_halves(codes)
+
 
 def quantize_q4_0(blocks):
     """Q4_0: d = signed max / -8 (fp16), codes 0..15 in nibbles; w = d * (code - 8)."""
-    scale, codes = _quantize_symmetric(blocks, 8)
-    return np.concatenate([fp16_to_bytes(scale), _pack_halves(codes)], axis=1)
+    return _in_chunks(_quantize_q4_0_chunk, blocks, "q4_0")
 
 
 def fields_q4_0(data):
     """Decoded Q4_0 fields: d (float32) and codes (uint8 0..15); w = d * (codes - 8)."""
-    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": _unpack_halves(data[:, 2:])}
+    layout = LAYOUTS["q4_0"]
+    return {"d": _fp16(data, layout, "d"), "codes": _unpack_halves(data[:, layout["qs"]])}
 
 
 def dequantize_q4_0(data):
@@ -161,48 +222,27 @@ def dequantize_q4_0(data):
     return f["d"][:, None] * (f["codes"].astype(np.float32) - np.float32(8))
 
 
-# ---------------------------------------------------------------- Q4_1
-
-def quantize_q4_1(blocks):
-    """Q4_1: d = (max - min)/15 and m = min (both fp16), codes 0..15; w = d * code + m."""
-    scale, low, codes = _quantize_affine(blocks, 15, capped=True)
-    return np.concatenate([fp16_to_bytes(scale), fp16_to_bytes(low), _pack_halves(codes)], axis=1)
-
-
-def fields_q4_1(data):
-    """Decoded Q4_1 fields: d, m (float32) and codes (uint8 0..15); w = d * codes + m."""
-    return {"d": fp16_from_bytes(data[:, 0:2]), "m": fp16_from_bytes(data[:, 2:4]),
-            "codes": _unpack_halves(data[:, 4:])}
-
-
-def dequantize_q4_1(data):
-    """Q4_1 weights: d * code + m in float32 (two roundings, no fused multiply-add)."""
-    f = fields_q4_1(data)
-    return f["d"][:, None] * f["codes"].astype(np.float32) + f["m"][:, None]
-
-
-# ---------------------------------------------------------------- Q5_0 / Q5_1: a 5th bit in qh
-
-def _pack_five_bits(codes):
-    """Low 4 bits as nibbles (qs), 5th bits as a little-endian uint32 (qh): returns (qh, qs)."""
-    return pack_bits(codes >> np.uint8(4)), _pack_halves(codes & np.uint8(15))
-
-
-def _unpack_five_bits(qh, qs):
-    """Inverse of _pack_five_bits: 5-bit codes 0..31, (n, 32)."""
-    return _unpack_halves(qs) | (unpack_bits(qh) << np.uint8(4))
+def _quantize_q5_0_chunk(blocks, out, layout):
+    scale, codes = _symmetric_codes(blocks, 16)
+    out[:, layout["d"]] = fp16_to_bytes(scale)
+    out[:, layout["qh"]] = pack_bits(codes >> np.uint8(4))
+    out[:, layout["qs"]] = _pack_halves(codes & np.uint8(15))
 
 
 def quantize_q5_0(blocks):
     """Q5_0: d = signed max / -16 (fp16), 5-bit codes 0..31; w = d * (code - 16)."""
-    scale, codes = _quantize_symmetric(blocks, 16)
-    qh, qs = _pack_five_bits(codes)
-    return np.concatenate([fp16_to_bytes(scale), qh, qs], axis=1)
+    return _in_chunks(_quantize_q5_0_chunk, blocks, "q5_0")
+
+
+def _five_bit_codes(data, layout):
+    """Low nibbles from qs, fifth bits from qh: codes 0..31, (n, 32)."""
+    return _unpack_halves(data[:, layout["qs"]]) | (unpack_bits(data[:, layout["qh"]]) << np.uint8(4))
 
 
 def fields_q5_0(data):
     """Decoded Q5_0 fields: d (float32) and codes (uint8 0..31); w = d * (codes - 16)."""
-    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": _unpack_five_bits(data[:, 2:6], data[:, 6:])}
+    layout = LAYOUTS["q5_0"]
+    return {"d": _fp16(data, layout, "d"), "codes": _five_bit_codes(data, layout)}
 
 
 def dequantize_q5_0(data):
@@ -211,17 +251,60 @@ def dequantize_q5_0(data):
     return f["d"][:, None] * (f["codes"].astype(np.float32) - np.float32(16))
 
 
+# ---------------------------------------------------------------- Q4_1 / Q5_1: m = min, d = (max - min)/15 (31)
+
+def _affine_codes(blocks, top, capped):
+    """m = min, d = (max - min)/top, codes = trunc((x - m)*id + 0.5), capped at top or not (Q5_1)."""
+    low = _first_zero_where_zero(blocks, _block_reduce(blocks, np.minimum))
+    high = _first_zero_where_zero(blocks, _block_reduce(blocks, np.maximum))
+    scale = (high - low) / np.float32(top)
+    inverse, overflowed = _inverse(scale)
+    codes = _truncated_codes(_scale_rows(blocks, inverse, low), 0.5, top if capped else None, overflowed)
+    return scale, low, codes
+
+
+def _quantize_q4_1_chunk(blocks, out, layout):
+    scale, low, codes = _affine_codes(blocks, 15, capped=True)
+    out[:, layout["d"]] = fp16_to_bytes(scale)
+    out[:, layout["m"]] = fp16_to_bytes(low)
+    out[:, layout["qs"]] = _pack_halves(codes)
+
+
+def quantize_q4_1(blocks):
+    """Q4_1: d = (max - min)/15 and m = min (both fp16), codes 0..15; w = d * code + m."""
+    return _in_chunks(_quantize_q4_1_chunk, blocks, "q4_1")
+
+
+def fields_q4_1(data):
+    """Decoded Q4_1 fields: d, m (float32) and codes (uint8 0..15); w = d * codes + m."""
+    layout = LAYOUTS["q4_1"]
+    return {"d": _fp16(data, layout, "d"), "m": _fp16(data, layout, "m"),
+            "codes": _unpack_halves(data[:, layout["qs"]])}
+
+
+def dequantize_q4_1(data):
+    """Q4_1 weights: d * code + m in float32 (two roundings, no fused multiply-add)."""
+    f = fields_q4_1(data)
+    return f["d"][:, None] * f["codes"].astype(np.float32) + f["m"][:, None]
+
+
+def _quantize_q5_1_chunk(blocks, out, layout):
+    scale, low, codes = _affine_codes(blocks, 31, capped=False)  # C stores (uint8)(...) bit by bit
+    out[:, layout["d"]] = fp16_to_bytes(scale)
+    out[:, layout["m"]] = fp16_to_bytes(low)
+    out[:, layout["qh"]] = pack_bits((codes >> np.uint8(4)) & np.uint8(1))
+    out[:, layout["qs"]] = _pack_halves(codes & np.uint8(15))
+
+
 def quantize_q5_1(blocks):
     """Q5_1: d = (max - min)/31 and m = min (fp16), 5-bit codes 0..31; w = d * code + m."""
-    scale, low, codes = _quantize_affine(blocks, 31, capped=False)  # C stores (uint8)(..) & 31
-    qh, qs = _pack_five_bits(codes)
-    return np.concatenate([fp16_to_bytes(scale), fp16_to_bytes(low), qh, qs], axis=1)
+    return _in_chunks(_quantize_q5_1_chunk, blocks, "q5_1")
 
 
 def fields_q5_1(data):
     """Decoded Q5_1 fields: d, m (float32) and codes (uint8 0..31); w = d * codes + m."""
-    return {"d": fp16_from_bytes(data[:, 0:2]), "m": fp16_from_bytes(data[:, 2:4]),
-            "codes": _unpack_five_bits(data[:, 4:8], data[:, 8:])}
+    layout = LAYOUTS["q5_1"]
+    return {"d": _fp16(data, layout, "d"), "m": _fp16(data, layout, "m"), "codes": _five_bit_codes(data, layout)}
 
 
 def dequantize_q5_1(data):
