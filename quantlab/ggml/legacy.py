@@ -35,7 +35,7 @@ rows of 32 pays a loop per row). Both are exact: max and min never round.
 
 import numpy as np
 
-from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, unpack_bits, unpack_fields
+from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, unpack_bits
 
 BLOCK_SIZE = 32
 LAYOUTS = {  # byte slices of one block, in storage order
@@ -146,8 +146,18 @@ def _pack_halves(codes):
 
 
 def _unpack_halves(qs):
-    """Inverse of _pack_halves: (n, 16) bytes -> (n, 32) codes 0..15."""
-    return unpack_fields(qs, 4).reshape(len(qs), BLOCK_SIZE)
+    """Inverse of _pack_halves: (n, 16) bytes -> (n, 32) codes 0..15, also 8 codes per uint64 op."""
+    words = np.ascontiguousarray(qs).view(np.uint64)  # (n, 2)
+    nibbles = np.uint64(0x0F0F0F0F0F0F0F0F)
+    codes = np.empty((len(qs), 4), dtype=np.uint64)
+    np.bitwise_and(words, nibbles, out=codes[:, :2])                    # codes 0..15: low nibbles
+    np.bitwise_and(words >> np.uint64(4), nibbles, out=codes[:, 2:])    # codes 16..31: high nibbles
+    return codes.view(np.uint8)
+
+
+def _centered(codes, offset):
+    """codes - offset as float32, via int8 (exact: |codes - offset| <= 16)."""
+    return (codes - np.uint8(offset)).view(np.int8).astype(np.float32)
 
 
 def _fp16(data, layout, field):
@@ -219,7 +229,7 @@ def fields_q4_0(data):
 def dequantize_q4_0(data):
     """Q4_0 weights: d * (code - 8) in float32."""
     f = fields_q4_0(data)
-    return f["d"][:, None] * (f["codes"].astype(np.float32) - np.float32(8))
+    return f["d"][:, None] * _centered(f["codes"], 8)
 
 
 def _quantize_q5_0_chunk(blocks, out, layout):
@@ -248,7 +258,7 @@ def fields_q5_0(data):
 def dequantize_q5_0(data):
     """Q5_0 weights: d * (code - 16) in float32."""
     f = fields_q5_0(data)
-    return f["d"][:, None] * (f["codes"].astype(np.float32) - np.float32(16))
+    return f["d"][:, None] * _centered(f["codes"], 16)
 
 
 # ---------------------------------------------------------------- Q4_1 / Q5_1: m = min, d = (max - min)/15 (31)
