@@ -11,6 +11,8 @@ import numpy as np
 from PIL import Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox, IdentityTransform
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from matplotlib.figure import Figure
 
@@ -60,29 +62,52 @@ def figure_png(figure, dpi=80):
 
 
 class FastRenderer:
-    """Renders a figure to PNG again and again, redrawing only its animated artists when it can.
+    """Renders a figure to PNG again and again, redrawing as little as it can.
 
-    Artists created with `animated=True` are the ones that move. While every axis keeps its limits
-    and title, the still background (axes, ticks, labels, legends) is restored from a saved copy and
-    only the moving artists are drawn on it: the text-heavy background costs most of a full draw.
+    Artists created with `animated=True` are the ones that move. The still background (axes, ticks,
+    labels, legends: text, which costs most of a draw) is kept as a bitmap. When an axes changes its
+    limits or title, only that axes' background is redrawn; then the moving artists go on top.
     """
 
     def __init__(self, figure):
         self.figure = figure
         self.canvas = FigureCanvasAgg(figure)
-        self.background, self.signature = None, None
+        self.background, self.signatures, self.extents = None, None, None
 
-    def _signature(self):
-        return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_title()) for ax in self.figure.axes)
+    @staticmethod
+    def _signature(ax):
+        return ax.get_xlim(), ax.get_ylim(), ax.get_title(), ax.get_xscale(), ax.get_yscale()
+
+    def _redraw_axes(self, axes):
+        """Repaint the region of each changed axes (its old and new extent) and draw it again."""
+        renderer = self.canvas.get_renderer()
+        self.canvas.restore_region(self.background)
+        for ax in axes:
+            old = self.extents[ax]
+            new = ax.get_tightbbox(renderer)
+            region = Bbox.union([old, new]).expanded(1.02, 1.02)
+            eraser = Rectangle((region.x0, region.y0), region.width, region.height, transform=IdentityTransform(),
+                               facecolor=self.figure.get_facecolor(), edgecolor="none")
+            eraser.set_figure(self.figure)
+            eraser.draw(renderer)
+            ax.draw(renderer)  # skips the animated artists, as a full draw does
+            self.extents[ax] = ax.get_tightbbox(renderer)
 
     def png(self):
-        signature = self._signature()
-        if signature != self.signature:
+        signatures = [self._signature(ax) for ax in self.figure.axes]
+        if self.background is None or len(signatures) != len(self.signatures):
             self.canvas.draw()  # draws everything but the animated artists
-            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
-            self.signature = signature
+            renderer = self.canvas.get_renderer()
+            self.extents = {ax: ax.get_tightbbox(renderer) for ax in self.figure.axes}
         else:
-            self.canvas.restore_region(self.background)
+            changed = [ax for ax, old, new in zip(self.figure.axes, self.signatures, signatures) if old != new]
+            if changed:
+                self._redraw_axes(changed)
+            else:
+                self.canvas.restore_region(self.background)
+        if self.signatures != signatures or self.background is None:
+            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+            self.signatures = signatures
         for ax in self.figure.axes:
             for artist in sorted((a for a in ax.get_children() if a.get_animated()), key=lambda a: a.get_zorder()):
                 ax.draw_artist(artist)
@@ -108,7 +133,7 @@ class _Panel:
 
 def draw_levels_on_histogram(w, levels, ax, bins=80, title="weights and the quantization grid"):
     """Histogram of the weights with one vertical line per quantization level."""
-    panel = _Panel(ax, bins=bins, weights_id=None)
+    panel = _Panel(ax, bins=bins, weights_id=None, limits_set=False, top=1.0)
     panel.hist = ax.stairs(np.zeros(bins), np.linspace(0, 1, bins + 1), fill=True, color=WEIGHTS_COLOR, alpha=0.8, label="weights", animated=True)
     panel.grid = LineCollection([], colors=GRID_COLOR, linewidths=0.8, alpha=0.9, label="levels", animated=True)
     ax.add_collection(panel.grid)
@@ -127,22 +152,23 @@ def draw_levels_on_histogram(w, levels, ax, bins=80, title="weights and the quan
 
 
 def _update_histogram(panel, w, levels):
-    low, high = float(np.min(w)), float(np.max(w))
-    if panel.weights_id != (id(w), low, high):  # the histogram only changes with the weights or the range
-        panel.weights_id = (id(w), low, high)
-        pad = 0.04 * (high - low) or 1.0
-        edges = np.linspace(low - pad, high + pad, panel.bins + 1)
+    if panel.weights_id != id(w):  # the histogram only changes with the weights
+        panel.weights_id = id(w)
+        current = panel.ax.get_xlim() if panel.limits_set else None
+        low, high = nice_range(float(np.min(w)), float(np.max(w)), current)
+        panel.limits_set = True
+        edges = np.linspace(low, high, panel.bins + 1)
         counts = histogram_counts(w, edges)
         panel.hist.set_data(np.maximum(counts, 0.5), edges)  # 0.5 floor: empty bins sit below the log axis
-        panel.top = 10 ** np.ceil(np.log10(max(counts.max(), 1) * 1.5))
-        panel.ax.set_xlim(edges[0], edges[-1])
+        panel.top = max(panel.top, 10 ** np.ceil(np.log10(max(counts.max(), 1) * 1.5)))
+        panel.ax.set_xlim(low, high)
         panel.ax.set_ylim(0.6, panel.top)
     panel.grid.set_segments([[(x, 0.5), (x, panel.top)] for x in np.ravel(levels)])
 
 
 def draw_transfer(x, y, ax, title="transfer function  w \u2192 \u0175"):
     """The quantizer as a function: input weight on x, reconstructed weight on y, ideal y = x dashed."""
-    panel = _Panel(ax)
+    panel = _Panel(ax, limits_set=False)
     (panel.ideal,) = ax.plot([], [], "--", color=IDEAL_COLOR, linewidth=0.8, label="ideal")
     (panel.steps,) = ax.plot([], [], color=GRID_COLOR, linewidth=1.2, drawstyle="steps-mid", label="quantized", animated=True)
     ax.set_xlabel("weight w")
@@ -155,10 +181,13 @@ def draw_transfer(x, y, ax, title="transfer function  w \u2192 \u0175"):
 
 
 def _update_transfer(panel, x, y):
-    panel.ideal.set_data([x[0], x[-1]], [x[0], x[-1]])
+    current = panel.ax.get_xlim() if panel.limits_set else None
+    low, high = nice_range(float(x[0]), float(x[-1]), current)
+    panel.limits_set = True
+    panel.ideal.set_data([low, high], [low, high])
     panel.steps.set_data(x, y)
-    panel.ax.set_xlim(x[0], x[-1])
-    panel.ax.set_ylim(x[0], x[-1])
+    panel.ax.set_xlim(low, high)
+    panel.ax.set_ylim(low, high)
 
 
 def draw_error_histogram(errors_in_steps, ax, bins=50, title="rounding error, in steps"):
@@ -194,8 +223,36 @@ def _sticky_top(current, needed):
     """Grow an axis limit in 1-2-5 steps and never shrink it: still axes redraw cheaply."""
     if needed <= current:
         return current
-    magnitude = 10 ** np.floor(np.log10(needed))
-    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= needed))
+    return _nice_ceiling(needed)
+
+
+def _nice_ceiling(value):
+    """The smallest of 1, 2, 5 x 10^k that is >= value (value > 0)."""
+    magnitude = 10 ** np.floor(np.log10(value))
+    return float(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= value))
+
+
+def nice_range(low, high, current=None, shrink_below=0.4):
+    """Axis limits covering [low, high] on a 1-2-5 ladder, kept while they still fit the data snugly.
+
+    Limits that change on every slider step force a full (text-heavy) redraw; limits on a ladder with
+    some hysteresis change only now and then, so most updates only redraw the data.
+    """
+    def side(extent, old):
+        if extent <= 0:
+            return 0.0
+        if old is not None and shrink_below * old <= extent <= old:
+            return old
+        return _nice_ceiling(extent * 1.02)
+
+    old_low, old_high = (None, None) if current is None else (-current[0], current[1])
+    span = max(high - low, abs(high), abs(low), 1e-30)
+    lower, upper = side(-low, old_low), side(high, old_high)
+    if lower == 0.0:
+        lower = 0.05 * span  # all weights positive: a small margin below the smallest
+    if upper == 0.0:
+        upper = 0.05 * span
+    return -lower, upper
 
 
 def draw_tradeoff(points, front, ax, highlight=None, title="error vs storage"):

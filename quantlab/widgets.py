@@ -269,9 +269,9 @@ class MemoryExplorer(Explorer):
         sizes = np.array([size / GB for _, _, size in rows])
         if not hasattr(self, "_bars"):
             self.figure.subplots_adjust(left=0.36, right=0.97, bottom=0.2, top=0.88)
-            self._bars = ax.barh([name for name, _, _ in rows], sizes, color=plots.SERIES_COLORS[: len(rows)])
-            self._budget = ax.axvline(budget, color=plots.OKABE_ITO["black"], linestyle="--", linewidth=1)
-            self._labels = [ax.text(0, i, "", va="center", fontsize=7) for i in range(len(rows))]
+            self._bars = ax.barh([name for name, _, _ in rows], sizes, color=plots.SERIES_COLORS[: len(rows)], animated=True)
+            self._budget = ax.axvline(budget, color=plots.OKABE_ITO["black"], linestyle="--", linewidth=1, animated=True)
+            self._labels = [ax.text(0, i, "", va="center", fontsize=7, animated=True) for i in range(len(rows))]
             ax.invert_yaxis()
             ax.set_xlabel("weights only, GB (10^9 bytes)")
         for bar, label, size in zip(self._bars, self._labels, sizes):
@@ -279,7 +279,9 @@ class MemoryExplorer(Explorer):
             label.set_position((size, bar.get_y() + bar.get_height() / 2))
             label.set_text(f" {size:.1f} GB")
         self._budget.set_xdata([budget, budget])
-        ax.set_xlim(0, max(sizes.max(), budget) * 1.25)
+        ax.set_xlim(*plots.nice_range(0.0, max(sizes.max(), budget) * 1.2, ax.get_xlim() if hasattr(self, "_drawn") else None))
+        ax.set_xlim(0, ax.get_xlim()[1])
+        self._drawn = True
         fits = sum(size <= budget for size in sizes)
         ax.set_title(f"{fits} of {len(rows)} formats fit in {budget:.0f} GB (dashed line)")
 

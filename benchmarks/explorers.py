@@ -1,0 +1,46 @@
+"""Update time of every explorer (compute + draw + PNG), as a learner moving a slider would cause.
+
+Prints median and p95 over at least 50 control changes each, at the notebooks' default sizes.
+Target (issue 2): p95 <= 50 ms kernel-side.   Run:  python benchmarks/explorers.py
+"""
+
+import itertools
+import time
+
+import numpy as np
+
+from quantlab import widgets
+
+
+def time_updates(explorer, name, values, repeats=60):
+    """Set control `name` to each value in turn (cycling) and time each full update."""
+    times = []
+    for value in itertools.islice(itertools.cycle(values), repeats):
+        start = time.perf_counter()
+        explorer.set(**{name: value})
+        times.append(time.perf_counter() - start)
+    return np.array(times) * 1e3
+
+
+CASES = [
+    ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "bits", list(range(2, 9)) + list(range(7, 2, -1))),
+    ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "clip_ratio", list(np.round(np.linspace(0.5, 1.0, 26), 2))),
+    ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "scheme", ["symmetric", "asymmetric"]),
+    ("03 outliers", lambda: widgets.QuantizationExplorer(outliers=1, outlier_magnitude=100.0, n=1024, std=0.1, show=("bits", "outliers", "outlier_magnitude", "group_size")), "outlier_magnitude", list(range(10, 500, 10))),
+    ("03 outliers", lambda: widgets.QuantizationExplorer(outliers=1, outlier_magnitude=100.0, n=1024, std=0.1, show=("bits", "outliers", "outlier_magnitude", "group_size")), "group_size", [None, 256, 128, 64, 32, 16, 8]),
+    ("04 groups", lambda: widgets.QuantizationExplorer(group_size=32, show=("bits", "group_size", "scale_dtype", "outliers", "scheme"), panels=("histogram", "error", "tradeoff")), "group_size", [None, 256, 128, 64, 32, 16, 8]),
+    ("04 groups", lambda: widgets.QuantizationExplorer(group_size=32, show=("bits", "group_size", "scale_dtype", "outliers", "scheme"), panels=("histogram", "error", "tradeoff")), "bits", list(range(2, 9))),
+    ("00 MemoryExplorer", lambda: widgets.MemoryExplorer(), "billions_of_parameters", list(np.round(np.linspace(0.5, 70, 50), 1))),
+    ("01 FloatExplorer", lambda: widgets.FloatExplorer(), "value", list(np.geomspace(1e-7, 1e5, 50))),
+]
+
+
+def main():
+    print(f"{'explorer':<26}{'control':<20}{'n':>4}{'median ms':>11}{'p95 ms':>9}")
+    for label, make, control, values in CASES:
+        times = time_updates(make(), control, values)
+        print(f"{label:<26}{control:<20}{len(times):>4}{np.median(times):>11.1f}{np.percentile(times, 95):>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
