@@ -91,3 +91,68 @@ def best_index_brute_force(v):
 def test_iq4_nl_nearest_level_matches_best_index_int8(values):
     from quantlab.ggml.iq4_nl import nearest_level
     assert nearest_level(values).tolist() == [best_index_brute_force(v) for v in values]
+
+
+# ----------------------------------------------------------------------------- fp16.py helpers
+
+FLOAT32 = hnp.arrays(np.float32, st.integers(1, 64),
+                     elements=st.floats(width=32, allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=FLOAT32)
+def test_fp16_bytes_match_struct(values):
+    """IEEE half, round to nearest even, little-endian: Python's struct 'e' format is the reference."""
+    import struct
+
+    from quantlab.ggml.fp16 import fp16_from_bytes, fp16_to_bytes
+    expected = []
+    for v in values.tolist():
+        try:
+            expected.append(struct.pack("<e", v))
+        except OverflowError:  # struct refuses what rounds to inf; GGML stores inf
+            expected.append(struct.pack("<e", np.copysign(np.inf, v)))
+    assert fp16_to_bytes(values).tobytes() == b"".join(expected)
+    assert np.array_equal(fp16_from_bytes(fp16_to_bytes(values)),
+                          np.array([struct.unpack("<e", e)[0] for e in expected], dtype=np.float32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
+    st.floats(-1e7, 1e7, width=32), st.sampled_from([0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997]))))
+def test_rounding_rules(values):
+    """roundf and nearest_int, against float64 arithmetic where x + 0.5 is exact."""
+    from quantlab.ggml.fp16 import round_half_away_from_zero, round_half_to_even
+    wide = values.astype(np.float64)
+    assert np.array_equal(round_half_away_from_zero(values), np.trunc(wide + np.copysign(0.5, wide)))
+    assert np.array_equal(round_half_to_even(values), np.round(wide))  # np.round on float64: ties to even
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=FLOAT32.filter(lambda v: np.all(np.abs(v) < 1e30)))
+def test_sum_in_order_is_a_left_to_right_float32_loop(values):
+    from quantlab.ggml.fp16 import sum_in_order
+    total = np.float32(0)
+    for v in values:
+        total = np.float32(total + v)
+    assert sum_in_order(values[None, :], axis=1)[0].view(np.uint32) == total.view(np.uint32)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 20))
+def test_packing_layouts(seed, n):
+    """Nibbles: byte j = code j | code j+16 << 4; bits: bit k of byte j = value 8j + k."""
+    from quantlab.ggml.fp16 import pack_bits, pack_fields, pack_halves, unpack_bits, unpack_fields, unpack_halves
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 16, size=(n, 32), dtype=np.uint8)
+    packed = pack_halves(codes)
+    assert packed.shape == (n, 16)
+    assert [int(b) for b in packed[0]] == [int(codes[0, j]) + 16 * int(codes[0, j + 16]) for j in range(16)]
+    assert np.array_equal(unpack_halves(packed), codes)
+    assert np.array_equal(pack_fields(codes.reshape(n, 2, 16), 4), packed)
+    crumbs = rng.integers(0, 4, size=(n, 4, 8), dtype=np.uint8)
+    assert np.array_equal(unpack_fields(pack_fields(crumbs, 2), 2), crumbs)
+    bits = rng.integers(0, 2, size=(n, 32), dtype=np.uint8)
+    word = int.from_bytes(pack_bits(bits)[0].tobytes(), "little")
+    assert [(word >> i) & 1 for i in range(32)] == bits[0].tolist()
+    assert np.array_equal(unpack_bits(pack_bits(bits)), bits)

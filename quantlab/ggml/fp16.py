@@ -85,6 +85,30 @@ def unpack_fields(packed, width):
     return (packed[..., None, :] >> shifts) & mask
 
 
+def pack_halves(codes):
+    """Pack 32 codes 0..15 per block into 16 bytes: byte j = code j | code j+16 << 4, (n, 32) -> (n, 16).
+
+    The nibble layout of Q4_0, Q4_1, IQ4_NL (and of the low bits of Q5_0, Q5_1). Done on uint64 words, 8 codes at a time: shifting a word left by 4 moves every byte's low
+    nibble to its high nibble, and nothing crosses a byte because the high nibbles are 0. Each
+    block is 4 words (codes 0-7, 8-15, 16-23, 24-31); word k is combined with word k + 2.
+    """
+    words = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64).reshape(-1)
+    packed = np.empty_like(words)
+    np.left_shift(words[2:], np.uint64(4), out=packed[:-2])
+    packed[:-2] |= words[:-2]
+    return packed.reshape(-1, 4)[:, :2].view(np.uint8)  # words 0 and 1 of each block
+
+
+def unpack_halves(qs):
+    """Inverse of pack_halves: (n, 16) bytes -> (n, 32) codes 0..15, also 8 codes per uint64 op."""
+    words = np.ascontiguousarray(qs, dtype=np.uint8).view(np.uint64)  # (n, 2)
+    nibbles = np.uint64(0x0F0F0F0F0F0F0F0F)
+    codes = np.empty((len(qs), 4), dtype=np.uint64)
+    np.bitwise_and(words, nibbles, out=codes[:, :2])                    # codes 0..15: low nibbles
+    np.bitwise_and(words >> np.uint64(4), nibbles, out=codes[:, 2:])    # codes 16..31: high nibbles
+    return codes.view(np.uint8)
+
+
 def pack_bits(bits):
     """Pack 0/1 values little-endian along the last axis: (..., 8m) -> uint8 (..., m).
 

@@ -5,7 +5,7 @@
 The scale is searched, as in llama.cpp's quantize_iq4_nl (ggml-quants.c), which is what real GGUF
 files use (not quantize_row_iq4_nl_ref, which skips the search). Per block, with weights w_j = x_j^2:
 1. candidate inverse scales: 127/max, then (t - 127)/max for t = -7..7, where max is the weight of
-   largest magnitude with its sign (so max lands on level +113 or on near -127);
+   largest magnitude with its sign (so max lands near +127, i.e. on 113, or near -127);
 2. for each candidate, every x_j goes to the nearest level (ties to the upper one) and the
    weighted least-squares scale d = sum(w q x) / sum(w q^2) is scored by d * sum(w q x);
 3. the first candidate keeps its d; a later one replaces it only if it scores strictly higher;
@@ -18,7 +18,7 @@ and w*q*x is (w*q)*x.
 import numpy as np
 
 from ..codebook import IQ4_NL_LEVELS
-from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_fields, sum_in_order, unpack_fields
+from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_halves, sum_in_order, unpack_halves
 
 BLOCK_SIZE = 32
 BYTES_PER_BLOCK = 18
@@ -95,17 +95,15 @@ def quantize_iq4_nl(blocks):
     """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles."""
     blocks = np.asarray(blocks, dtype=np.float32)
     scale = np.concatenate([_search_scale(blocks[i:i + _CHUNK]) for i in range(0, len(blocks), _CHUNK)])
-    with np.errstate(divide="ignore"):
-        inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)  # 1/fp32 d, not 1/fp16 d
     codes = nearest_level(blocks * inverse[:, None])
-    qs = pack_fields(codes.reshape(len(blocks), 2, BLOCK_SIZE // 2), 4)  # byte j: code j | code j+16 << 4
-    return np.concatenate([fp16_to_bytes(scale), qs], axis=1)
+    return np.concatenate([fp16_to_bytes(scale), pack_halves(codes)], axis=1)
 
 
 def fields_iq4_nl(data):
     """Decoded IQ4_NL fields: d (float32) and codes (uint8 0..15); w = d * IQ4_NL_LEVELS[codes]."""
-    codes = unpack_fields(data[:, 2:], 4).reshape(len(data), BLOCK_SIZE)
-    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": codes}
+    return {"d": fp16_from_bytes(data[:, 0:2]), "codes": unpack_halves(data[:, 2:])}
 
 
 def dequantize_iq4_nl(data):

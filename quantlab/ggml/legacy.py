@@ -35,7 +35,7 @@ rows of 32 pays a loop per row). Both are exact: max and min never round.
 
 import numpy as np
 
-from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, unpack_bits
+from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, pack_halves, unpack_bits, unpack_halves
 
 BLOCK_SIZE = 32
 LAYOUTS = {  # byte slices of one block, in storage order
@@ -131,30 +131,6 @@ def _truncated_codes(scaled, offset, top, overflowed):
     return codes
 
 
-def _pack_halves(codes):
-    """Nibble layout, (n, 32) codes 0..15 -> (n, 16) bytes: byte j = code j | code j+16 << 4.
-
-    Done on uint64 words, 8 codes at a time: shifting a word left by 4 moves every byte's low
-    nibble to its high nibble, and nothing crosses a byte because the high nibbles are 0. Each
-    block is 4 words (codes 0-7, 8-15, 16-23, 24-31); word k is combined with word k + 2.
-    """
-    words = np.ascontiguousarray(codes).view(np.uint64).reshape(-1)
-    packed = np.empty_like(words)
-    np.left_shift(words[2:], np.uint64(4), out=packed[:-2])
-    packed[:-2] |= words[:-2]
-    return packed.reshape(-1, 4)[:, :2].view(np.uint8)  # words 0 and 1 of each block
-
-
-def _unpack_halves(qs):
-    """Inverse of _pack_halves: (n, 16) bytes -> (n, 32) codes 0..15, also 8 codes per uint64 op."""
-    words = np.ascontiguousarray(qs).view(np.uint64)  # (n, 2)
-    nibbles = np.uint64(0x0F0F0F0F0F0F0F0F)
-    codes = np.empty((len(qs), 4), dtype=np.uint64)
-    np.bitwise_and(words, nibbles, out=codes[:, :2])                    # codes 0..15: low nibbles
-    np.bitwise_and(words >> np.uint64(4), nibbles, out=codes[:, 2:])    # codes 16..31: high nibbles
-    return codes.view(np.uint8)
-
-
 def _centered(codes, offset):
     """codes - offset as float32, via int8 (exact: |codes - offset| <= 16)."""
     return (codes - np.uint8(offset)).view(np.int8).astype(np.float32)
@@ -212,7 +188,7 @@ def _symmetric_codes(blocks, levels_below_zero):
 def _quantize_q4_0_chunk(blocks, out, layout):
     scale, codes = _symmetric_codes(blocks, 8)
     out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["qs"]] = _pack_halves(codes)
+    out[:, layout["qs"]] = pack_halves(codes)
 
 
 def quantize_q4_0(blocks):
@@ -223,7 +199,7 @@ def quantize_q4_0(blocks):
 def fields_q4_0(data):
     """Decoded Q4_0 fields: d (float32) and codes (uint8 0..15); w = d * (codes - 8)."""
     layout = LAYOUTS["q4_0"]
-    return {"d": _fp16(data, layout, "d"), "codes": _unpack_halves(data[:, layout["qs"]])}
+    return {"d": _fp16(data, layout, "d"), "codes": unpack_halves(data[:, layout["qs"]])}
 
 
 def dequantize_q4_0(data):
@@ -236,7 +212,7 @@ def _quantize_q5_0_chunk(blocks, out, layout):
     scale, codes = _symmetric_codes(blocks, 16)
     out[:, layout["d"]] = fp16_to_bytes(scale)
     out[:, layout["qh"]] = pack_bits(codes >> np.uint8(4))
-    out[:, layout["qs"]] = _pack_halves(codes & np.uint8(15))
+    out[:, layout["qs"]] = pack_halves(codes & np.uint8(15))
 
 
 def quantize_q5_0(blocks):
@@ -246,7 +222,7 @@ def quantize_q5_0(blocks):
 
 def _five_bit_codes(data, layout):
     """Low nibbles from qs, fifth bits from qh: codes 0..31, (n, 32)."""
-    return _unpack_halves(data[:, layout["qs"]]) | (unpack_bits(data[:, layout["qh"]]) << np.uint8(4))
+    return unpack_halves(data[:, layout["qs"]]) | (unpack_bits(data[:, layout["qh"]]) << np.uint8(4))
 
 
 def fields_q5_0(data):
@@ -277,7 +253,7 @@ def _quantize_q4_1_chunk(blocks, out, layout):
     scale, low, codes = _affine_codes(blocks, 15, capped=True)
     out[:, layout["d"]] = fp16_to_bytes(scale)
     out[:, layout["m"]] = fp16_to_bytes(low)
-    out[:, layout["qs"]] = _pack_halves(codes)
+    out[:, layout["qs"]] = pack_halves(codes)
 
 
 def quantize_q4_1(blocks):
@@ -289,7 +265,7 @@ def fields_q4_1(data):
     """Decoded Q4_1 fields: d, m (float32) and codes (uint8 0..15); w = d * codes + m."""
     layout = LAYOUTS["q4_1"]
     return {"d": _fp16(data, layout, "d"), "m": _fp16(data, layout, "m"),
-            "codes": _unpack_halves(data[:, layout["qs"]])}
+            "codes": unpack_halves(data[:, layout["qs"]])}
 
 
 def dequantize_q4_1(data):
@@ -303,7 +279,7 @@ def _quantize_q5_1_chunk(blocks, out, layout):
     out[:, layout["d"]] = fp16_to_bytes(scale)
     out[:, layout["m"]] = fp16_to_bytes(low)
     out[:, layout["qh"]] = pack_bits((codes >> np.uint8(4)) & np.uint8(1))
-    out[:, layout["qs"]] = _pack_halves(codes & np.uint8(15))
+    out[:, layout["qs"]] = pack_halves(codes & np.uint8(15))
 
 
 def quantize_q5_1(blocks):
