@@ -77,7 +77,7 @@ def select(mask, if_true, if_false):
 def _element_first(x):
     """(..., n) -> contiguous (n, m) with m = number of sub-blocks: element i is row i."""
     n = x.shape[-1]
-    return np.ascontiguousarray(np.moveaxis(x, -1, 0)).reshape(n, -1)
+    return np.ascontiguousarray(x.reshape(-1, n).T)
 
 
 def _sub_blocks_last(codes, lead):
@@ -274,8 +274,7 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5):
     `passes` times: for weight i, the least-squares scale of the *other* weights suggests a new code,
     kept if it raises sum(w x l)^2 / sum(w l^2) with w = x^2. Each acceptance changes the sums the
     next weight sees, so a sweep is a loop over the n weights, vectorized over all sub-blocks.
-    A sub-block leaves after a pass that changed nothing (C's early exit). (A quirk kept from C:
-    the sweep only runs while sum(w x l) > 0, i.e. in practice when the largest |x| is negative.)
+    (A quirk of the C code: codes only move in sub-blocks whose largest |x| is negative.)
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax.
     """
@@ -292,24 +291,34 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5):
     sum_lx = sum_in_order(wx * codes)                     # (w * x) * l
     sum_l2 = sum_in_order(weights * codes * codes)        # (w * l) * l
 
-    # First pass on every sub-block in place (all-zero ones have sums 0 and never change),
-    # later passes only on those the previous pass changed.
-    changed = _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax)
-    active = np.flatnonzero(changed)
-    for _ in range(passes - 1):
-        if active.size == 0:
-            break
-        codes_a, lx_a, l2_a = codes[:, active], sum_lx[active], sum_l2[active]
-        changed = _improve_codes(xs[:, active], weights[:, active], wx[:, active],
-                                 codes_a, lx_a, l2_a, nmax)
-        codes[:, active], sum_lx[active], sum_l2[active] = codes_a, lx_a, l2_a
-        active = active[changed]
+    # Only sub-blocks whose largest |x| is negative can move: with iscale = -nmax / max > 0 every
+    # term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
+    # `sum(w x l) without weight i > 0` never passes (exactly, also in float32).
+    # (np.take keeps rows contiguous; fancy indexing xs[:, index] returns a transposed layout.)
+    index = np.flatnonzero(peak < 0)                           # all-zero sub-blocks have peak 1
+    codes_m, lx_m, l2_m = np.take(codes, index, axis=1), sum_lx[index], sum_l2[index]
+    _sweep_until_stable(np.take(xs, index, axis=1), codes_m, lx_m, l2_m, nmax, passes)
+    sum_lx[index], sum_l2[index] = lx_m, l2_m
     scale = np.where(sum_l2 > 0, sum_lx / sum_l2, np.float32(0)).astype(np.float32)
 
-    codes += np.float32(nmax)
-    codes[:, zero] = 0     # C returns early with codes 0 (not nmax) and scale 0
+    stored = np.ascontiguousarray(codes.T)                     # (m, n): a sub-block per row
+    stored[index] = codes_m.T
+    stored += np.float32(nmax)
+    stored[zero] = 0       # C returns early with codes 0 (not nmax) and scale 0
     scale[zero] = 0
-    return scale.reshape(lead), _sub_blocks_last(codes, lead)
+    return scale.reshape(lead), stored.reshape(lead + (n,)).astype(np.uint8)
+
+
+def _sweep_until_stable(xs, codes, sum_lx, sum_l2, nmax, passes):
+    """Up to `passes` sweeps of _improve_codes, in place; after each, only the changed go on."""
+    weights = xs * xs
+    changed = _improve_codes(xs, weights, weights * xs, codes, sum_lx, sum_l2, nmax)
+    keep = np.flatnonzero(changed)
+    if passes == 1 or keep.size == 0:
+        return                    # C's early exit: a sweep that changed nothing is the last
+    codes_k, lx_k, l2_k = np.take(codes, keep, axis=1), sum_lx[keep], sum_l2[keep]
+    _sweep_until_stable(np.take(xs, keep, axis=1), codes_k, lx_k, l2_k, nmax, passes - 1)
+    codes[:, keep], sum_lx[keep], sum_l2[keep] = codes_k, lx_k, l2_k
 
 
 def _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax):
