@@ -17,7 +17,7 @@ figures: $(VENV)/.installed
 	$(BIN)/python -m quantlab.figures figures
 
 benchmarks: $(VENV)/.installed
-	$(BIN)/python benchmarks/explorers.py
+	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
