@@ -162,7 +162,7 @@ class QuantizationExplorer(Explorer):
                 raise ValueError(f"w must be a 1-D array of weights, got shape {w.shape}; pass one row or w.ravel()")
         every = {
             "bits": _slider("bits", bits, 1 if scheme == "asymmetric" else 2, 8),
-            "scheme": W.ToggleButtons(value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "90px"}),
+            "scheme": W.ToggleButtons(value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "100px"}),
             "symmetric_range": _dropdown("range", symmetric_range, [("restricted \u00b1(2^(b-1)-1)", "restricted"), ("full -2^(b-1)..2^(b-1)-1", "full")], "250px"),
             "clip_ratio": _slider("clip ratio", clip_ratio, 0.2, 1.0, 0.02, kind=W.FloatSlider, readout_format=".2f"),
             "group_size": _dropdown("group size", group_size, GROUP_CHOICES, "170px"),

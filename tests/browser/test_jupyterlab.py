@@ -5,6 +5,7 @@ a cell that raises, or a slider that does not redraw the plot.
 """
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -173,5 +174,8 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         page.wait_for_timeout(500)
         errors = _real_errors(page_errors)
         assert not errors, "the page logged errors:\n" + "\n".join(errors)
+        if os.environ.get("QUANTLAB_SCREENSHOT"):  # for looking at the page as a learner sees it
+            page.locator('[data-test-slider="bits"]').scroll_into_view_if_needed()
+            page.screenshot(path=os.environ["QUANTLAB_SCREENSHOT"])
     finally:
         print("\nbrowser timings: " + " · ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
