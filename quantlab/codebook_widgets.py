@@ -1,0 +1,221 @@
+"""The codebook explorer: watch Lloyd's algorithm move k-means levels, next to uniform, NF and IQ4_NL grids.
+
+Built like quantlab.widgets.QuantizationExplorer: controls -> compute() (quantlab.codebook_tradeoff)
+-> redraw(result) in place (quantlab.codebook_plots) -> summary(result) as text beside the figure.
+"""
+
+import html
+
+import ipywidgets as W
+import numpy as np
+
+from . import data
+from .codebook_plots import draw_grid_scores, draw_grids_on_histogram, draw_pareto
+from .codebook_tradeoff import check_iteration, learn_codebook, summarize_grids, sweep_grids
+from .tradeoff import pareto_front
+from .widgets import Explorer, _dropdown, _slider
+
+BLOCK_CHOICES = [("per tensor", None), ("256", 256), ("64", 64), ("32", 32)]
+# No real weights ship with quantlab yet: a seeded Student-t (df=4) stands in for the heavy tails of a
+# real row. Pass w= to explore a row of real weights.
+DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (stand-in for a real row)", "student-t")]
+START_CHOICES = [("uniform grid", "uniform"), ("quantiles", "quantile"), ("cube-root (near optimum)", "cube-root")]
+BITS_RANGE = (2, 5)
+MAX_OUTLIERS, MAX_OUTLIER_MAGNITUDE = 16, 100.0
+
+
+def _choose(name, value, choices):
+    values = [v for _, v in choices]
+    if value not in values:
+        raise ValueError(f"{name}={value!r} is not offered; choose one of {', '.join(map(repr, values))}")
+    return value
+
+
+class CodebookExplorer(Explorer):
+    """Slide bits, block size, weights and the Lloyd step; watch where each grid puts its levels and what it costs.
+
+    Left: the weights' histogram with the levels of the uniform, k-means, NF and IQ4_NL grids in lanes
+    below (the whole tensor's grid, or the grid of the block holding the largest |w|). Middle: each
+    grid's MSE at these settings with its bits per weight. Right: MSE vs bits per weight for every
+    setting, this one ringed. `iteration` steps through Lloyd's algorithm (None: the last step).
+    Pass `w` (1-D) to explore your own weights; `show` picks which controls appear.
+    """
+
+    ALL_CONTROLS = ("bits", "block_size", "distribution", "outliers", "outlier_magnitude", "start", "iteration", "seed")
+
+    def __init__(
+        self,
+        bits=4,
+        block_size=None,
+        distribution="gaussian",
+        outliers=1,
+        outlier_magnitude=0.0,
+        start="uniform",
+        iteration=0,
+        seed=0,
+        n=4096,
+        std=0.02,
+        w=None,
+        show=("bits", "block_size", "distribution", "outlier_magnitude", "start", "iteration"),
+    ):
+        unknown = set(show) - set(self.ALL_CONTROLS)
+        if unknown:
+            raise ValueError(f"show= names unknown controls {sorted(unknown)}; choose from {self.ALL_CONTROLS}")
+        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not BITS_RANGE[0] <= bits <= BITS_RANGE[1]:
+            raise ValueError(f"bits={bits!r} must be an integer from {BITS_RANGE[0]} to {BITS_RANGE[1]} (k = 2^bits levels)")
+        _choose("distribution", distribution, DISTRIBUTION_CHOICES)
+        _choose("start", start, START_CHOICES)
+        if isinstance(outliers, bool) or not isinstance(outliers, (int, np.integer)) or not 0 <= outliers <= MAX_OUTLIERS:
+            raise ValueError(f"outliers={outliers!r} must be an integer from 0 to {MAX_OUTLIERS}")
+        if not (isinstance(outlier_magnitude, (int, float, np.number)) and 0 <= outlier_magnitude <= MAX_OUTLIER_MAGNITUDE):
+            raise ValueError(f"outlier_magnitude={outlier_magnitude!r} must be a number of standard deviations from 0 (no outliers) to {MAX_OUTLIER_MAGNITUDE:g}")
+        self.n, self.std, self._user_weights = n, std, None
+        block_choices = BLOCK_CHOICES
+        if w is not None:
+            w = np.asarray(w)
+            if w.ndim != 1:
+                raise ValueError(f"w must be a 1-D array of weights, got shape {w.shape}; pass one row or w.ravel()")
+            self._user_weights = w
+            block_choices = [(label, size) for label, size in BLOCK_CHOICES if size is None or w.size % size == 0]
+        _choose("block_size", block_size, block_choices)
+        self._weights_cache, self._learnt_cache, self._sweep_cache = {}, {}, {}
+
+        learnt = self._learn(self._weights_for(distribution, outliers, outlier_magnitude, seed), bits, block_size, start)
+        iteration = check_iteration(iteration, learnt)
+        continuous = {"continuous": False}  # new weights mean a new sweep: update on release
+        every = {
+            "bits": _slider("bits (k = 2^bits levels)", bits, *BITS_RANGE),
+            "block_size": _dropdown("block size", block_size, block_choices, "170px"),
+            "distribution": _dropdown("weights", distribution, DISTRIBUTION_CHOICES, "300px"),
+            "outliers": _slider("outliers", outliers, 0, MAX_OUTLIERS, **continuous),
+            "outlier_magnitude": _slider("outlier size (\u00d7std, 0 = none)", float(outlier_magnitude), 0.0, MAX_OUTLIER_MAGNITUDE, 1.0, kind=W.FloatSlider, readout_format=".0f", **continuous),
+            "start": _dropdown("Lloyd starts from", start, START_CHOICES, "300px"),
+            "iteration": _slider("Lloyd step", iteration, 0, learnt.n_iterations),
+            "seed": _slider("seed", seed, 0, 20, **continuous),
+        }
+        self._hidden = {name: control for name, control in every.items() if name not in show}
+        super().__init__({name: every[name] for name in show}, n_panels=3, width=9.0, height=3.0)
+        self.readout.layout.width = "250px"
+
+    # --- settings and the one-line call ---------------------------------------------------------
+    def _control(self, name):
+        return self.controls.get(name, self._hidden.get(name))
+
+    @property
+    def settings(self):
+        return {name: self._control(name).value for name in self.ALL_CONTROLS}
+
+    def call(self):
+        defaults = CodebookExplorer.__init__.__defaults__
+        names = CodebookExplorer.__init__.__code__.co_varnames[1 : 1 + len(defaults)]
+        default = dict(zip(names, defaults))
+        changed = {name: value for name, value in self.settings.items() if value != default[name] or name in self.controls}
+        if self._user_weights is not None:
+            changed = {"w": "w", **{k: v for k, v in changed.items() if k not in ("distribution", "outliers", "outlier_magnitude", "seed")}}
+        else:  # sizes are not controls, but the call must rebuild the same weights
+            changed.update({k: v for k, v in (("n", self.n), ("std", self.std)) if v != default[k]})
+        arguments = ", ".join(f"{k}={v}" if k == "w" else f"{k}={v!r}" for k, v in changed.items())
+        return f"quantlab.codebook_widgets.CodebookExplorer({arguments})"
+
+    def set(self, **values):
+        """Move several controls at once (one redraw); the Lloyd step is checked against the new settings' history."""
+        unknown = set(values) - set(self.ALL_CONTROLS)
+        if unknown:
+            raise ValueError(f"CodebookExplorer has no control {sorted(unknown)[0]!r}; its controls are {sorted(self.ALL_CONTROLS)}")
+        iteration = values.pop("iteration", self._control("iteration").value)
+        self._holding = True
+        try:
+            for name, value in values.items():
+                self._control(name).value = value
+            learnt = self._learn(self.weights(), **{k: self.settings[k] for k in ("bits", "block_size", "start")})
+            self._sync_iteration(learnt)
+            self._control("iteration").value = check_iteration(iteration, learnt)
+        finally:
+            self._holding = False
+        self.refresh()
+        return self
+
+    def _on_change(self, change):
+        """A control moved: redraw, or say in the readout why these settings cannot run (the figure keeps the last good state)."""
+        if self._holding:
+            return
+        try:
+            self.refresh()
+        except ValueError as error:
+            self.text = f"\u26a0 {error}"
+            self.readout.value = f"<pre style='font-size:12px;white-space:pre-wrap'>{html.escape(self.text)}</pre>"
+
+    # --- the numbers -----------------------------------------------------------------------------
+    def _weights_for(self, distribution, outliers, outlier_magnitude, seed):
+        if self._user_weights is not None:
+            return self._user_weights
+        key = (distribution, outliers if outlier_magnitude > 0 else 0, float(outlier_magnitude), seed)
+        if key not in self._weights_cache:
+            count = key[1]
+            self._weights_cache[key] = data.weights(distribution, self.n, self.std, count, outlier_magnitude, seed)
+        return self._weights_cache[key]
+
+    def weights(self):
+        """The weights on show: generated (seeded, cached per setting) or the ones passed as w."""
+        s = self.settings
+        return self._weights_for(s["distribution"], s["outliers"], s["outlier_magnitude"], s["seed"])
+
+    def _learn(self, w, bits, block_size, start):
+        key = (id(w), bits, block_size, start)
+        if key not in self._learnt_cache:
+            self._learnt_cache[key] = learn_codebook(w, bits, block_size, start)
+        return self._learnt_cache[key]
+
+    def _sync_iteration(self, learnt):
+        """Fit the Lloyd-step slider to this history; a slider at its end stays at the end."""
+        slider = self._control("iteration")
+        if slider.max == learnt.n_iterations:
+            return
+        at_end = slider.value == slider.max
+        holding, self._holding = self._holding, True
+        try:
+            if learnt.n_iterations > slider.max:
+                slider.max = learnt.n_iterations
+                if at_end:
+                    slider.value = learnt.n_iterations
+            else:
+                slider.value = learnt.n_iterations if at_end else min(slider.value, learnt.n_iterations)
+                slider.max = learnt.n_iterations
+        finally:
+            self._holding = holding
+
+    def compute(self):
+        s = self.settings
+        w = self.weights()
+        learnt = self._learn(w, s["bits"], s["block_size"], s["start"])
+        self._sync_iteration(learnt)
+        summary = summarize_grids(w, s["bits"], s["block_size"], self._control("iteration").value, s["start"], learnt)
+        if id(w) not in self._sweep_cache:
+            points = sweep_grids(w)
+            self._sweep_cache[id(w)] = (w, points, pareto_front(points))  # w kept: its id stays unique
+        _, points, front = self._sweep_cache[id(w)]
+        return {"summary": summary, "sweep": (points, front)}
+
+    # --- the picture and the text -------------------------------------------------------------------
+    def redraw(self, result):
+        summary = result["summary"]
+        points, front = result["sweep"]
+        if summary.block_size is None:
+            title = "levels of the whole tensor"
+        else:
+            title = f"levels of block {summary.block} of {summary.n_blocks} (holds max|w|)"
+        block_weights = None if summary.block_size is None else summary.block_weights
+        if not hasattr(self, "_panels"):
+            self.figure.subplots_adjust(left=0.09, right=0.99, bottom=0.16, top=0.91, wspace=0.3)
+            self._panels = (
+                draw_grids_on_histogram(summary.weights, summary.levels, ax=self.axes[0], block_weights=block_weights, title=title),
+                draw_grid_scores(summary.scores, summary.variance, ax=self.axes[1]),
+                draw_pareto(points, front, summary.variance, ax=self.axes[2], current=summary.scores),
+            )
+        levels_panel, scores_panel, pareto_panel = self._panels
+        levels_panel.update(summary.weights, summary.levels, block_weights, title)
+        scores_panel.update(summary.scores, summary.variance)
+        pareto_panel.update(points, front, summary.variance, summary.scores)
+
+    def summary(self, result):
+        return result["summary"].text()
