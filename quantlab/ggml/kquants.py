@@ -21,14 +21,14 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, pack_fields, unpack_fields
-from .kquants_search import (fit_scale_and_min, fit_signed_scale, fit_signed_scale_3bit,
-                             largest_magnitude, nearest_int)
+from .kquants_search import (Workspace, fit_scale_and_min, fit_signed_scale,
+                             fit_signed_scale_3bit, largest_magnitude, nearest_int)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
 # Blocks per slice of work, per format: big enough that numpy's per-call overhead is small, small
 # enough that the search's working arrays stay near the CPU caches (measured on a 2 MB L2).
-_CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 2048, "Q4_K": 256, "Q5_K": 256, "Q6_K": 128}
+_CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 2048, "Q4_K": 256, "Q5_K": 256, "Q6_K": 64}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,11 +56,14 @@ def _check_bytes(data, name):
 
 
 def _in_slices(quantize_slice, blocks, name):
-    """Run a vectorized quantizer on slices of blocks, so the search arrays stay a few MB."""
-    size = _CHUNK_BLOCKS[name]
+    """Run a vectorized quantizer on slices of blocks that share one Workspace of buffers.
+
+    Slices keep the search's arrays near the CPU caches; each slice is fully vectorized.
+    """
+    size, workspace = _CHUNK_BLOCKS[name], Workspace()
     if len(blocks) <= size:
-        return quantize_slice(blocks)
-    return np.concatenate([quantize_slice(blocks[start:start + size])
+        return quantize_slice(blocks, workspace)
+    return np.concatenate([quantize_slice(blocks[start:start + size], workspace)
                            for start in range(0, len(blocks), size)])
 
 
@@ -146,11 +149,11 @@ def _unpack_nibbles_by_64(packed):
 # Q2_K: 16 sub-blocks of 16, codes 0..3, 4-bit scales and mins; x ~ d*s_j*q - dmin*m_j (2.625 bpw)
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q2_k_slice(blocks):
+def _quantize_q2_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, offset, codes = fit_scale_and_min(x, np.abs(x), nmax=3, rmin=-0.5, rdelta=0.1,
-                                             nstep=15, use_mad=True)
+                                             nstep=15, use_mad=True, workspace=workspace)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     has_scale, has_offset = max_scale > 0, max_offset > 0
     inverse_scale = np.float32(15) / max_scale       # C: iscale = q4scale / max_scale
@@ -213,10 +216,10 @@ def _unpack_q3_k_scales(packed):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q3_k_slice(blocks):
+def _quantize_q3_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, codes = fit_signed_scale_3bit(x, nmax=4)
+    scale, codes = fit_signed_scale_3bit(x, nmax=4, workspace=workspace)
     max_scale, _ = largest_magnitude(scale.T)
     live = max_scale != 0
     inverse = np.float32(-32) / max_scale
@@ -256,7 +259,7 @@ def dequantize_q3_k(data):
 # ---------------------------------------------------------------------------------------------
 # Q4_K and Q5_K: 8 sub-blocks of 32, codes 0..15 / 0..31, 6-bit scales and mins (4.5 / 5.5 bpw)
 
-def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep):
+def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
     """Shared by Q4_K and Q5_K: weights, search, 6-bit sub-block scales, final codes."""
     n = len(blocks)
     x = blocks.reshape(n, 8, 32)
@@ -266,7 +269,7 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep):
         sum_x2 += x[..., i] * x[..., i]
     weights = np.sqrt(sum_x2 / np.float32(32))[..., None] + np.abs(x)
     scale, offset, codes = fit_scale_and_min(x, weights, nmax=nmax, rmin=rmin, rdelta=0.1,
-                                             nstep=nstep, use_mad=False)
+                                             nstep=nstep, use_mad=False, workspace=workspace)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     inverse_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
     inverse_offset = np.where(max_offset > 0, np.float32(63) / max_offset, np.float32(0))
@@ -282,14 +285,14 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q4_k_slice(blocks):
-    header, codes = _quantize_asymmetric_6bit(blocks, nmax=15, rmin=-1.0, nstep=20)
+def _quantize_q4_k_slice(blocks, workspace):
+    header, codes = _quantize_asymmetric_6bit(blocks, nmax=15, rmin=-1.0, nstep=20, workspace=workspace)
     return np.concatenate(header + [_pack_nibbles_by_64(codes)], axis=1)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q5_k_slice(blocks):
-    header, codes = _quantize_asymmetric_6bit(blocks, nmax=31, rmin=-0.5, nstep=15)
+def _quantize_q5_k_slice(blocks, workspace):
+    header, codes = _quantize_asymmetric_6bit(blocks, nmax=31, rmin=-0.5, nstep=15, workspace=workspace)
     return np.concatenate(header + [_pack_high_bits(codes, 4), _pack_nibbles_by_64(codes)], axis=1)
 
 
@@ -361,10 +364,10 @@ def _unpack_q6_k_codes(low, high):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q6_k_slice(blocks):
+def _quantize_q6_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, codes = fit_signed_scale(x, nmax=32)
+    scale, codes = fit_signed_scale(x, nmax=32, workspace=workspace)
     max_scale, max_magnitude = largest_magnitude(scale.T)
     empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
     inverse = np.float32(-128) / max_scale

@@ -29,6 +29,25 @@ GROUP_MAX_EPS = np.float32(1e-15)  # below this max |x|, a sub-block counts as a
 _EXACT_LIMIT = np.float32(4194303)  # |v| up to here: nearest_int(v) == rint(v)
 
 
+class Workspace:
+    """Named float32 buffers reused from one slice of blocks to the next.
+
+    A fresh multi-MB numpy temporary costs more in page faults (the kernel hands out zeroed pages)
+    than the arithmetic done in it; reusing a few buffers across slices avoids that.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def array(self, name, shape):
+        """An uninitialized float32 array of `shape`, backed by the buffer called `name`."""
+        size = int(np.prod(shape))
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size, dtype=np.float32)
+        return buffer[:size].reshape(shape)
+
+
 def nearest_int(values):
     """llama.cpp's nearest_int: round float32 to int32, ties to even, bit for bit as the C trick.
 
@@ -74,10 +93,12 @@ def select(mask, if_true, if_false):
     return chosen.view(np.float32)
 
 
-def _element_first(x):
+def _element_first(x, workspace, name):
     """(..., n) -> contiguous (n, m) with m = number of sub-blocks: element i is row i."""
     n = x.shape[-1]
-    return np.ascontiguousarray(x.reshape(-1, n).T)
+    rows = workspace.array(name, (n, x.size // n))
+    np.copyto(rows, x.reshape(-1, n).T)
+    return rows
 
 
 def _sub_blocks_last(codes, lead):
@@ -120,7 +141,7 @@ def round_to_grid(values, lowest, highest, exact=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
+def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=None):
     """Asymmetric grid per sub-block: find scale >= 0 and min >= 0 with x ~ scale * code - min.
 
     codes are integers 0..nmax (llama.cpp's make_qkx2_quants). Start from the grid spanning
@@ -134,21 +155,23 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
     candidates, each step vectorized over all weights of all sub-blocks of all blocks.
 
     x, weights: float32 (..., n). Returns scale (...), min (...) and codes uint8 (..., n).
+    workspace: a Workspace to reuse buffers across calls (optional).
     """
+    workspace = workspace or Workspace()
     x = np.asarray(x, dtype=np.float32)
     lead = x.shape[:-1]
-    xs = _element_first(x)                                    # (n, m)
-    ws = _element_first(np.asarray(weights, dtype=np.float32))
+    xs = _element_first(x, workspace, "x")                    # (n, m)
+    ws = _element_first(np.asarray(weights, dtype=np.float32), workspace, "weights")
     n, m = xs.shape
     f32 = np.float32
 
     lowest, high = xs.min(axis=0), xs.max(axis=0)
     offset = np.minimum(lowest, f32(0))                       # the grid always contains 0
     flat = high == offset                                     # constant or all-zero sub-block
+    codes, weighted_codes, scratch = (workspace.array(name, (n, m))
+                                      for name in ("codes", "weighted codes", "scratch"))
     sum_w = sum_in_order(ws, start_at_zero=False)             # C starts these two at element 0,
-    sum_x = sum_in_order(ws * xs, start_at_zero=False)        # every other sum at 0.0
-
-    codes, weighted_codes, scratch = (np.empty((n, m), dtype=np.float32) for _ in range(3))
+    sum_x = sum_in_order(np.multiply(ws, xs, out=scratch), start_at_zero=False)   # others at 0.0
 
     def round_codes(iscale, offset):
         """codes = clamp(nearest_int(iscale * (x - min)), 0, nmax), into `codes`."""
@@ -214,7 +237,7 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_signed_scale(x, nmax):
+def fit_signed_scale(x, nmax, workspace=None):
     """Symmetric grid per sub-block: x ~ scale * code with codes -nmax..nmax-1 (make_qx_quants).
 
     The grid is anchored on the weight of largest |x| (mapped to -nmax, so the scale carries its
@@ -224,10 +247,12 @@ def fit_signed_scale(x, nmax):
     The candidates are independent, so they are one more array axis (the first: (C, n, m)).
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax (0..2nmax-1).
+    workspace: a Workspace to reuse buffers across calls (optional).
     """
+    workspace = workspace or Workspace()
     x = np.asarray(x, dtype=np.float32)
     lead = x.shape[:-1]
-    xs = _element_first(x)                                    # (n, m)
+    xs = _element_first(x, workspace, "x")                    # (n, m)
     n, m = xs.shape
     peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
@@ -238,26 +263,32 @@ def fit_signed_scale(x, nmax):
     numerators = np.float32(nmax) + np.float32(0.1) * k
     iscales = -numerators[:, None] / peak                 # (C, m)
     # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range.
-    codes = round_to_grid(iscales[:, None, :] * xs, -nmax, nmax - 1, exact=True)  # (C, n, m)
+    codes = np.multiply(iscales[:, None, :], xs, out=workspace.array("codes", (len(k), n, m)))
+    round_to_grid(codes, -nmax, nmax - 1, exact=True)         # (C, n, m)
     weights = xs * xs
-    terms = np.multiply(weights * xs, codes)              # (w * x) * l
+    terms = np.multiply(weights * xs, codes, out=workspace.array("terms", codes.shape))  # (w*x)*l
     sum_lx = sum_in_order(terms, axis=1)                  # (C, m)
     np.multiply(weights, codes, out=terms)
     terms *= codes                                        # (w * l) * l
     sum_l2 = sum_in_order(terms, axis=1)
 
-    # Candidate 0 sets the bar; each later one must beat the running best. `best` is rounded
-    # after every accepted candidate, so this is a short loop over the 18 candidates,
-    # vectorized over all sub-blocks.
-    scale = np.where(sum_l2[0] != 0, sum_lx[0] / sum_l2[0], np.float32(0))
-    best = scale * sum_lx[0]
+    # Candidate 0 sets the bar, best = scale * sum_lx with scale = sum_lx / sum_l2 (0 if
+    # sum_l2 == 0). Each later candidate must beat the running best, cross-multiplied as in C:
+    # sum_lx^2 > best * sum_l2. `best` is the rounded product of the last kept candidate, so the
+    # comparison is a short loop over the 18 candidates, vectorized over all sub-blocks; every
+    # candidate's own scale and best are computed up front, all at once.
+    scales = sum_lx / sum_l2                                  # (C, m)
+    scales[0] = np.where(sum_l2[0] != 0, scales[0], np.float32(0))
+    bests = scales * sum_lx
+    squares = sum_lx * sum_lx
+    fitted = sum_l2 > 0
+    best = bests[0].copy()
     chosen = np.zeros(m, dtype=np.intp)
     for candidate in range(1, len(k)):
-        lx, l2 = sum_lx[candidate], sum_l2[candidate]
-        better = (l2 > 0) & (lx * lx > best * l2)
-        scale = select(better, lx / l2, scale)
-        best = select(better, scale * lx, best)
-        chosen += better * (candidate - chosen)
+        better = np.flatnonzero(fitted[candidate] & (squares[candidate] > best * sum_l2[candidate]))
+        best[better] = bests[candidate, better]
+        chosen[better] = candidate
+    scale = np.take_along_axis(scales, chosen[None], axis=0)[0]
 
     iscale = np.take_along_axis(iscales, chosen[None], axis=0)[0]
     codes = round_to_grid(iscale * xs, -nmax, nmax - 1, exact=True) + np.float32(nmax)
@@ -267,7 +298,7 @@ def fit_signed_scale(x, nmax):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_signed_scale_3bit(x, nmax=4, passes=5):
+def fit_signed_scale_3bit(x, nmax=4, passes=5, workspace=None):
     """Q3_K's search (make_q3_quants): round on the grid of the largest |x|, then improve codes.
 
     Start from iscale = -nmax / max (codes -nmax..nmax-1), then sweep the weights in order up to
@@ -277,10 +308,12 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5):
     (A quirk of the C code: codes only move in sub-blocks whose largest |x| is negative.)
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax.
+    workspace: a Workspace to reuse buffers across calls (optional).
     """
+    workspace = workspace or Workspace()
     x = np.asarray(x, dtype=np.float32)
     lead = x.shape[:-1]
-    xs = _element_first(x)
+    xs = _element_first(x, workspace, "x")
     n, m = xs.shape
     peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
