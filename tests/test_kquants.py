@@ -185,6 +185,13 @@ def test_sum_in_order_adds_left_to_right_in_float32(shape, axis):
     assert np.array_equal(sum_in_order(terms, axis=axis), expected)
 
 
+@pytest.mark.parametrize("shape", [(16, 1), (16, 3)])
+def test_sum_in_order_signs_an_all_negative_zero_sum_like_c(shape):
+    terms = np.full(shape, -0.0, dtype=np.float32)
+    assert not np.signbit(sum_in_order(terms)).any()                 # s = 0; s += -0.0 -> +0.0
+    assert np.signbit(sum_in_order(terms, start_at_zero=False)).all()  # s = t[0] stays -0.0
+
+
 # --- properties --------------------------------------------------------------------------------
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

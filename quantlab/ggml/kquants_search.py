@@ -71,14 +71,19 @@ def sum_in_order(terms, axis=0, start_at_zero=True):
     numpy adds directly, without pairwise summation, when the summed axis is not the fast axis in
     memory (np.sum, Notes): true for a C-contiguous array summed over any axis but the last, when
     the last has length >= 2. Then it is one C-level loop; otherwise we add the slices ourselves.
-    start_at_zero=False starts from t[0] (C: `s = t[0]`): only the sign of an all -0.0 sum differs.
+    start_at_zero: C's `s = 0` (True) or `s = t[0]` (False). They differ only when every term is
+    -0.0 (0 + -0.0 is +0.0); adding a final +0.0 gives the former whichever way numpy started.
     """
-    if axis != terms.ndim - 1 and terms.shape[-1] >= 2 and terms.flags.c_contiguous:
-        return np.add.reduce(terms, axis=axis, initial=0.0 if start_at_zero else None)
-    terms = np.moveaxis(terms, axis, 0)
-    total = terms[0] + np.float32(0) if start_at_zero else terms[0].copy()
-    for term in terms[1:]:
-        total += term
+    if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 \
+            and terms.flags.c_contiguous:
+        total = np.add.reduce(terms, axis=axis)
+    else:
+        terms = np.moveaxis(terms, axis, 0)
+        total = terms[0].copy()
+        for term in terms[1:]:
+            total += term
+    if start_at_zero:
+        total += np.float32(0)
     return total
 
 
@@ -177,9 +182,11 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
         """codes = clamp(nearest_int(iscale * (x - min)), 0, nmax), into `codes`."""
         np.subtract(xs, offset, out=codes)
         np.multiply(codes, iscale, out=codes)
-        # The products are monotone in x, so the sub-block's extremes bound every value.
-        ends = np.abs(np.concatenate([iscale * (lowest - offset), iscale * (high - offset)]))
-        return round_to_grid(codes, 0, nmax, exact=bool(ends.max() <= _EXACT_LIMIT))
+        # The products are monotone in x, so the sub-block's extremes bound every value (and a
+        # NaN anywhere fails the comparisons).
+        exact = ((iscale * (lowest - offset)).min() >= -_EXACT_LIMIT
+                 and (iscale * (high - offset)).max() <= _EXACT_LIMIT)
+        return round_to_grid(codes, 0, nmax, exact=bool(exact))
 
     def weighted_error(scale, offset):
         """sum(w * |err|) or sum(w * err^2), err = (scale * l + min) - x in float32."""
@@ -194,7 +201,7 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
     # and the fitted scale and min. Candidate 0 is the plain range grid.
     iscales, rounded_from, scales, mins = (np.empty((nstep + 2, m), dtype=np.float32)
                                            for _ in range(4))
-    iscales[0] = f32(nmax) / (high - offset)
+    np.divide(f32(nmax), high - offset, out=iscales[0])
     rounded_from[0] = mins[0] = offset
     scales[0] = f32(1) / iscales[0]
     round_codes(iscales[0], offset)
@@ -204,26 +211,27 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
 
     for k in range(1, nstep + 2):
         numerator = (f32(rmin) + f32(rdelta) * f32(k - 1)) + f32(nmax)
-        iscales[k] = numerator / (high - offset)
+        iscale = np.divide(numerator, high - offset, out=iscales[k])
         rounded_from[k] = offset
-        round_codes(iscales[k], offset)
+        round_codes(iscale, offset)
         np.multiply(ws, codes, out=weighted_codes)        # w * l
         sum_l = sum_in_order(weighted_codes)
         sum_l2 = sum_in_order(np.multiply(weighted_codes, codes, out=scratch))   # (w * l) * l
         sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
         det = sum_w * sum_l2 - sum_l * sum_l
-        this_scale = (sum_w * sum_xl - sum_x * sum_l) / det
-        this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det
-        pinned = this_min > 0                             # a positive min would lose 0 from the
-        this_min[pinned] = 0                              # grid: pin it, refit the scale alone
-        this_scale[pinned] = (sum_xl / sum_l2)[pinned]
-        scales[k], mins[k] = this_scale, this_min
+        this_scale = np.divide(sum_w * sum_xl - sum_x * sum_l, det, out=scales[k])
+        this_min = np.divide(sum_l2 * sum_x - sum_l * sum_xl, det, out=mins[k])
+        pinned = np.flatnonzero(this_min > 0)             # a positive min would lose 0 from the
+        if pinned.size:                                   # grid: pin it, refit the scale alone
+            this_min[pinned] = 0
+            this_scale[pinned] = sum_xl[pinned] / sum_l2[pinned]
         error = weighted_error(this_scale, this_min)
 
-        better = (det > 0) & (error < best_error)         # strict: ties keep the earlier fit
-        chosen += better * (k - chosen)
-        best_error = np.fmin(best_error, select(better, error, best_error))
-        offset = select(better, this_min, offset)         # later grids start from the new min
+        better = np.flatnonzero((det > 0) & (error < best_error))   # strict: ties keep the first
+        if better.size:
+            best_error[better] = error[better]
+            chosen[better] = k
+            offset[better] = this_min[better]             # later grids start from the new min
 
     def pick(values):
         return np.take_along_axis(values, chosen[None], axis=0)[0]
