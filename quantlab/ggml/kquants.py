@@ -22,7 +22,7 @@ import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, pack_fields, unpack_fields
 from .kquants_search import (Workspace, fit_scale_and_min, fit_signed_scale,
-                             fit_signed_scale_3bit, largest_magnitude, nearest_int)
+                             fit_signed_scale_3bit, largest_magnitude, nearest_int, round_to_grid)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
@@ -79,17 +79,22 @@ def _integer_scales(inverse, values, bits, wrap=np.uint8):
     return np.minimum(levels, (1 << bits) - 1).astype(np.uint8)
 
 
-def _requantize(x, step, offset, codes, highest, lowest=0):
-    """Final codes on the stored grid: nearest_int((x + offset) / step), clamped.
+def _requantize(x, step, codes, highest, lowest=0, offset=None):
+    """Final codes on the stored grid: nearest_int((x + offset) / step), clamped, minus lowest.
 
     step and offset are rebuilt from the fp16 super-block scales and the integer sub-block
-    scales, exactly as a reader will; sub-blocks with step == 0 keep their search codes.
+    scales, exactly as a reader will; sub-blocks with step == 0 keep their search codes (C skips
+    them with `if (!d) continue`).
     x: (n_blocks, n_sub, n); step, offset: (n_blocks, n_sub); codes uint8 (n_blocks, n_sub, n).
     """
-    live = step != 0
-    fresh = nearest_int((x + offset[..., None]) / step[..., None])
-    fresh = np.clip(fresh, lowest, highest) - lowest
-    return np.where(live[..., None], fresh, codes).astype(np.uint8)
+    dead = step == 0
+    values = x + offset[..., None] if offset is not None else x.copy()
+    values /= np.where(dead, np.float32(1), step)[..., None]
+    fresh = round_to_grid(values, lowest, highest)
+    fresh -= lowest
+    fresh = fresh.astype(np.uint8)
+    fresh[dead] = codes[dead]
+    return fresh
 
 
 def _pack_scales_mins_6bit(scales, mins):
@@ -167,7 +172,7 @@ def _quantize_q2_k_slice(blocks, workspace):
 
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
     shift = fp16_round(dmin)[:, None] * (packed_scales >> 4).astype(np.float32)
-    codes = _requantize(x, step, shift, codes, highest=3).reshape(n, 256)
+    codes = _requantize(x, step, codes, highest=3, offset=shift).reshape(n, 256)
     return np.concatenate([packed_scales, _pack_2bit_codes(codes),
                            fp16_to_bytes(d), fp16_to_bytes(dmin)], axis=1)
 
@@ -229,7 +234,7 @@ def _quantize_q3_k_slice(blocks, workspace):
     stored = np.where(live[:, None], np.clip(levels, -32, 31) + 32, 0).astype(np.uint8)
     # With max_scale == 0 C zeroes the scale bytes, so they decode to -32 (times d = 0).
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
-    codes = _requantize(x, step, np.zeros_like(step), codes, highest=3, lowest=-4).reshape(n, 256)
+    codes = _requantize(x, step, codes, highest=3, lowest=-4).reshape(n, 256)
     return np.concatenate([_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3),
                            _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1)
 
@@ -279,7 +284,7 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
 
     step = fp16_round(d)[:, None] * scales6.astype(np.float32)
     shift = fp16_round(dmin)[:, None] * mins6.astype(np.float32)
-    codes = _requantize(x, step, shift, codes, highest=nmax).reshape(n, 256)
+    codes = _requantize(x, step, codes, highest=nmax, offset=shift).reshape(n, 256)
     header = [fp16_to_bytes(d), fp16_to_bytes(dmin), _pack_scales_mins_6bit(scales6, mins6)]
     return header, codes
 
@@ -375,7 +380,7 @@ def _quantize_q6_k_slice(blocks, workspace):
     levels = np.minimum(nearest_int(inverse[:, None] * scale), 127).astype(np.int8)
     levels[empty] = 0
     step = fp16_round(d)[:, None] * levels.astype(np.float32)
-    codes = _requantize(x, step, np.zeros_like(step), codes, highest=31, lowest=-32).reshape(n, 256)
+    codes = _requantize(x, step, codes, highest=31, lowest=-32).reshape(n, 256)
     codes[empty] = 0
     low, high = _pack_q6_k_codes(codes)
     return np.concatenate([low, high, levels.view(np.uint8), fp16_to_bytes(d)], axis=1)

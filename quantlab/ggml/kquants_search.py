@@ -326,11 +326,16 @@ def fit_signed_scale_3bit(x, nmax=4, passes=5, workspace=None):
     peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
     peak[zero] = 1
-    codes = round_to_grid(xs * (np.float32(-nmax) / peak), -nmax, nmax - 1, exact=True)
-    weights = xs * xs
-    wx = weights * xs
-    sum_lx = sum_in_order(wx * codes)                     # (w * x) * l
-    sum_l2 = sum_in_order(weights * codes * codes)        # (w * l) * l
+    codes = np.multiply(xs, np.float32(-nmax) / peak, out=workspace.array("codes", (n, m)))
+    round_to_grid(codes, -nmax, nmax - 1, exact=True)
+    terms = np.multiply(xs, xs, out=workspace.array("terms", (n, m)))
+    terms *= xs
+    terms *= codes
+    sum_lx = sum_in_order(terms)                          # ((x * x) * x) * l = (w * x) * l
+    np.multiply(xs, xs, out=terms)
+    terms *= codes
+    terms *= codes
+    sum_l2 = sum_in_order(terms)                          # (w * l) * l
 
     # Only sub-blocks whose largest |x| is negative can move: with iscale = -nmax / max > 0 every
     # term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
