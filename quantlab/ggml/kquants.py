@@ -22,7 +22,8 @@ import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, pack_fields, unpack_fields
 from .kquants_search import (Workspace, fit_scale_and_min, fit_signed_scale,
-                             fit_signed_scale_3bit, largest_magnitude, nearest_int, round_to_grid)
+                             fit_signed_scale_3bit, largest_magnitude, nearest_int, round_to_grid,
+                             sum_in_order)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
@@ -73,10 +74,10 @@ def _positive_max(values):
     return np.where(largest > 0, largest, np.float32(0)).astype(np.float32)
 
 
-def _integer_scales(inverse, values, bits, wrap=np.uint8):
-    """nearest_int(inverse * value), stored as C stores it into `wrap`, then capped at 2**bits - 1."""
-    levels = nearest_int(inverse[..., None] * values).astype(wrap)
-    return np.minimum(levels, (1 << bits) - 1).astype(np.uint8)
+def _integer_scales(inverse, values, bits):
+    """nearest_int(inverse * value), stored as C stores it in a uint8 (mod 256), capped at 2**bits-1."""
+    levels = nearest_int(inverse[..., None] * values).astype(np.uint8)
+    return np.minimum(levels, np.uint8((1 << bits) - 1))
 
 
 def _requantize(x, step, codes, highest, lowest=0, offset=None):
@@ -269,9 +270,7 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 8, 32)
     # Importance weights w = rms(sub-block) + |x| (C: av_x = sqrtf(sum_x2 / 32), summed in order).
-    sum_x2 = np.zeros((n, 8), dtype=np.float32)
-    for i in range(32):
-        sum_x2 += x[..., i] * x[..., i]
+    sum_x2 = sum_in_order(x * x, axis=2)
     weights = np.sqrt(sum_x2 / np.float32(32))[..., None] + np.abs(x)
     scale, offset, codes = fit_scale_and_min(x, weights, nmax=nmax, rmin=rmin, rdelta=0.1,
                                              nstep=nstep, use_mad=False, workspace=workspace)
@@ -291,13 +290,13 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q4_k_slice(blocks, workspace):
-    header, codes = _quantize_asymmetric_6bit(blocks, nmax=15, rmin=-1.0, nstep=20, workspace=workspace)
+    header, codes = _quantize_asymmetric_6bit(blocks, 15, -1.0, 20, workspace)  # nmax, rmin, nstep
     return np.concatenate(header + [_pack_nibbles_by_64(codes)], axis=1)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q5_k_slice(blocks, workspace):
-    header, codes = _quantize_asymmetric_6bit(blocks, nmax=31, rmin=-0.5, nstep=15, workspace=workspace)
+    header, codes = _quantize_asymmetric_6bit(blocks, 31, -0.5, 15, workspace)  # nmax, rmin, nstep
     return np.concatenate(header + [_pack_high_bits(codes, 4), _pack_nibbles_by_64(codes)], axis=1)
 
 
@@ -394,7 +393,7 @@ def quantize_q6_k(blocks):
 def fields_q6_k(data):
     """Decoded Q6_K fields: d (n,), scales (n, 16) int8, codes (n, 256) 0..63 (q = code - 32)."""
     data = _check_bytes(data, "q6_k")
-    return {"d": fp16_from_bytes(data[:, 208:210]), "scales": data[:, 192:208].view(np.int8),
+    return {"d": fp16_from_bytes(data[:, 208:210]), "scales": data[:, 192:208].view(np.int8).copy(),
             "codes": _unpack_q6_k_codes(data[:, :128], data[:, 128:192])}
 
 

@@ -87,17 +87,6 @@ def sum_in_order(terms, axis=0, start_at_zero=True):
     return total
 
 
-def select(mask, if_true, if_false):
-    """np.where for float32 arrays of one shape, without branches (bitwise); exact for every value.
-
-    np.where branches per element and is several times slower on the random masks of a search.
-    """
-    ones = np.negative(mask, dtype=np.int32)               # True -> all 32 bits set
-    chosen = if_true.view(np.int32) & ones
-    chosen |= if_false.view(np.int32) & ~ones
-    return chosen.view(np.float32)
-
-
 def _element_first(x, workspace, name):
     """(..., n) -> contiguous (n, m) with m = number of sub-blocks: element i is row i."""
     n = x.shape[-1]
