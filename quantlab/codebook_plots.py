@@ -8,13 +8,15 @@ can blit them over a still background). Nothing here quantizes: callers pass com
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from .plots import IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, _Panel, histogram_counts, nice_range
 
 # One colour per grid family, the same in every panel (Okabe-Ito, as in quantlab.plots).
 GRID_COLORS = {"uniform": OKABE_ITO["blue"], "k-means": OKABE_ITO["orange"], "NF": OKABE_ITO["green"], "IQ4_NL": OKABE_ITO["vermillion"]}
 LANE_SPACING, LANE_HALF_HEIGHT = 0.2, 0.07  # level lanes below the histogram, in units of its peak
+# Plain-text decade labels (0.001, not 10^-3): matplotlib's mathtext labels cost ~4x more to draw.
+PLAIN_DECADES = FuncFormatter(lambda value, _: f"{value:g}")
 
 
 def family(name):
@@ -93,6 +95,9 @@ def draw_grid_scores(scores, variance, ax, floor=1e-4, ceiling=3.0, title="error
     ax.set_xlim(floor, ceiling)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.yaxis.set_major_locator(NullLocator())
+    ax.xaxis.set_major_locator(LogLocator(numticks=6))
+    ax.xaxis.set_major_formatter(PLAIN_DECADES)
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("MSE / var(w)  (log; lower is better)")
     ax.set_title(title)
@@ -108,13 +113,15 @@ def _update_scores(panel, scores, variance):
         label.set_text(f"{score.name:<7} {score.bits_per_weight:5.2f} b/w  {_relative_label(relative)}")
 
 
-def draw_pareto(points, front, variance, ax, current=None, title="error vs storage, every setting"):
+def draw_pareto(points, front, variance, ax, current=None, limits=(1e-5, 10.0), title="error vs storage, every setting"):
     """MSE / var(w) against bits per weight for a sweep (dicts with 'grid', 'bits_per_weight', 'mse'), one colour per family.
 
     The grey line joins the Pareto `front` (points no other point beats on both size and error);
-    `current` (GridScore rows) rings this setting's point of each grid.
+    `current` (GridScore rows) rings this setting's point of each grid. The error axis keeps fixed
+    `limits` (relative MSE does not depend on the weights' scale), so new weights redraw only the
+    points; values outside are drawn at the edge.
     """
-    panel = _Panel(ax)
+    panel = _Panel(ax, limits=limits)
     panel.series = {}
     for name, color in GRID_COLORS.items():
         (panel.series[name],) = ax.plot([], [], "o", color=color, markersize=3.5, label=name, animated=True)
@@ -126,8 +133,11 @@ def draw_pareto(points, front, variance, ax, current=None, title="error vs stora
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.set_xticklabels([str(t) for t in ticks])
     ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_locator(LogLocator(numticks=7))
+    ax.yaxis.set_major_formatter(PLAIN_DECADES)
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlim(1.85, 24)
+    ax.set_ylim(*limits)
     ax.set_xlabel("bits per weight (everything stored)")
     ax.set_ylabel("MSE / var(w)  (log)")
     ax.set_title(title)
@@ -140,18 +150,17 @@ def draw_pareto(points, front, variance, ax, current=None, title="error vs stora
 
 def _update_pareto(panel, points, front, variance, current):
     variance = variance or 1.0
+    low, high = panel.limits
+
+    def relative(rows, mse=lambda row: row["mse"]):
+        return [float(np.clip(mse(row) / variance, low, high)) for row in rows]
+
     if panel.__dict__.get("points_id") != id(points):  # the sweep only changes with the weights
         panel.points_id = id(points)
-        relative = np.array([p["mse"] for p in points]) / variance
-        floor = max(relative[relative > 0].min() / 2, 1e-7) if (relative > 0).any() else 1e-4
-        panel.floor = floor
         for name, line in panel.series.items():
             mine = [p for p in points if p["grid"] == name]
-            line.set_data([p["bits_per_weight"] for p in mine], [max(p["mse"] / variance, floor) for p in mine])
-        panel.front.set_data([p["bits_per_weight"] for p in front], [max(p["mse"] / variance, floor) for p in front])
-        top = 10 ** np.ceil(np.log10(max(relative.max(), floor) * 1.5))
-        panel.ax.set_ylim(10 ** np.floor(np.log10(floor)), top)
+            line.set_data([p["bits_per_weight"] for p in mine], relative(mine))
+        panel.front.set_data([p["bits_per_weight"] for p in front], relative(front))
     for name, ring in panel.rings.items():
         mine = [score for score in (current or []) if family(score.name) == name]
-        ring.set_data([s.bits_per_weight for s in mine], [max(s.mse / variance, panel.floor) for s in mine])
-
+        ring.set_data([s.bits_per_weight for s in mine], relative(mine, lambda s: s.mse))

@@ -183,17 +183,23 @@ def sweep_grids(w, bits=(2, 3, 4, 5), block_sizes=(None, 256, 64, 32)):
     'bits_per_weight' and 'mse'. IQ4_NL is always 4 bits, so it appears once per block size.
     Settings that cannot run on `w` (a block size that does not divide it, more levels than weights
     per block) are skipped.
+
+    Each block's weights are sorted first. Every grid here treats a block as a set of numbers, so
+    the scores are the same up to rounding in the sums (one exception: a block whose largest |w|
+    occurs with both signs may pick the other sign for IQ4_NL's scale), and Lloyd's algorithm runs
+    about twice as fast on sorted blocks, which keeps the explorer live when the weights change.
     """
-    w = as_float_array(w, "w")
+    w = as_float_array(w, "w").ravel()
     points = []
     for block_size in block_sizes:
         per_block = w.size if block_size is None else block_size
         if w.size % per_block:
             continue
+        sorted_blocks = np.sort(w.reshape(-1, per_block), axis=1).ravel()
         for b in bits:
             if 2**b > per_block:
                 continue
-            for score in codebook.compare_grids(w, b, block_size):
+            for score in codebook.compare_grids(sorted_blocks, b, block_size):
                 grid = "NF" if score.name.startswith("NF") else score.name
                 if grid == "IQ4_NL" and any(p["grid"] == "IQ4_NL" and p["block_size"] == block_size for p in points):
                     continue
@@ -212,3 +218,22 @@ def best_within_budget(points, budget):
         if point["bits_per_weight"] <= budget + 1e-9 and (point["grid"] not in best or point["mse"] < best[point["grid"]]["mse"]):
             best[point["grid"]] = point
     return {grid: best.get(grid) for grid in GRIDS}
+
+
+def budget_table(points, budgets, variance):
+    """Text table: for each bits-per-weight budget, the lowest MSE / var(w) each grid family reaches, and how.
+
+    A cell reads `0.0081 @4.31 (4b, 64)`: relative MSE, bits per weight, then bits per code and block
+    size ('T' for one grid per tensor). '-' means no setting of that grid fits the budget.
+    """
+    def cell(point):
+        if point is None:
+            return "-"
+        block = "T" if point["block_size"] is None else point["block_size"]
+        return f"{point['mse'] / variance:.4f} @{point['bits_per_weight']:.2f} ({point['bits']}b, {block})"
+
+    lines = ["bits/w <=  " + "".join(f"{grid:<24}" for grid in GRIDS)]
+    for budget in budgets:
+        best = best_within_budget(points, budget)
+        lines.append(f"{budget:<11g}" + "".join(f"{cell(best[grid]):<24}" for grid in GRIDS))
+    return "\n".join(line.rstrip() for line in lines)

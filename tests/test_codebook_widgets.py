@@ -219,7 +219,8 @@ def test_sweep_is_compare_grids_over_settings_with_iq4_nl_once_per_block():
                 if score.name == "IQ4_NL":
                     continue
                 (point,) = [p for p in points if p["name"] == score.name and p["bits"] == bits and p["block_size"] == block_size]
-                assert point["mse"] == score.mse and point["bits_per_weight"] == score.bits_per_weight
+                assert point["bits_per_weight"] == score.bits_per_weight
+                assert point["mse"] == pytest.approx(score.mse, rel=1e-9, abs=0)  # blocks sorted first: sums in another order
         assert sum(p["grid"] == "IQ4_NL" and p["block_size"] == block_size for p in points) == 1
 
 
@@ -230,6 +231,16 @@ def test_best_within_budget_is_the_lowest_error_that_fits():
         fitting = [p for p in points if p["grid"] == grid and p["bits_per_weight"] <= 4.5]
         assert point["mse"] == min(p["mse"] for p in fitting)
     assert codebook_tradeoff.best_within_budget(points, 1.0) == {grid: None for grid in codebook_tradeoff.GRIDS}
+
+
+def test_budget_table_cells_read_best_error_bits_and_setting():
+    point = lambda grid, bits, block_size, bpw, mse: {"grid": grid, "bits": bits, "block_size": block_size, "bits_per_weight": bpw, "mse": mse}
+    points = [point("uniform", 4, 64, 4.3125, 0.5), point("uniform", 4, 32, 4.625, 0.25), point("k-means", 4, None, 4.0625, 0.4),
+              point("NF", 4, 64, 4.25, 0.3), point("IQ4_NL", 4, 32, 4.5, 0.2)]  # fmt: skip
+    lines = codebook_tradeoff.budget_table(points, (4.25, 4.5), variance=10.0).splitlines()
+    assert lines[0].split() == ["bits/w", "<=", "uniform", "k-means", "NF", "IQ4_NL"]
+    assert lines[1].split() == ["4.25", "-", "0.0400", "@4.06", "(4b,", "T)", "0.0300", "@4.25", "(4b,", "64)", "-"]
+    assert "0.0500 @4.31 (4b, 64)" in lines[2] and "0.0200 @4.50 (4b, 32)" in lines[2]
 
 
 # ---------------------------------------------------------------- the exercises' self-checks
