@@ -149,6 +149,13 @@ def test_fields_rebuild_the_values_gguf_decodes(type_name):
     assert np.array_equal(values.reshape(len(data), 256), reference)
 
 
+@pytest.mark.parametrize("type_name", TYPES)
+def test_zero_blocks_give_zero_bytes_and_back(type_name):
+    data = _quantize(type_name, np.zeros((0, 256), dtype=np.float32))
+    assert data.shape == (0, kquants.BYTES_PER_BLOCK[type_name]) and data.dtype == np.uint8
+    assert _dequantize(type_name, data).shape == (0, 256)
+
+
 # --- the two rounding primitives, against independent definitions --------------------------
 
 def test_nearest_int_rounds_ties_to_even_in_range():

@@ -62,6 +62,8 @@ def _in_slices(quantize_slice, blocks, name):
     Slices keep the search's arrays near the CPU caches; each slice is fully vectorized.
     """
     size, workspace = _CHUNK_BLOCKS[name], Workspace()
+    if len(blocks) == 0:
+        return np.zeros((0, BYTES_PER_BLOCK[name]), dtype=np.uint8)
     if len(blocks) <= size:
         return quantize_slice(blocks, workspace)
     return np.concatenate([quantize_slice(blocks[start:start + size], workspace)
