@@ -121,7 +121,7 @@ def test_bytes_per_block_match_gguf_constants(type_name):
     assert _quantize(type_name, x).shape == (3, type_size)
 
 
-FIELD_RANGES = {  # key: (dtype kind, lowest, highest)
+FIELD_RANGES = {  # field: (lowest, highest) allowed by its bit width
     "Q2_K": {"scales": (0, 15), "mins": (0, 15), "codes": (0, 3)},
     "Q3_K": {"scales": (-32, 31), "codes": (0, 7)},
     "Q4_K": {"scales": (0, 63), "mins": (0, 63), "codes": (0, 15)},
