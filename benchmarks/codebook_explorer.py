@@ -28,7 +28,7 @@ def changes(explorer):
     yield from (("start", start) for start in ("quantile", "cube-root", "uniform"))
     yield from (("distribution", name) for name in ("laplace", "student-t", "gaussian"))
     yield from (("outlier_magnitude", m) for m in (10.0, 40.0, 0.0))
-    yield from (("block_size", size) for size in (None, 64))
+    yield from (("block_size", size) for size in (0, 64))  # the widget holds 0 for "per tensor"
     yield from (("bits", b) for b in (3, 4))
     yield from (("iteration", t) for t in range(5, -1, -1))
     yield ("distribution", "laplace")  # seen before: its weights, k-means runs and sweep are cached

@@ -16,6 +16,9 @@ from .tradeoff import pareto_front
 from .widgets import Explorer, _dropdown, _slider
 
 BLOCK_CHOICES = [("per tensor", None), ("256", 256), ("64", 64), ("32", 32)]
+# ipywidgets' Dropdown reads value None as "nothing selected" (an empty box), so the widget holds 0
+# for "per tensor"; settings and set() speak block_size=None, like the rest of quantlab.
+PER_TENSOR = 0
 # No real weights ship with quantlab yet: a seeded Student-t (df=4) stands in for the heavy tails of a
 # real row. Pass w= to explore a row of real weights.
 DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (stand-in for a real row)", "student-t")]
@@ -84,11 +87,11 @@ class CodebookExplorer(Explorer):
         iteration = check_iteration(iteration, learnt)
         continuous = {"continuous": False}  # new weights mean a new sweep: update on release
         every = {
-            "bits": _slider("bits (k = 2^bits levels)", bits, *BITS_RANGE),
-            "block_size": _dropdown("block size", block_size, block_choices, "170px"),
+            "bits": _slider("bits", bits, *BITS_RANGE),
+            "block_size": _dropdown("block size", self._to_widget("block_size", block_size), [(label, self._to_widget("block_size", size)) for label, size in block_choices], "170px"),
             "distribution": _dropdown("weights", distribution, DISTRIBUTION_CHOICES, "300px"),
             "outliers": _slider("outliers", outliers, 0, MAX_OUTLIERS, **continuous),
-            "outlier_magnitude": _slider("outlier size (\u00d7std, 0 = none)", float(outlier_magnitude), 0.0, MAX_OUTLIER_MAGNITUDE, 1.0, kind=W.FloatSlider, readout_format=".0f", **continuous),
+            "outlier_magnitude": _slider("outlier (\u00d7std)", float(outlier_magnitude), 0.0, MAX_OUTLIER_MAGNITUDE, 1.0, kind=W.FloatSlider, readout_format=".0f", **continuous),
             "start": _dropdown("Lloyd starts from", start, START_CHOICES, "300px"),
             "iteration": _slider("Lloyd step", iteration, 0, learnt.n_iterations),
             "seed": _slider("seed", seed, 0, 20, **continuous),
@@ -101,9 +104,15 @@ class CodebookExplorer(Explorer):
     def _control(self, name):
         return self.controls.get(name, self._hidden.get(name))
 
+    @staticmethod
+    def _to_widget(name, value):
+        return PER_TENSOR if name == "block_size" and value is None else value
+
     @property
     def settings(self):
-        return {name: self._control(name).value for name in self.ALL_CONTROLS}
+        values = {name: self._control(name).value for name in self.ALL_CONTROLS}
+        values["block_size"] = None if values["block_size"] == PER_TENSOR else values["block_size"]
+        return values
 
     def call(self):
         defaults = CodebookExplorer.__init__.__defaults__
@@ -126,7 +135,7 @@ class CodebookExplorer(Explorer):
         self._holding = True
         try:
             for name, value in values.items():
-                self._control(name).value = value
+                self._control(name).value = self._to_widget(name, value)
             learnt = self._learn(self.weights(), **{k: self.settings[k] for k in ("bits", "block_size", "start")})
             self._sync_iteration(learnt)
             self._control("iteration").value = check_iteration(iteration, learnt)

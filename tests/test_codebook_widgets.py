@@ -131,6 +131,15 @@ def test_moving_controls_changes_picture_and_numbers_and_partial_redraws_match_a
     np.testing.assert_array_equal(*pixels)
 
 
+def test_per_tensor_shows_in_the_block_size_box():
+    explorer = CodebookExplorer(block_size=None, **SMALL)
+    box = explorer.controls["block_size"]
+    assert box.label == "per tensor" and explorer.settings["block_size"] is None  # a Dropdown shows value None as empty
+    box.value = 64
+    box.index = 0  # what choosing "per tensor" in the browser does
+    assert explorer.settings["block_size"] is None and "levels drawn: the tensor's" in explorer.text
+
+
 def test_call_round_trips():
     explorer = CodebookExplorer(show=("bits", "block_size", "iteration", "seed"), **SMALL)
     explorer.set(bits=3, block_size=32, distribution="laplace", outlier_magnitude=12.0, seed=4, start="quantile", iteration=2)
