@@ -64,23 +64,17 @@ class CodebookExplorer(Explorer):
         unknown = set(show) - set(self.ALL_CONTROLS)
         if unknown:
             raise ValueError(f"show= names unknown controls {sorted(unknown)}; choose from {self.ALL_CONTROLS}")
-        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not BITS_RANGE[0] <= bits <= BITS_RANGE[1]:
-            raise ValueError(f"bits={bits!r} must be an integer from {BITS_RANGE[0]} to {BITS_RANGE[1]} (k = 2^bits levels)")
-        _choose("distribution", distribution, DISTRIBUTION_CHOICES)
-        _choose("start", start, START_CHOICES)
-        if isinstance(outliers, bool) or not isinstance(outliers, (int, np.integer)) or not 0 <= outliers <= MAX_OUTLIERS:
-            raise ValueError(f"outliers={outliers!r} must be an integer from 0 to {MAX_OUTLIERS}")
-        if not (isinstance(outlier_magnitude, (int, float, np.number)) and 0 <= outlier_magnitude <= MAX_OUTLIER_MAGNITUDE):
-            raise ValueError(f"outlier_magnitude={outlier_magnitude!r} must be a number of standard deviations from 0 (no outliers) to {MAX_OUTLIER_MAGNITUDE:g}")
         self.n, self.std, self._user_weights = n, std, None
-        block_choices = BLOCK_CHOICES
+        self._block_choices = BLOCK_CHOICES
         if w is not None:
             w = np.asarray(w)
             if w.ndim != 1:
                 raise ValueError(f"w must be a 1-D array of weights, got shape {w.shape}; pass one row or w.ravel()")
             self._user_weights = w
-            block_choices = [(label, size) for label, size in BLOCK_CHOICES if size is None or w.size % size == 0]
-        _choose("block_size", block_size, block_choices)
+            self._block_choices = [(label, size) for label, size in BLOCK_CHOICES if size is None or w.size % size == 0]
+        self._check_settings(bits=bits, block_size=block_size, distribution=distribution, outliers=outliers,
+                             outlier_magnitude=outlier_magnitude, start=start, seed=seed)
+        block_choices = self._block_choices
         self._weights_cache, self._learnt_cache, self._sweep_cache = {}, {}, {}
 
         learnt = self._learn(self._weights_for(distribution, outliers, outlier_magnitude, seed), bits, block_size, start)
@@ -101,6 +95,28 @@ class CodebookExplorer(Explorer):
         self.readout.layout.width = "250px"
 
     # --- settings and the one-line call ---------------------------------------------------------
+    def _check_settings(self, **values):
+        """Refuse a setting the controls cannot show (a slider would silently clamp it), naming it and the choices."""
+        def integer_in(name, low, high, what=""):
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise ValueError(f"{name}={value!r} must be an integer from {low} to {high}{what}")
+
+        checks = {
+            "bits": lambda: integer_in("bits", *BITS_RANGE, " (k = 2^bits levels)"),
+            "block_size": lambda: _choose("block_size", values["block_size"], self._block_choices),
+            "distribution": lambda: _choose("distribution", values["distribution"], DISTRIBUTION_CHOICES),
+            "outliers": lambda: integer_in("outliers", 0, MAX_OUTLIERS),
+            "start": lambda: _choose("start", values["start"], START_CHOICES),
+            "seed": lambda: integer_in("seed", 0, 20),
+        }
+        for name in values:
+            if name in checks:
+                checks[name]()
+        magnitude = values.get("outlier_magnitude", 0.0)
+        if isinstance(magnitude, bool) or not (isinstance(magnitude, (int, float, np.number)) and 0 <= magnitude <= MAX_OUTLIER_MAGNITUDE):
+            raise ValueError(f"outlier_magnitude={magnitude!r} must be a number of standard deviations from 0 (no outliers) to {MAX_OUTLIER_MAGNITUDE:g}")
+
     def _control(self, name):
         return self.controls.get(name, self._hidden.get(name))
 
@@ -131,14 +147,16 @@ class CodebookExplorer(Explorer):
         unknown = set(values) - set(self.ALL_CONTROLS)
         if unknown:
             raise ValueError(f"CodebookExplorer has no control {sorted(unknown)[0]!r}; its controls are {sorted(self.ALL_CONTROLS)}")
-        iteration = values.pop("iteration", self._control("iteration").value)
+        explicit, iteration = "iteration" in values, values.pop("iteration", None)
+        self._check_settings(**values)
         self._holding = True
         try:
             for name, value in values.items():
                 self._control(name).value = self._to_widget(name, value)
             learnt = self._learn(self.weights(), **{k: self.settings[k] for k in ("bits", "block_size", "start")})
-            self._sync_iteration(learnt)
-            self._control("iteration").value = check_iteration(iteration, learnt)
+            self._sync_iteration(learnt)  # as when a slider moves: a step past the new end is clamped
+            if explicit:
+                self._control("iteration").value = check_iteration(iteration, learnt)
         finally:
             self._holding = False
         self.refresh()

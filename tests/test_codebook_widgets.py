@@ -116,6 +116,9 @@ def test_a_slider_at_its_end_follows_the_end_and_others_are_clamped():
     explorer.set(iteration=1)
     explorer.controls["bits"].value = 5
     assert slider.value == 1
+    explorer.set(bits=4, start="uniform", iteration=35)  # of 39 steps (n=1024)
+    explorer.set(bits=2)  # its run is shorter: set() clamps the step as the slider does, without an error
+    assert slider.value == slider.max < 35
 
 
 def test_moving_controls_changes_picture_and_numbers_and_partial_redraws_match_a_full_draw():
@@ -186,6 +189,10 @@ def test_own_weights_and_the_static_fallback():
         (lambda: CodebookExplorer(w=data.gaussian(1000), block_size=64), ValueError, ["block_size=64", "None"]),
         (lambda: CodebookExplorer(w=np.array([0.1, np.nan] * 32, np.float32)), ValueError, ["nan", "nan_to_num"]),
         (lambda: CodebookExplorer(**SMALL).set(bitz=3), ValueError, ["bitz"]),
+        (lambda: CodebookExplorer(**SMALL).set(bits=9), ValueError, ["bits=9", "2 to 5"]),
+        (lambda: CodebookExplorer(**SMALL).set(block_size=128), ValueError, ["block_size=128"]),
+        (lambda: CodebookExplorer(**SMALL).set(outlier_magnitude=1e4), ValueError, ["outlier_magnitude=10000.0"]),
+        (lambda: CodebookExplorer(seed=21, **SMALL), ValueError, ["seed=21"]),
         (lambda: CodebookExplorer(**SMALL).set(block_size=64, iteration=999), ValueError, ["iteration=999"]),
         (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256), 4, learnt=cb.kmeans(data.gaussian(256), 8)), ValueError, ["learnt", "k=8"]),
         (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256).reshape(16, 16)), ValueError, ["1-D"]),
