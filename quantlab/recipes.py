@@ -27,6 +27,8 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
+
 from .ggml.registry import FORMATS
 
 # mix -> base type (llama_ftype_get_default_type). F16/F32 are "mixes" with no rules: every
@@ -336,7 +338,7 @@ def model_facts(tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=
     found = max(layers) + 1
     if n_layer is None:
         n_layer = found
-    elif not isinstance(n_layer, int) or n_layer < found:
+    elif isinstance(n_layer, bool) or not isinstance(n_layer, (int, np.integer)) or n_layer < found:
         raise ValueError(f"n_layer={n_layer!r}, but the tensors go up to blk.{found - 1}; pass n_layer >= {found} "
                          f"or leave it out to count the layers")
     if (n_head is None) != (n_head_kv is None):
