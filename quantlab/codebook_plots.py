@@ -10,6 +10,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+from .codebook_tradeoff import format_relative
 from .plots import IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, _Panel, histogram_counts, nice_range
 
 # One colour per grid family, the same in every panel (Okabe-Ito, as in quantlab.plots).
@@ -77,10 +78,6 @@ def _update_lanes(panel, w, levels, block_weights, title):
         panel.ax.set_title(title)
 
 
-def _relative_label(value):
-    return f"{value:.4f}" if value >= 1e-3 or value == 0 else f"{value:.1e}"
-
-
 def draw_grid_scores(scores, variance, ax, floor=1e-4, ceiling=3.0, title="error at these settings"):
     """One bar per grid: MSE / var(w) on a log axis, labelled with the grid's bits per weight and the value.
 
@@ -110,7 +107,7 @@ def _update_scores(panel, scores, variance):
     for bar, label, score in zip(panel.bars, panel.labels, scores):
         relative = score.mse / variance if variance > 0 else 0.0
         bar.set_width(np.clip(relative, panel.floor, panel.ceiling) - panel.floor)
-        label.set_text(f"{score.name:<7} {score.bits_per_weight:5.2f} b/w  {_relative_label(relative)}")
+        label.set_text(f"{score.name:<7} {score.bits_per_weight:5.2f} b/w  {format_relative(relative)}")
 
 
 def draw_pareto(points, front, variance, ax, current=None, limits=(1e-5, 10.0), title="error vs storage, every setting"):

@@ -72,6 +72,11 @@ def kmeans_at_step(w, learnt, iteration=None):
     return stored, mean_squared_error(w, w_hat)
 
 
+def format_relative(value):
+    """A relative error for reading: 4 decimals, or 2 significant digits below 0.001 (0.0081, 4.3e-04)."""
+    return f"{value:.4f}" if value >= 1e-3 or value == 0 else f"{value:.1e}"
+
+
 @dataclass(frozen=True)
 class GridSummary:
     """Four grids on the same weights and blocks: scores, and the levels of one block to draw."""
@@ -98,7 +103,7 @@ class GridSummary:
         variance = self.variance or 1.0
         lines = ["grid     bits/w  MSE/var(w)"]
         for score in self.scores:
-            lines.append(f"{score.name:<8}{score.bits_per_weight:>7.3f}  {score.mse / variance:.4f}")
+            lines.append(f"{score.name:<8}{score.bits_per_weight:>7.3f}  {format_relative(score.mse / variance)}")
         k = 2**self.bits
         where = "tensor" if self.block_size is None else f"block of {self.block_size}"
         state = f"converged at step {self.n_iterations}" if self.converged else f"stopped after {self.n_iterations} steps"
@@ -230,7 +235,7 @@ def budget_table(points, budgets, variance):
         if point is None:
             return "-"
         block = "T" if point["block_size"] is None else point["block_size"]
-        return f"{point['mse'] / variance:.4f} @{point['bits_per_weight']:.2f} ({point['bits']}b, {block})"
+        return f"{format_relative(point['mse'] / variance)} @{point['bits_per_weight']:.2f} ({point['bits']}b, {block})"
 
     lines = ["bits/w <=  " + "".join(f"{grid:<24}" for grid in GRIDS)]
     for budget in budgets:

