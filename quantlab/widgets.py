@@ -20,7 +20,9 @@ from .floats import FORMATS as FLOAT_FORMATS, bit_fields
 from .memory import BITS_PER_WEIGHT, GB, GIB, weight_bytes
 from .tradeoff import pareto_front, summarize, sweep
 
-GROUP_CHOICES = [("per tensor", None), ("256", 256), ("128", 128), ("64", 64), ("32", 32), ("16", 16), ("8", 8)]
+# ipywidgets' Dropdown reads the value None as "nothing selected", so "per tensor" is 0 in the widget
+# and None everywhere else (settings, call(), quantlab.quantize).
+GROUP_CHOICES = [("per tensor", 0), ("256", 256), ("128", 128), ("64", 64), ("32", 32), ("16", 16), ("8", 8)]
 
 
 class Explorer:
@@ -165,7 +167,7 @@ class QuantizationExplorer(Explorer):
             "scheme": W.ToggleButtons(value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "100px"}),
             "symmetric_range": _dropdown("range", symmetric_range, [("restricted \u00b1(2^(b-1)-1)", "restricted"), ("full -2^(b-1)..2^(b-1)-1", "full")], "250px"),
             "clip_ratio": _slider("clip ratio", clip_ratio, 0.2, 1.0, 0.02, kind=W.FloatSlider, readout_format=".2f"),
-            "group_size": _dropdown("group size", group_size, GROUP_CHOICES, "170px"),
+            "group_size": _dropdown("group size", group_size or 0, GROUP_CHOICES, "170px"),
             "scale_dtype": _dropdown("scale stored as", scale_dtype, ["float32", "float16", "bfloat16"], "200px"),
             "distribution": _dropdown("weights", distribution, list(data.DISTRIBUTIONS), "170px"),
             "outliers": _slider("outliers", outliers, 0, 16),
@@ -186,7 +188,13 @@ class QuantizationExplorer(Explorer):
     @property
     def settings(self):
         values = {name: control.value for name, control in {**self._hidden, **self.controls}.items()}
+        values["group_size"] = values["group_size"] or None
         return {name: values[name] for name in self.ALL_CONTROLS}
+
+    def set(self, **values):
+        if "group_size" in values:
+            values["group_size"] = values["group_size"] or 0
+        return super().set(**values)
 
     def call(self):
         defaults = QuantizationExplorer.__init__.__defaults__

@@ -107,3 +107,12 @@ def test_partial_redraws_give_the_same_pixels_as_a_full_draw():
     with plots._style():
         fresh = plots.FastRenderer(explorer.figure).png()
     np.testing.assert_array_equal(_pixels(explorer._last_png), _pixels(fresh))
+
+
+def test_per_tensor_is_a_real_dropdown_choice():
+    """ipywidgets shows an empty box for the value None: 'per tensor' must be a selectable option."""
+    explorer = widgets.QuantizationExplorer(show=("bits", "group_size"))
+    assert explorer.controls["group_size"].label == "per tensor"
+    assert explorer.settings["group_size"] is None
+    explorer.set(group_size=32)
+    assert explorer.controls["group_size"].label == "32" and explorer.settings["group_size"] == 32
