@@ -39,7 +39,8 @@ def _moving_title(ax, text):
     return ax.text(0.5, 1.015, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, animated=True)
 
 
-def draw_block(x, reconstruction, levels, ax, ylim=None, title="weights on their sub-block grids", live=True):
+def draw_block(x, reconstruction, levels, ax, ylim=None, title="weights on their sub-block grids", ylabel="value",
+               live=True):
     """Weights (dots) by position, their reconstruction (dashes), and each sub-block's levels (grey lines).
 
     x, reconstruction: (n,) weights of a window; levels: (n_sub_blocks, n_levels), sub-block j covering
@@ -56,7 +57,7 @@ def draw_block(x, reconstruction, levels, ax, ylim=None, title="weights on their
     (panel.rebuilt,) = ax.plot([], [], "_", color=GRID_COLOR, markersize=4.5, markeredgewidth=1.2, label="stored \u0175", animated=True)
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_xlabel("position in the window")
-    ax.set_ylabel("value")
+    ax.set_ylabel(ylabel)
     panel.title = _moving_title(ax, title)
     ax.legend(loc="upper right", ncol=2, fontsize=7, frameon=True, framealpha=0.85, edgecolor="none",
               handletextpad=0.2, columnspacing=0.8)
@@ -156,13 +157,15 @@ def _update_byte_map(panel, values, field_index, names, title):
         panel.title.set_text(title)
 
 
-def draw_sub_block_scales(step, mins, ax, slots=16, title="sub-block step and min", live=True):
+def draw_sub_block_scales(step, mins, ax, slots=16, limits=None, title="sub-block step and min", live=True):
     """Bars per sub-block, on a log axis: the grid step (d*s_j) and, where the type has one, the min.
 
     Magnitudes in weight units, so every type shares one axis and a new type only moves the bars:
     on a log axis each extra bit of code halves the step. n <= `slots` sub-blocks share the width.
+    `limits` (low, high) starts the value axis wide enough for what will come; it widens by whole
+    decades when a value falls outside, and never narrows.
     """
-    panel = _Panel(ax, slots=slots, limits=None)
+    panel = _Panel(ax, slots=slots, limits=None if limits is None else tuple(float(v) for v in limits))
     start = np.full(slots, 1e-4)   # bars rest on the log axis' floor (set in update)
     panel.steps = ax.bar(np.arange(slots), start, bottom=start, width=0.4, color=STEP_COLOR, label="|step|", animated=True)
     panel.mins = ax.bar(np.arange(slots), start, bottom=start, width=0.4, color=MIN_COLOR, label="|min|", animated=True)
@@ -185,7 +188,7 @@ def _decade_limits(values, current):
     positive = values[values > 0]
     if positive.size == 0:
         return current or (1e-4, 1e-1)
-    low, high = 10.0 ** np.floor(np.log10(positive.min())), 10.0 ** np.ceil(np.log10(positive.max() * 1.5))
+    low, high = 10.0 ** np.floor(np.log10(positive.min())), 10.0 ** np.ceil(np.log10(positive.max() * 1.1))
     if current is not None:
         low, high = min(low, current[0]), max(high, current[1])
     return float(low), float(high)

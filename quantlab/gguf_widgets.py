@@ -10,13 +10,14 @@ import numpy as np
 
 from . import data, ggml
 from .ggml import anatomy
-from .gguf_plots import draw_block, draw_byte_map, draw_sub_block_scales, snug_range
+from .gguf_plots import draw_block, draw_byte_map, draw_sub_block_scales
 from .metrics import mse
 from .widgets import Explorer, _dropdown, _slider
 
 WINDOW = 256           # weights on show: one K-quant block, or eight blocks of 32
 N_WEIGHTS = 4096       # the generated tensor: 16 windows
 DISTRIBUTION_CHOICES = ("gaussian", "laplace", "student-t")
+BLOCK_YLIM = (-1.1, 1.1)   # the block panel's value axis, in units of the tensor's largest |w|
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +32,7 @@ class BlockView:
     fields: dict
     mse_window: float
     mse_tensor: float
-    ylim: tuple              # value axis for the whole tensor
+    largest: float           # max |w| (or |w_hat|) over the whole tensor: the block panel's unit
 
     @property
     def reconstruction(self):
@@ -87,8 +88,9 @@ class BlockExplorer(Explorer):
     """Pick a GGUF block type, a window of 256 weights, the weights' distribution and seed.
 
     Left: the weights (dots), what the file stores for them (dashes), and every level each sub-block
-    can represent (grey lines). Middle: the window's bytes, coloured by field. Right: each sub-block's
-    step and min. For the 32-weight types the window holds 8 blocks, each with its own fp16 scale.
+    can represent (grey lines), in units of the tensor's largest |w|. Middle: the window's bytes,
+    coloured by field. Right: each sub-block's step and min, in weight units on a log axis. For the
+    32-weight types the window holds 8 blocks, each with its own fp16 scale.
     Pass `w` (1-D, a multiple of 256 weights) to open your own weights.
     """
 
@@ -156,23 +158,20 @@ class BlockExplorer(Explorer):
         if key not in self._bytes_cache:
             blocks = ggml.quantize(w, type_name)
             w_hat = ggml.dequantize(blocks, type_name)
-            extent = (float(min(w.min(), w_hat.min())), float(max(w.max(), w_hat.max())))
-            self._bytes_cache[key] = (w, blocks, mse(w, w_hat), extent)  # w kept: its id stays unique
+            largest = float(max(np.abs(w).max(), np.abs(w_hat).max())) or 1.0
+            self._bytes_cache[key] = (w, blocks, mse(w, w_hat), largest)  # w kept: its id stays unique
         return self._bytes_cache[key][1:]
 
     def compute(self):
         s = self.settings
         w = self.weights()
-        blocks, mse_tensor, extent = self._quantized(w, s["type_name"])
-        # One value axis for the whole tensor (kept while it still fits): moving along it, or to
-        # another type or seed, leaves the axes still and only the data is redrawn.
-        self._ylim = ylim = snug_range(*extent, getattr(self, "_ylim", None))
+        blocks, mse_tensor, largest = self._quantized(w, s["type_name"])
         bytes_per_window = blocks.size * WINDOW // w.size
         window = blocks[bytes_per_window * s["block"]: bytes_per_window * (s["block"] + 1)]
         x = w[WINDOW * s["block"]: WINDOW * (s["block"] + 1)]
         grids = anatomy.sub_block_grids(window, s["type_name"])
         return BlockView(s["type_name"], s["block"], x, window, grids, ggml.fields(window, s["type_name"]),
-                         mse(x, grids.reconstruction.reshape(-1)), mse_tensor, ylim)
+                         mse(x, grids.reconstruction.reshape(-1)), mse_tensor, largest)
 
     # --- the picture and the text -------------------------------------------------------------------
     def redraw(self, view):
@@ -182,16 +181,22 @@ class BlockExplorer(Explorer):
         grid_title = f"{view.type_name}: {view.grids.levels.shape[1]} levels per sub-block of {view.grids.sub_block_size}"
         bytes_title = f"{view.data.size} bytes = {fmt.bits_per_weight:g} bits/weight"
         step, mins, scale_title = view.scale_bars()
+        # The block panel is in units of the tensor's largest |w|: its axes never move, whatever the
+        # weights, type or window (real values are in the readout and on the scales panel).
+        unit = view.largest
+        block_data = (view.x / unit, view.reconstruction / unit, view.grids.levels / unit)
         if not hasattr(self, "_panels"):
             for ax, box in zip(self.axes, ([0.075, 0.2, 0.42, 0.69], [0.575, 0.3, 0.18, 0.59], [0.82, 0.2, 0.17, 0.69])):
                 ax.set_position(box)
+            # Steps and mins stay below ~max|w|; Q8_0's steps go down to ~max|w|/3000 in quiet blocks.
+            decades = 10.0 ** np.floor(np.log10(unit / 3000)), 10.0 ** np.ceil(np.log10(1.2 * unit))
             self._panels = (
-                draw_block(view.x, view.reconstruction, view.grids.levels, ax=self.axes[0], ylim=view.ylim, title=grid_title),
+                draw_block(*block_data, ax=self.axes[0], ylim=BLOCK_YLIM, title=grid_title, ylabel="value / max|w| of the tensor"),
                 draw_byte_map(view.data, field_index, names, ax=self.axes[1], title=bytes_title),
-                draw_sub_block_scales(step, mins, ax=self.axes[2], title=scale_title),
+                draw_sub_block_scales(step, mins, ax=self.axes[2], limits=decades, title=scale_title),
             )
         block_panel, bytes_panel, scales_panel = self._panels
-        block_panel.update(view.x, view.reconstruction, view.grids.levels, view.ylim, grid_title)
+        block_panel.update(*block_data, BLOCK_YLIM, grid_title)
         bytes_panel.update(view.data, field_index, names, bytes_title)
         scales_panel.update(step, mins, scale_title)
 
