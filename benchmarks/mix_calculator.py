@@ -63,7 +63,6 @@ def main():
         report(f"calculator {name}", time_changes(MixCalculator(), changes))
     for arch in sizes.ARCHITECTURES.values():     # warm the per-(model, mix) cache as a first visit would
         for mix in EXPLORER_OPTIONS["mix"]:
-            start = time.perf_counter()
             mix_widgets.mix_view(arch, mix)
     report("explorer mix", time_changes(MixExplorer(), cycle("mix", EXPLORER_OPTIONS["mix"])))
     report("explorer random mix", time_changes(MixExplorer(), random_changes(EXPLORER_OPTIONS)))

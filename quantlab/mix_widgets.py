@@ -434,7 +434,7 @@ class MixExplorer(Explorer):
 
     def __init__(self, model="Llama-2-7B", mix="Q4_K_M"):
         _architecture(model)
-        if recipes._check_mix(mix) != mix or mix == "F32":
+        if mix not in recipes.MIXES or mix == "F32":
             raise ValueError(f"mix={mix!r} is not offered; choose one of {', '.join(m for m in recipes.MIXES if m != 'F32')}")
         controls = {
             "model": _dropdown("model", model, list(sizes.ARCHITECTURES), "210px"),
