@@ -5,27 +5,11 @@ mixed run of random control changes. Target: p95 <= 50 ms kernel-side.
 Run:  python benchmarks/block_explorer.py
 """
 
-import itertools
-import time
-
 import numpy as np
+from timing import cycle, time_changes
 
 from quantlab.ggml import anatomy
 from quantlab.gguf_widgets import DISTRIBUTION_CHOICES, BlockExplorer
-
-
-def time_changes(explorer, changes):
-    """Apply each dict of control values in turn; time each full update (ms)."""
-    times = []
-    for values in changes:
-        start = time.perf_counter()
-        explorer.set(**values)
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1e3
-
-
-def cycle(name, values, n=60):
-    return [{name: value} for value in itertools.islice(itertools.cycle(values), n)]
 
 
 def random_changes(n=100, seed=0):

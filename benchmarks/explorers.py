@@ -4,22 +4,10 @@ Prints median and p95 over at least 50 control changes each, at the notebooks' d
 Target (issue 2): p95 <= 50 ms kernel-side.   Run:  python benchmarks/explorers.py
 """
 
-import itertools
-import time
-
 import numpy as np
+from timing import cycle, time_changes
 
 from quantlab import widgets
-
-
-def time_updates(explorer, name, values, repeats=60):
-    """Set control `name` to each value in turn (cycling) and time each full update."""
-    times = []
-    for value in itertools.islice(itertools.cycle(values), repeats):
-        start = time.perf_counter()
-        explorer.set(**{name: value})
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1e3
 
 
 CASES = [
@@ -38,7 +26,7 @@ CASES = [
 def main():
     print(f"{'explorer':<26}{'control':<20}{'n':>4}{'median ms':>11}{'p95 ms':>9}")
     for label, make, control, values in CASES:
-        times = time_updates(make(), control, values)
+        times = time_changes(make(), cycle(control, values))
         print(f"{label:<26}{control:<20}{len(times):>4}{np.median(times):>11.1f}{np.percentile(times, 95):>9.1f}")
 
 

@@ -7,29 +7,13 @@ with the cache warm. Target: p95 <= 50 ms kernel-side.
 Run:  python benchmarks/mix_calculator.py
 """
 
-import itertools
-import time
-
 import numpy as np
+from timing import cycle, time_changes
 
 from quantlab import mix_widgets, recipes, sizes
 from quantlab.mix_widgets import CACHE_TYPES, CALCULATOR_MIXES, CONTEXTS, MixCalculator, MixExplorer
 
 MODELS = list(sizes.ARCHITECTURES)
-
-
-def time_changes(explorer, changes):
-    """Apply each dict of control values in turn; time each full update (ms)."""
-    times = []
-    for values in changes:
-        start = time.perf_counter()
-        explorer.set(**values)
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1e3
-
-
-def cycle(name, values, n=60):
-    return [{name: value} for value in itertools.islice(itertools.cycle(values), n)]
 
 
 def random_changes(options, n=100, seed=0):

@@ -30,21 +30,14 @@ from torch import nn
 
 import char_lm_data as data
 
+from quantlab.lm import sinusoidal_positions  # one definition, shared with the numpy forward pass
+
 SEED = 1234
 ARCHITECTURE = dict(n_layer=3, n_head=4, d_model=256, d_ff=1024, context_length=128, norm_eps=1e-5)
 STEPS, BATCH_SIZE = 1000, 64  # 1000 x 64 x 128 = 8.2 M characters, about 1.7 passes over the training text
 PEAK_LR, FINAL_LR, WARMUP_STEPS, WEIGHT_DECAY = 2e-3, 2e-4, 100, 0.1
 LOG_EVERY = 50
 ASSETS = Path(__file__).resolve().parent.parent / "quantlab" / "assets"
-
-
-def sinusoidal_positions(length, width):
-    """Vaswani et al.'s fixed table: sin on even columns, cos on odd, wavelengths 2 pi .. 10000 * 2 pi."""
-    position = np.arange(length)[:, None]
-    frequency = 10000.0 ** (-np.arange(0, width, 2) / width)
-    table = np.zeros((length, width))
-    table[:, 0::2], table[:, 1::2] = np.sin(position * frequency), np.cos(position * frequency)
-    return table.astype(np.float32)
 
 
 class Block(nn.Module):
