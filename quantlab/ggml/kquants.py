@@ -21,9 +21,9 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, pack_fields, unpack_fields
-from .kquants_search import (Workspace, fit_scale_and_min, fit_signed_scale,
-                             fit_signed_scale_3bit, largest_magnitude, nearest_int, round_to_grid,
-                             sum_in_order)
+from .kquants_search import (Workspace, fit_scale_and_min, fit_signed_scale_3bit,
+                             largest_magnitude, nearest_int, round_to_grid, search_signed_scale,
+                             signed_grid_codes, sum_in_order)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
@@ -88,7 +88,9 @@ def _requantize(x, step, codes, highest, lowest=0, offset=None):
     step and offset are rebuilt from the fp16 super-block scales and the integer sub-block
     scales, exactly as a reader will; sub-blocks with step == 0 keep their search codes (C skips
     them with `if (!d) continue`).
-    x: (n_blocks, n_sub, n); step, offset: (n_blocks, n_sub); codes uint8 (n_blocks, n_sub, n).
+    x: (n_blocks, n_sub, n); step, offset: (n_blocks, n_sub); codes: the search's codes, uint8
+    (n_blocks, n_sub, n), or a function giving them for a boolean mask of sub-blocks (only called
+    if some step is 0).
     """
     dead = step == 0
     values = x + offset[..., None] if offset is not None else x.copy()
@@ -96,7 +98,8 @@ def _requantize(x, step, codes, highest, lowest=0, offset=None):
     fresh = round_to_grid(values, lowest, highest)
     fresh -= lowest
     fresh = fresh.astype(np.uint8)
-    fresh[dead] = codes[dead]
+    if dead.any():
+        fresh[dead] = codes(dead) if callable(codes) else codes[dead]
     return fresh
 
 
@@ -228,7 +231,7 @@ def _quantize_q3_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     scale, codes = fit_signed_scale_3bit(x, nmax=4, workspace=workspace)
-    max_scale, _ = largest_magnitude(scale.T)
+    max_scale, _ = largest_magnitude(np.ascontiguousarray(scale.T))
     live = max_scale != 0
     inverse = np.float32(-32) / max_scale
     # int8 in C: nearest_int's value is stored in an int8_t before the clamp to [-32, 31].
@@ -373,15 +376,18 @@ def _unpack_q6_k_codes(low, high):
 def _quantize_q6_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, codes = fit_signed_scale(x, nmax=32, workspace=workspace)
-    max_scale, max_magnitude = largest_magnitude(scale.T)
+    scale, iscale = search_signed_scale(x, nmax=32, workspace=workspace)
+    max_scale, max_magnitude = largest_magnitude(np.ascontiguousarray(scale.T))
     empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
     inverse = np.float32(-128) / max_scale
     d = np.where(empty, np.float32(0), np.float32(1) / inverse)        # d = 1/iscale
     levels = np.minimum(nearest_int(inverse[:, None] * scale), 127).astype(np.int8)
     levels[empty] = 0
     step = fp16_round(d)[:, None] * levels.astype(np.float32)
-    codes = _requantize(x, step, codes, highest=31, lowest=-32).reshape(n, 256)
+    def search_codes(dead):   # needed only where step == 0: computed there alone
+        return signed_grid_codes(x[dead], iscale[dead], nmax=32)
+
+    codes = _requantize(x, step, search_codes, highest=31, lowest=-32).reshape(n, 256)
     codes[empty] = 0
     low, high = _pack_q6_k_codes(codes)
     return np.concatenate([low, high, levels.view(np.uint8), fp16_to_bytes(d)], axis=1)

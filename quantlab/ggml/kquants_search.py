@@ -234,20 +234,15 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_signed_scale(x, nmax, workspace=None):
-    """Symmetric grid per sub-block: x ~ scale * code with codes -nmax..nmax-1 (make_qx_quants).
+def search_signed_scale(x, nmax, workspace=None):
+    """The search of fit_signed_scale: returns scale (...) and the chosen grid's iscale (...).
 
-    The grid is anchored on the weight of largest |x| (mapped to -nmax, so the scale carries its
-    sign). For 19 candidate stretches, iscale = -(nmax + 0.1 * k) / max, k = 0, -9..9, we round,
-    fit the least-squares scale sum(w x l) / sum(w l^2) with w = x^2, and keep a candidate if it
-    raises sum(w x l)^2 / sum(w l^2), compared in C's cross-multiplied form against the running best.
-    The candidates are independent, so they are one more array axis (the first: (C, n, m)).
-
-    x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax (0..2nmax-1).
-    workspace: a Workspace to reuse buffers across calls (optional).
+    Q6_K needs the search's codes only where a sub-block's final scale rounds to 0, so it asks for
+    them with signed_grid_codes on those sub-blocks alone.
     """
     workspace = workspace or Workspace()
-    x = np.asarray(x, dtype=np.float32)
+    f32 = np.float32
+    x = np.asarray(x, dtype=f32)
     lead = x.shape[:-1]
     xs = _element_first(x, workspace, "x")                    # (n, m)
     n, m = xs.shape
@@ -256,42 +251,75 @@ def fit_signed_scale(x, nmax, workspace=None):
     peak[zero] = 1
 
     # k = 0 first, then -9..9 without 0, each numerator nmax + 0.1f * k in float32.
-    k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=np.float32)
-    numerators = np.float32(nmax) + np.float32(0.1) * k
-    iscales = -numerators[:, None] / peak                 # (C, m)
-    # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range.
-    codes = np.multiply(iscales[:, None, :], xs, out=workspace.array("codes", (len(k), n, m)))
-    round_to_grid(codes, -nmax, nmax - 1, exact=True)         # (C, n, m)
-    weights = xs * xs
-    terms = np.multiply(weights * xs, codes, out=workspace.array("terms", codes.shape))  # (w*x)*l
-    sum_lx = sum_in_order(terms, axis=1)                  # (C, m)
-    np.multiply(weights, codes, out=terms)
-    terms *= codes                                        # (w * l) * l
-    sum_l2 = sum_in_order(terms, axis=1)
+    k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=f32)
+    iscales = -(f32(nmax) + f32(0.1) * k)[:, None] / peak     # (C, m)
+    weights = np.multiply(xs, xs, out=workspace.array("weights", (n, m)))       # w = x * x
+    weighted_x = np.multiply(weights, xs, out=workspace.array("weighted x", (n, m)))
+    codes, terms = workspace.array("codes", (n, m)), workspace.array("terms", (n, m))
+    sum_lx, sum_l2 = np.empty((2, len(k), m), dtype=f32)
+    # One candidate at a time, so that its few (n, m) arrays stay in the CPU cache (a (C, n, m)
+    # array of all candidates would not); every step is in place where it can be, for the same reason.
+    for candidate, iscale in enumerate(iscales):
+        # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range,
+        # where rounding is np.rint and clamping may come first.
+        np.multiply(xs, iscale, out=codes)
+        np.clip(codes, -nmax, nmax - 1, out=codes)
+        np.rint(codes, out=codes)
+        # Sums over axis 0 of a C-contiguous (n, m) array add row by row, in C's order
+        # (sum_in_order); C starts them at 0.0, added after the loop.
+        np.multiply(weights, codes, out=terms)
+        np.add.reduce(np.multiply(terms, codes, out=terms), axis=0, out=sum_l2[candidate])  # (w*l)*l
+        np.add.reduce(np.multiply(codes, weighted_x, out=codes), axis=0, out=sum_lx[candidate])  # (w*x)*l
+    sum_lx += f32(0)
+    sum_l2 += f32(0)
 
     # Candidate 0 sets the bar, best = scale * sum_lx with scale = sum_lx / sum_l2 (0 if
     # sum_l2 == 0). Each later candidate must beat the running best, cross-multiplied as in C:
-    # sum_lx^2 > best * sum_l2. `best` is the rounded product of the last kept candidate, so the
-    # comparison is a short loop over the 18 candidates, vectorized over all sub-blocks; every
-    # candidate's own scale and best are computed up front, all at once.
+    # sum_lx^2 > best * sum_l2 with sum_l2 > 0. `best` is the rounded product of the last kept
+    # candidate, so this is a short loop over the 18 candidates, vectorized over all sub-blocks;
+    # every candidate's own scale and best are computed up front, all at once.
     scales = sum_lx / sum_l2                                  # (C, m)
-    scales[0] = np.where(sum_l2[0] != 0, scales[0], np.float32(0))
+    scales[0] = np.where(sum_l2[0] != 0, scales[0], f32(0))
     bests = scales * sum_lx
     squares = sum_lx * sum_lx
-    fitted = sum_l2 > 0
+    sum_l2[sum_l2 <= 0] = np.nan        # unfitted candidates: squares > best * NaN is never true
     best = bests[0].copy()
     chosen = np.zeros(m, dtype=np.intp)
     for candidate in range(1, len(k)):
-        better = np.flatnonzero(fitted[candidate] & (squares[candidate] > best * sum_l2[candidate]))
+        better = np.flatnonzero(squares[candidate] > best * sum_l2[candidate])   # few after the first
         best[better] = bests[candidate, better]
         chosen[better] = candidate
-    scale = np.take_along_axis(scales, chosen[None], axis=0)[0]
+    pick = chosen * m + np.arange(m)                          # flat index of (chosen, sub-block)
+    scale, iscale = scales.take(pick), iscales.take(pick)
+    scale[zero] = iscale[zero] = 0     # iscale 0 marks an all-zero sub-block (see below)
+    return scale.reshape(lead), iscale.reshape(lead)
 
-    iscale = np.take_along_axis(iscales, chosen[None], axis=0)[0]
-    codes = round_to_grid(iscale * xs, -nmax, nmax - 1, exact=True) + np.float32(nmax)
-    codes[:, zero] = 0     # C leaves all-zero sub-blocks with stored codes 0 (that is, l = -nmax)
-    scale[zero] = 0
-    return scale.reshape(lead), _sub_blocks_last(codes, lead)
+
+def signed_grid_codes(x, iscale, nmax):
+    """Stored codes nmax + clamp(nearest_int(iscale * x), -nmax, nmax - 1) as uint8 (..., n).
+
+    For iscale from search_signed_scale: |iscale * x| <= nmax + 1, where nearest_int is np.rint.
+    An all-zero sub-block (iscale 0) gets stored codes 0, that is l = -nmax, as C leaves it.
+    """
+    codes = np.rint(np.clip(x * iscale[..., None], -nmax, nmax - 1)) + np.float32(nmax)
+    codes[iscale == 0] = 0
+    return codes.astype(np.uint8)
+
+
+def fit_signed_scale(x, nmax, workspace=None):
+    """Symmetric grid per sub-block: x ~ scale * code with codes -nmax..nmax-1 (make_qx_quants).
+
+    The grid is anchored on the weight of largest |x| (mapped to -nmax, so the scale carries its
+    sign). For 19 candidate stretches, iscale = -(nmax + 0.1 * k) / max, k = 0, -9..9, we round,
+    fit the least-squares scale sum(w x l) / sum(w l^2) with w = x^2, and keep a candidate if it
+    raises sum(w x l)^2 / sum(w l^2), compared in C's cross-multiplied form against the running best.
+
+    x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax (0..2nmax-1).
+    workspace: a Workspace to reuse buffers across calls (optional).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    scale, iscale = search_signed_scale(x, nmax, workspace)
+    return scale, signed_grid_codes(x, iscale, nmax)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
