@@ -1,0 +1,55 @@
+"""Update time of notebook 08's QualityExplorer (quantize what is new + evaluate 4,096 characters + draw + PNG).
+
+Prints median and p95 over the changes a learner makes: mix presets and per-class types, first with
+a cold tensor cache (each (tensor, type) pair is quantized on first use) and then warm; then the
+evaluation alone. Construction (F32 reference logits on the slice, the table, the first mix) is timed
+on its own line. Target: an update in <= ~1 s.
+Run:  python benchmarks/quality_explorer.py
+"""
+
+import time
+
+import numpy as np
+from timing import cycle, time_changes
+
+from quantlab import quality_widgets
+from quantlab.quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES
+from quantlab.quality_widgets import QualityExplorer
+
+CLASSES = list(TENSOR_CLASSES)
+
+
+def random_changes(n=60, seed=0):
+    """A quarter preset changes, the rest one class set to a random type."""
+    rng = np.random.default_rng(seed)
+    return [{"mix": TABLE_MIXES[rng.integers(len(TABLE_MIXES))]} if rng.random() < 0.25 else
+            {CLASSES[rng.integers(len(CLASSES))]: OVERRIDE_TYPES[rng.integers(len(OVERRIDE_TYPES))]}
+            for _ in range(n)]
+
+
+def report(label, times):
+    print(f"{label:<28}{len(times):>5}{np.median(times):>11.0f}{np.percentile(times, 95):>9.0f}")
+
+
+def main():
+    start = time.perf_counter()
+    explorer = QualityExplorer()
+    print(f"construction (F32 reference on the slice, table, Q4_K_M): {time.perf_counter() - start:.2f} s\n")
+    print(f"{'change':<28}{'n':>5}{'median ms':>11}{'p95 ms':>9}")
+    report("mix preset (cold)", time_changes(explorer, [{"mix": m} for m in TABLE_MIXES[1:]]))
+    report("class type (cold)", time_changes(explorer, [{c: t} for c in ("ffn_up", "attn_qk", "token_embd")
+                                                         for t in ("Q8_0", "Q5_1", "IQ4_NL", "Q2_K")]))
+    report("mix preset (warm)", time_changes(explorer, cycle("mix", list(TABLE_MIXES), n=30)))
+    report("token_embd type (warm)", time_changes(explorer, cycle("token_embd", ["Q8_0", "Q4_K", "Q6_K", "Q2_K"], n=30)))
+    report("random changes", time_changes(explorer, random_changes()))
+    meter = quality_widgets.explorer_meter()
+    seconds = []
+    for _ in range(10):
+        start = time.perf_counter()
+        meter.measure("Q4_K_M", {"token_embd": "Q8_0"})
+        seconds.append(time.perf_counter() - start)
+    print(f"\nthe evaluation alone (4,095 predictions, tensors cached): median {1e3 * np.median(seconds):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
