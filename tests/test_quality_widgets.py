@@ -146,7 +146,7 @@ def test_published_series_bits_come_from_the_rules():
     assert mixes == ["Q8_0", "Q6_K", "Q4_K_M", "Q2_K"]
     published = {"Q6_K": 6.56, "Q4_K_M": 4.84}                 # examples/quantize/README.md, "## Llama 2 7B"
     assert [round(b, 2) for b in bits[1:3]] == [published["Q6_K"], published["Q4_K_M"]]
-    assert bits[0] == pytest.approx(8 * 34 / 32, abs=2e-4)      # Q8_0: 34 bytes per 32 weights (+ norms)
+    assert bits[0] == pytest.approx(8 * 34 / 32, abs=2e-3)      # Q8_0: 34 bytes per 32 weights (+ F32 norms)
     assert bits[3] < 3.35      # today's Q2_K, below the README's 2023 figure (llama.cpp PR #4897)
 
 
