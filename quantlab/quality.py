@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ggml, recipes
 from .lm import ASSETS, CharLM
-from .lm_eval import HELD_OUT_TEXT, evaluate, heldout_text
+from .lm_eval import HELD_OUT_TEXT, evaluate, heldout_text, log_softmax, negative_log_likelihood
 
 # The quality table of issue 5, highest bits first.
 TABLE_MIXES = ("F32", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
@@ -256,6 +256,36 @@ def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):
     if progress is not None:
         progress(len(mixes), len(mixes), "done")
     return tuple(rows)
+
+
+def apply_mix(model, mix, overrides=None):
+    """The model as llama.cpp would run it under `mix` (with `overrides`): every matrix quantized and decoded."""
+    quantized, _, _ = TensorCache(model).apply(plan_types(model.tensor_shapes(), mix, overrides))
+    return quantized
+
+
+def per_position(meter, mix, overrides=None):
+    """(NLL change, KL) at every scored character of the meter's text, in nats: quantized minus F32, KL(F32 || quantized).
+
+    Their means are Quality's log(perplexity ratio) and kl_divergence; per position, the NLL change
+    has either sign while the KL is never negative.
+    """
+    model, _, _ = meter.tensors.apply(plan_types(meter.shapes, mix, overrides))
+    logits = evaluate(model, meter.text, meter.stride).logits
+    targets = _targets(meter)
+    delta_nll = negative_log_likelihood(logits, targets) - negative_log_likelihood(meter.reference.logits, targets)
+    log_p, log_q = log_softmax(meter.reference.logits), log_softmax(logits)
+    return delta_nll, np.sum(np.exp(log_p) * (log_p - log_q), axis=-1)
+
+
+def _targets(meter):
+    """The true next character of every scored position (evaluate scores characters 1 .. n in order)."""
+    return meter.model.encode(meter.text, errors="replace")[1:]
+
+
+def class_sensitivity(meter, type_name="Q4_K"):
+    """{class: Quality} with only that class in `type_name` and everything else F32: which tensors hurt most."""
+    return {c: meter.measure("F32", {c: type_name}) for c in TENSOR_CLASSES}
 
 
 # --- the committed table ---------------------------------------------------------------------------

@@ -155,6 +155,7 @@ def draw_outlier_rows(rows, ax, title="MiniLM: how far the largest weight stands
     ax.yaxis.set_major_locator(FixedLocator([5, 10, 20, 50, 100, 200]))
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sorted({r["layer"] for r in rows}))
     ax.set_xlabel("layer")
     ax.set_ylabel("max|w| / std of the matrix (log)")
     ax.set_title(title)

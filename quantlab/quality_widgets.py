@@ -139,7 +139,7 @@ def settings_text(result):
     counts = quality.types_by_class(result.types)
     lines = [result.label if len(result.label) < 34 else result.mix + " + overrides",
              f"scored on {result.n_predictions:,} characters",
-             f"  (the table: {table().full_text[0].n_predictions:,})",
+             f"  (the table: all {table().full_text[0].n_predictions:,})",
              f"bits/weight {result.bits_per_weight:8.3f}",
              f"  {result.n_bytes:,} bytes, {result.n_weights:,} weights",
              f"perplexity  {result.perplexity:8.4f}",
@@ -248,6 +248,16 @@ def comparison_figure(rows):
         quality_plots.draw_published_comparison(published_series(rows), ax,
                                                 title="KL to the unquantized model: 2.4 M weights vs 7-8 B")
         figure.subplots_adjust(left=0.13, right=0.97, bottom=0.15, top=0.9)
+    return figure
+
+
+def outlier_figure(rows):
+    """MiniLM: max|w|/std of every encoder matrix by layer and role (rows from minilm_outliers.outlier_summary)."""
+    figure, (ax,) = plots.new_figure(1, width=7, height=3)
+    with plots._style():
+        quality_plots.draw_outlier_rows(rows, ax, title="MiniLM: the largest weights sit in ffn_down (up to "
+                                                        f"{max(r['max_over_std'] for r in rows):.0f} std)")
+        figure.subplots_adjust(left=0.1, right=0.97, bottom=0.16, top=0.9)
     return figure
 
 

@@ -144,6 +144,31 @@ def test_more_bits_on_the_embedding_cost_little_and_lower_the_kl(short_meter):
     assert raised.kl_divergence < base.kl_divergence
 
 
+def test_per_position_scores_average_to_the_measured_ones(short_meter):
+    """The per-character NLL changes average to log(PPL ratio), the per-character KLs to the reported KL."""
+    delta_nll, kl = quality.per_position(short_meter, "Q8_0")
+    row = short_meter.measure("Q8_0")
+    assert len(kl) == len(delta_nll) == row.n_predictions
+    assert np.mean(delta_nll) == pytest.approx(np.log(row.perplexity / row.reference_perplexity), rel=1e-9, abs=1e-15)
+    assert np.mean(kl) == pytest.approx(row.kl_divergence, rel=1e-12)
+    assert np.all(kl >= 0) and np.any(delta_nll < 0) and np.any(delta_nll > 0)   # Q8_0 helps at some characters
+
+
+def test_class_sensitivity_quantizes_one_class_at_a_time(short_meter):
+    rows = quality.class_sensitivity(short_meter, "Q4_0")
+    assert list(rows) == list(TENSOR_CLASSES)
+    for tensor_class, row in rows.items():
+        quantized = {quality.class_of(n) for n, t in row.types.items() if t != "F32"}
+        assert quantized == {tensor_class} and row.kl_divergence > 0
+
+
+def test_apply_mix_is_the_measured_model(model, short_meter):
+    quantized = quality.apply_mix(model, "Q3_K_M", {"output": "Q8_0"})
+    types = quality.plan_types(model.tensor_shapes(), "Q3_K_M", {"output": "Q8_0"})
+    for name, type_name in types.items():
+        assert np.array_equal(quantized.weights[name], short_meter.tensors.get(name, type_name).weights)
+
+
 # --- the committed table ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
