@@ -13,7 +13,6 @@ redraw(result) in place (quantlab.quality_plots) -> summary(result) as text.
 import functools
 import time
 
-import numpy as np
 
 from . import mix_widgets, plots, quality, quality_plots, sizes
 from .quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES, class_label
