@@ -8,6 +8,10 @@ twenty candidate grids and keeping the one with the smallest weighted error:
 - `fit_signed_scale`   symmetric grid x ~ scale * code          (Q6_K; make_qx_quants)
 - `fit_signed_scale_3bit`  symmetric 3-bit grid, then codes improved one at a time (Q3_K; make_q3_quants)
 
+(`search_signed_scale` and `search_signed_scale_3bit` are the same searches returning what the
+quantizers need, so that they compute the search's codes only for the few sub-blocks that keep
+them.)
+
 Inputs are float32 arrays (..., n) of sub-blocks; the leading axes (blocks, sub-blocks) are all
 computed at once. Bit-exactness with llama.cpp's C needs three things, noted where they matter:
 
@@ -323,90 +327,193 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_signed_scale_3bit(x, nmax=4, passes=5, workspace=None):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=4096):
+    """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
+
+    Two stages, for speed. The grid fit and the first round of improvements (see _Sweeps) run on
+    slices of `slice_size` sub-blocks, small enough for the CPU cache. The sub-blocks still
+    changing after that (about 1 in 5) go on together, all slices at once, so that the last
+    rounds, with only a handful of sub-blocks left, are paid once rather than once per slice.
+    codes: a transposed view of the element-first array the search works in.
+    """
+    f32 = np.float32
+    x = np.asarray(x, dtype=f32)
+    lead, n = x.shape[:-1], x.shape[-1]
+    rows = x.reshape(-1, n)
+    m = len(rows)
+    sum_lx, sum_l2 = np.empty((2, m), dtype=f32)
+    codes, zero = np.empty((n, m), dtype=np.int8), np.empty(m, dtype=bool)
+    workspace, still_sweeping = Workspace(), []
+    for start in range(0, m, slice_size):
+        part = slice(start, min(start + slice_size, m))
+        sweeps = _fit_3bit_grid(rows[part], start, nmax, passes, workspace,
+                                sum_lx[part], sum_l2[part], codes[:, part], zero[part])
+        sweeps.round(nmax, workspace, sum_lx, sum_l2, codes, first=True)
+        still_sweeping.append(sweeps)       # (compacted: no longer uses the workspace)
+    if still_sweeping:
+        sweeps = _Sweeps.concatenate(still_sweeping)
+        while sweeps.columns.size:
+            sweeps.round(nmax, workspace, sum_lx, sum_l2, codes)
+    scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0)).astype(f32)
+    scale[zero] = 0
+    codes[:, zero] = -nmax       # C returns early with stored codes 0 (l = -nmax) and scale 0
+    return scale.reshape(lead), codes.T.reshape(lead + (n,))
+
+
+def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, codes, zero):
+    """Codes on the grid of the largest |x| and their sums, for a slice of sub-blocks (m, n).
+
+    Writes sum_lx, sum_l2 (m,), codes (n, m) int8 and zero (m,), which sub-blocks are all zero.
+    Returns their _Sweeps (sub-blocks numbered from `start`), on the workspace's arrays.
+    """
+    f32 = np.float32
+    xs = _element_first(rows, workspace, "x")
+    n, m = xs.shape
+    peak, peak_magnitude = largest_magnitude(xs)
+    np.less(peak_magnitude, GROUP_MAX_EPS, out=zero)
+    peak[zero] = 1
+    grid = np.multiply(xs, f32(-nmax) / peak, out=workspace.array("codes", (n, m)))
+    round_to_grid(grid, -nmax, nmax - 1, exact=True)          # |-nmax / peak * x| <= nmax
+    codes[...] = grid
+    weights = np.multiply(xs, xs, out=workspace.array("l2 terms", (n, m)))      # w = x * x
+    lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", (n, m)))
+    lx_terms *= grid                                                            # (w * x) * l
+    l2_terms = np.multiply(weights, grid, out=weights)
+    l2_terms *= grid                                                            # (w * l) * l
+    sum_lx[...], sum_l2[...] = sum_in_order(lx_terms), sum_in_order(l2_terms)
+    return _Sweeps(start + np.arange(m), xs, grid, lx_terms, l2_terms, sum_lx.copy(),
+                   sum_l2.copy(), passes)
+
+
+class _Sweeps:
+    """make_q3_quants' sweeps over the weights of a set of sub-blocks, computed in rounds.
+
+    C visits weight i = 0..n-1 in turn: without it the sums are slx = sum_lx - (w*x)*l_i and
+    sl2 = sum_l2 - (w*l)*l_i; if slx > 0 it proposes new = nearest_int((x * sl2) / slx), clamped,
+    and keeps it if new != l_i and the sums with it, slx' and sl2', pass sl2' > 0 and
+    slx'^2 * sum_l2 > sum_lx^2 * sl2' (cross-multiplied in that float32 order). Up to `passes`
+    sweeps; a sweep that changes nothing is the last.
+
+    Between two acceptances the sums do not change, so all n proposals of a sub-block can be
+    computed at once. Each round evaluates every weight of every sub-block still sweeping, as
+    (n, a) arrays, and applies the first accepted change after the sub-block's position in its
+    sweep, in cyclic order: a change at a weight before the position belongs to the next sweep,
+    allowed if this sweep changed something and passes remain (the next sweep starts from the same
+    sums, so its proposals are the ones just computed). A sub-block with no such change is done:
+    nothing would change again. So there are as many rounds as the busiest sub-block has
+    acceptances, not n per sweep; most sub-blocks are done after the first.
+
+    Only sub-blocks whose largest |x| is negative ever move: with iscale = -nmax / max > 0 every
+    term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
+    slx > 0 never passes (exactly, also in float32). So after the first round slx >= 0.
+    """
+
+    _ARRAYS = ("x", "codes", "lx_terms", "l2_terms")           # (n, a), element-first
+    _VECTORS = ("columns", "sum_lx", "sum_l2", "position", "sweeps_left", "changed")   # (a,)
+
+    def __init__(self, columns, x, codes, lx_terms, l2_terms, sum_lx, sum_l2, passes):
+        self.columns = columns                  # which sub-blocks, in the caller's numbering
+        self.x, self.codes = x, codes           # codes l as float32
+        self.lx_terms, self.l2_terms = lx_terms, l2_terms     # (w*x)*l and (w*l)*l
+        self.sum_lx, self.sum_l2 = sum_lx, sum_l2
+        self.position = np.zeros(len(columns), dtype=np.intp)    # next weight in this sweep
+        self.sweeps_left = np.full(len(columns), passes - 1)     # sweeps allowed after this one
+        self.changed = np.zeros(len(columns), dtype=bool)        # this sweep changed something
+
+    @classmethod
+    def concatenate(cls, parts):
+        whole = cls.__new__(cls)
+        for name in cls._ARRAYS:
+            setattr(whole, name, np.concatenate([getattr(p, name) for p in parts], axis=1))
+        for name in cls._VECTORS:
+            setattr(whole, name, np.concatenate([getattr(p, name) for p in parts]))
+        return whole
+
+    def keep(self, index):
+        """Keep only the sub-blocks `index` (copies every array)."""
+        for name in self._ARRAYS:
+            setattr(self, name, np.take(getattr(self, name), index, axis=1))
+        for name in self._VECTORS:
+            setattr(self, name, getattr(self, name)[index])
+
+    def round(self, nmax, workspace, sum_lx, sum_l2, codes, first=False):
+        """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m).
+
+        Sub-blocks without one are done and dropped. first: every sub-block is at the start of
+        its first sweep, and some may have max > 0 (so slx <= 0, see the class docstring).
+        """
+        n, a = self.x.shape
+        if a == 0:
+            return
+        slx = np.subtract(self.sum_lx, self.lx_terms, out=workspace.array("slx", (n, a)))
+        proposal = np.subtract(self.sum_l2, self.l2_terms, out=workspace.array("proposal", (n, a)))
+        proposal *= self.x
+        proposal /= slx                                     # (x * sl2) / slx
+        round_to_grid(proposal, -nmax, nmax - 1, exact=self._exact(proposal))
+        hit = proposal != self.codes
+        if first:
+            hit &= slx > 0
+        hit = np.flatnonzero(hit)
+        if not first:   # slx >= 0; where slx == 0 the proposal (0/0 or x/0) is no hit in C
+            hit = hit[slx.ravel()[hit] > 0]
+        weight, sub = np.divmod(hit, a)
+        if first:
+            wait = weight
+        else:   # rank each proposal by when C reaches it: this sweep from `position`, then the next
+            wait = weight - self.position[sub]
+            later = wait < 0
+            wait[later] += n
+            can_wrap = self.changed & (self.sweeps_left > 0)
+            visited = ~later | can_wrap[sub]
+            hit, weight, sub, wait = hit[visited], weight[visited], sub[visited], wait[visited]
+        new, x = proposal.ravel()[hit], self.x.ravel()[hit]
+        w = x * x
+        wx = w * x
+        lx_new = slx.ravel()[hit] + wx * new
+        l2_new = (self.sum_l2[sub] - self.l2_terms.ravel()[hit]) + (w * new) * new
+        lx, l2 = self.sum_lx[sub], self.sum_l2[sub]
+        accept = np.flatnonzero((l2_new > 0) & (lx_new * lx_new * l2 > lx * lx * l2_new))
+        # Each sub-block's first accepted change in C's order.
+        first_wait = np.full(a, 2 * n)
+        np.minimum.at(first_wait, sub[accept], wait[accept])
+        accept = accept[wait[accept] == first_wait[sub[accept]]]
+        hit, weight, sub, new = hit[accept], weight[accept], sub[accept], new[accept]
+        lx_new, l2_new = lx_new[accept], l2_new[accept]
+        self.sweeps_left[sub] -= weight < self.position[sub]
+        self.position[sub], self.changed[sub] = weight + 1, True
+        self.codes.ravel()[hit] = new
+        self.lx_terms.ravel()[hit] = wx[accept] * new
+        self.l2_terms.ravel()[hit] = (w[accept] * new) * new
+        self.sum_lx[sub], self.sum_l2[sub] = lx_new, l2_new
+        columns = self.columns[sub]
+        codes[weight, columns] = new
+        sum_lx[columns], sum_l2[columns] = lx_new, l2_new
+        going = np.zeros(a, dtype=bool)                     # sub-blocks without a change are done
+        going[sub] = True
+        self.keep(np.flatnonzero(going))
+
+    def _exact(self, proposal):
+        """Whether nearest_int is np.rint for every proposal that counts (those with slx > 0).
+
+        With finite sums (and so finite x), a proposal is NaN only where slx = 0 (0 / 0), which
+        does not count: the NaN-ignoring fmin/fmax look at the others. Otherwise (overflow, inf or
+        NaN inputs) we take C's bit trick everywhere.
+        """
+        if not (np.isfinite(self.sum_lx).all() and np.isfinite(self.sum_l2).all()):
+            return False
+        return bool(np.fmin.reduce(proposal, axis=None) >= -_EXACT_LIMIT
+                    and np.fmax.reduce(proposal, axis=None) <= _EXACT_LIMIT)
+
+
+def fit_signed_scale_3bit(x, nmax=4, passes=5):
     """Q3_K's search (make_q3_quants): round on the grid of the largest |x|, then improve codes.
 
     Start from iscale = -nmax / max (codes -nmax..nmax-1), then sweep the weights in order up to
     `passes` times: for weight i, the least-squares scale of the *other* weights suggests a new code,
-    kept if it raises sum(w x l)^2 / sum(w l^2) with w = x^2. Each acceptance changes the sums the
-    next weight sees, so a sweep is a loop over the n weights, vectorized over all sub-blocks.
-    (A quirk of the C code: codes only move in sub-blocks whose largest |x| is negative.)
+    kept if it raises sum(w x l)^2 / sum(w l^2) with w = x^2. A sweep that changes nothing is the
+    last. (A quirk of the C code: codes only move in sub-blocks whose largest |x| is negative.)
 
     x: float32 (..., n). Returns scale (...) and codes uint8 (..., n) stored as l + nmax.
-    workspace: a Workspace to reuse buffers across calls (optional).
     """
-    workspace = workspace or Workspace()
-    x = np.asarray(x, dtype=np.float32)
-    lead = x.shape[:-1]
-    xs = _element_first(x, workspace, "x")
-    n, m = xs.shape
-    peak, peak_magnitude = largest_magnitude(xs)
-    zero = peak_magnitude < GROUP_MAX_EPS
-    peak[zero] = 1
-    codes = np.multiply(xs, np.float32(-nmax) / peak, out=workspace.array("codes", (n, m)))
-    round_to_grid(codes, -nmax, nmax - 1, exact=True)
-    terms = np.multiply(xs, xs, out=workspace.array("terms", (n, m)))
-    terms *= xs
-    terms *= codes
-    sum_lx = sum_in_order(terms)                          # ((x * x) * x) * l = (w * x) * l
-    np.multiply(xs, xs, out=terms)
-    terms *= codes
-    terms *= codes
-    sum_l2 = sum_in_order(terms)                          # (w * l) * l
-
-    # Only sub-blocks whose largest |x| is negative can move: with iscale = -nmax / max > 0 every
-    # term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
-    # `sum(w x l) without weight i > 0` never passes (exactly, also in float32).
-    # (np.take keeps rows contiguous; fancy indexing xs[:, index] returns a transposed layout.)
-    index = np.flatnonzero(peak < 0)                           # all-zero sub-blocks have peak 1
-    codes_m, lx_m, l2_m = np.take(codes, index, axis=1), sum_lx[index], sum_l2[index]
-    _sweep_until_stable(np.take(xs, index, axis=1), codes_m, lx_m, l2_m, nmax, passes)
-    sum_lx[index], sum_l2[index] = lx_m, l2_m
-    scale = np.where(sum_l2 > 0, sum_lx / sum_l2, np.float32(0)).astype(np.float32)
-
-    stored = np.ascontiguousarray(codes.T)                     # (m, n): a sub-block per row
-    stored[index] = codes_m.T
-    stored += np.float32(nmax)
-    stored[zero] = 0       # C returns early with codes 0 (not nmax) and scale 0
-    scale[zero] = 0
-    return scale.reshape(lead), stored.reshape(lead + (n,)).astype(np.uint8)
-
-
-def _sweep_until_stable(xs, codes, sum_lx, sum_l2, nmax, passes):
-    """Up to `passes` sweeps of _improve_codes, in place; after each, only the changed go on."""
-    weights = xs * xs
-    changed = _improve_codes(xs, weights, weights * xs, codes, sum_lx, sum_l2, nmax)
-    keep = np.flatnonzero(changed)
-    if passes == 1 or keep.size == 0:
-        return                    # C's early exit: a sweep that changed nothing is the last
-    codes_k, lx_k, l2_k = np.take(codes, keep, axis=1), sum_lx[keep], sum_l2[keep]
-    _sweep_until_stable(np.take(xs, keep, axis=1), codes_k, lx_k, l2_k, nmax, passes - 1)
-    codes[:, keep], sum_lx[keep], sum_l2[keep] = codes_k, lx_k, l2_k
-
-
-def _improve_codes(xs, weights, wx, codes, sum_lx, sum_l2, nmax):
-    """One sweep of make_q3_quants over the n weights; updates codes and sums in place.
-
-    Returns which sub-blocks changed. Weight i is re-rounded on the least-squares scale of the
-    others, sum(w x l)_{-i} / sum(w l^2)_{-i}, and the new code kept if it raises
-    sum(w x l)^2 / sum(w l^2), compared cross-multiplied as in C.
-    """
-    changed = np.zeros(xs.shape[1], dtype=bool)
-    for i in range(xs.shape[0]):
-        old = codes[i]
-        lx = sum_lx - wx[i] * old                             # sums without weight i
-        l2 = sum_l2 - weights[i] * old * old
-        new = nearest_code(xs[i] * l2 / lx, -nmax, nmax - 1)  # (x * sl2) / slx
-        # Few sub-blocks propose a new code: finish the test on those only.
-        hit = np.flatnonzero((lx > 0) & (new != old))
-        if hit.size == 0:
-            continue
-        lx_new = lx[hit] + wx[i, hit] * new[hit]
-        l2_new = l2[hit] + weights[i, hit] * new[hit] * new[hit]
-        lx_old, l2_old = sum_lx[hit], sum_l2[hit]
-        accept = (l2_new > 0) & (lx_new * lx_new * l2_old > lx_old * lx_old * l2_new)
-        hit = hit[accept]
-        codes[i, hit] = new[hit]
-        sum_lx[hit], sum_l2[hit] = lx_new[accept], l2_new[accept]
-        changed[hit] = True
-    return changed
+    scale, codes = search_signed_scale_3bit(x, nmax, passes)
+    return scale, (codes + nmax).astype(np.uint8)
