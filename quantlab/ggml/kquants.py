@@ -21,9 +21,9 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, unpack_fields
-from .kquants_search import (Workspace, fit_scale_and_min, largest_magnitude, nearest_int,
-                             round_to_grid, search_signed_scale, search_signed_scale_3bit,
-                             signed_grid_codes, sum_in_order)
+from .kquants_search import (Workspace, largest_magnitude, nearest_int, round_to_grid,
+                             scale_and_min_codes, search_scale_and_min, search_signed_scale,
+                             search_signed_scale_3bit, signed_grid_codes, sum_in_order)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
@@ -74,7 +74,7 @@ def _in_slices(quantize_slice, blocks, name, *per_block):
 
 def _positive_max(values):
     """max(0, values...) along the last axis, ignoring NaN, as C's `if (v > best) best = v` from 0."""
-    largest = np.fmax.reduce(values, axis=-1)
+    largest = np.fmax.reduce(np.ascontiguousarray(values.T), axis=0)   # (fast: not along rows)
     return np.where(largest > 0, largest, np.float32(0)).astype(np.float32)
 
 
@@ -178,8 +178,8 @@ def _unpack_nibbles_by_64(packed):
 def _quantize_q2_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, offset, codes = fit_scale_and_min(x, np.abs(x), nmax=3, rmin=-0.5, rdelta=0.1,
-                                             nstep=15, use_mad=True, workspace=workspace)
+    scale, offset, iscale, origin = search_scale_and_min(x, np.abs, nmax=3, rmin=-0.5, rdelta=0.1,
+                                                         nstep=15, use_mad=True, workspace=workspace)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     has_scale, has_offset = max_scale > 0, max_offset > 0
     inverse_scale = np.float32(15) / max_scale       # C: iscale = q4scale / max_scale
@@ -193,7 +193,10 @@ def _quantize_q2_k_slice(blocks, workspace):
 
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
     shift = fp16_round(dmin)[:, None] * (packed_scales >> 4).astype(np.float32)
-    codes = _requantize(x, step, codes, highest=3, offset=shift).reshape(n, 256)
+    def search_codes(dead):   # needed only where step == 0: computed there alone
+        return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=3)
+
+    codes = _requantize(x, step, search_codes, highest=3, offset=shift).reshape(n, 256)
     return np.concatenate([packed_scales, _pack_2bit_codes(codes),
                            fp16_to_bytes(d), fp16_to_bytes(dmin)], axis=1)
 
@@ -296,11 +299,16 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
     """Shared by Q4_K and Q5_K: weights, search, 6-bit sub-block scales, final codes."""
     n = len(blocks)
     x = blocks.reshape(n, 8, 32)
-    # Importance weights w = rms(sub-block) + |x| (C: av_x = sqrtf(sum_x2 / 32), summed in order).
-    sum_x2 = sum_in_order(x * x, axis=2)
-    weights = np.sqrt(sum_x2 / np.float32(32))[..., None] + np.abs(x)
-    scale, offset, codes = fit_scale_and_min(x, weights, nmax=nmax, rmin=rmin, rdelta=0.1,
-                                             nstep=nstep, use_mad=False, workspace=workspace)
+
+    def importance(xs):
+        """w = rms(sub-block) + |x| (C: av_x = sqrtf(sum_x2 / 32), summed in order), for the
+        element-first x (32, sub-blocks) of the search."""
+        root_mean_square = np.sqrt(sum_in_order(xs * xs) / np.float32(32))
+        return np.add(root_mean_square, np.abs(xs), out=workspace.array("importance", xs.shape))
+
+    scale, offset, iscale, origin = search_scale_and_min(x, importance, nmax=nmax, rmin=rmin,
+                                                         rdelta=0.1, nstep=nstep, use_mad=False,
+                                                         workspace=workspace)
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     inverse_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
     inverse_offset = np.where(max_offset > 0, np.float32(63) / max_offset, np.float32(0))
@@ -310,7 +318,10 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
 
     step = fp16_round(d)[:, None] * scales6.astype(np.float32)
     shift = fp16_round(dmin)[:, None] * mins6.astype(np.float32)
-    codes = _requantize(x, step, codes, highest=nmax, offset=shift).reshape(n, 256)
+    def search_codes(dead):   # needed only where step == 0: computed there alone
+        return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=nmax)
+
+    codes = _requantize(x, step, search_codes, highest=nmax, offset=shift).reshape(n, 256)
     header = [fp16_to_bytes(d), fp16_to_bytes(dmin), _pack_scales_mins_6bit(scales6, mins6)]
     return header, codes
 

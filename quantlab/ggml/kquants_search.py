@@ -139,27 +139,23 @@ def round_to_grid(values, lowest, highest, exact=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=None):
-    """Asymmetric grid per sub-block: find scale >= 0 and min >= 0 with x ~ scale * code - min.
+def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=None):
+    """The search of fit_scale_and_min: scale, min and the chosen grid (iscale, origin), all (...).
 
-    codes are integers 0..nmax (llama.cpp's make_qkx2_quants). Start from the grid spanning
-    [min(x, 0), max(x)]. Then for k = 0..nstep stretch it, iscale = (nmax + rmin + rdelta*k) /
-    (max - min), round every weight to a code, fit scale and min to those codes by weighted least
-    squares (closed form; min pinned to 0 if the fit wants it positive), and keep the fit if its
-    weighted error sum(w |err|) (use_mad) or sum(w err^2) is strictly smaller than the best so far.
-
-    The candidates are a sequence, not independent trials: a kept fit moves `min`, and every later
-    candidate is rounded on a grid anchored at that new min. So this is a loop over the ~20
-    candidates, each step vectorized over all weights of all sub-blocks of all blocks.
-
-    x, weights: float32 (..., n). Returns scale (...), min (...) and codes uint8 (..., n).
-    workspace: a Workspace to reuse buffers across calls (optional).
+    The chosen grid's codes are clamp(nearest_int(iscale * (x - origin)), 0, nmax), see
+    scale_and_min_codes; iscale is 0 for constant sub-blocks, whose codes C leaves at 0. The
+    K-quants need these codes only where a sub-block's final scale rounds to 0.
+    weights: float32 like x, or a function of the element-first x (n, m) giving the weights in
+    that layout (cheaper: no second transposition).
     """
     workspace = workspace or Workspace()
     x = np.asarray(x, dtype=np.float32)
     lead = x.shape[:-1]
     xs = _element_first(x, workspace, "x")                    # (n, m)
-    ws = _element_first(np.asarray(weights, dtype=np.float32), workspace, "weights")
+    if callable(weights):
+        ws = weights(xs)
+    else:
+        ws = _element_first(np.asarray(weights, dtype=np.float32), workspace, "weights")
     n, m = xs.shape
     f32 = np.float32
 
@@ -226,15 +222,42 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
             chosen[better] = k
             offset[better] = this_min[better]             # later grids start from the new min
 
-    def pick(values):
-        return np.take_along_axis(values, chosen[None], axis=0)[0]
-
-    round_codes(pick(iscales), pick(rounded_from))
-
+    pick = chosen * m + np.arange(m)                          # flat index of (chosen, sub-block)
+    scale, minimum, iscale = scales.take(pick), -mins.take(pick), iscales.take(pick)
     # Constant sub-block: C stops before searching, with scale 0, codes 0 and min = -min(x, 0).
-    scale = np.where(flat, f32(0), pick(scales))
-    codes[:, flat] = 0
-    return scale.reshape(lead), (-pick(mins)).reshape(lead), _sub_blocks_last(codes, lead)
+    scale[flat] = iscale[flat] = 0
+    return (scale.reshape(lead), minimum.reshape(lead), iscale.reshape(lead),
+            rounded_from.take(pick).reshape(lead))
+
+
+def scale_and_min_codes(x, iscale, origin, nmax):
+    """Codes uint8 (..., n) of a grid from search_scale_and_min: clamp(nearest_int(iscale * (x -
+    origin)), 0, nmax), with iscale, origin (...)."""
+    values = np.asarray(x, dtype=np.float32) - origin[..., None]
+    values *= iscale[..., None]
+    return round_to_grid(values, 0, nmax).astype(np.uint8)
+
+
+def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=None):
+    """Asymmetric grid per sub-block: find scale >= 0 and min >= 0 with x ~ scale * code - min.
+
+    codes are integers 0..nmax (llama.cpp's make_qkx2_quants). Start from the grid spanning
+    [min(x, 0), max(x)]. Then for k = 0..nstep stretch it, iscale = (nmax + rmin + rdelta*k) /
+    (max - min), round every weight to a code, fit scale and min to those codes by weighted least
+    squares (closed form; min pinned to 0 if the fit wants it positive), and keep the fit if its
+    weighted error sum(w |err|) (use_mad) or sum(w err^2) is strictly smaller than the best so far.
+
+    The candidates are a sequence, not independent trials: a kept fit moves `min`, and every later
+    candidate is rounded on a grid anchored at that new min. So this is a loop over the ~20
+    candidates, each step vectorized over all weights of all sub-blocks of all blocks.
+
+    x, weights: float32 (..., n). Returns scale (...), min (...) and codes uint8 (..., n).
+    workspace: a Workspace to reuse buffers across calls (optional).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    scale, minimum, iscale, origin = search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep,
+                                                          use_mad, workspace)
+    return scale, minimum, scale_and_min_codes(x, iscale, origin, nmax)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
@@ -440,7 +463,7 @@ class _Sweeps:
         """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m).
 
         Sub-blocks without one are done and dropped. first: every sub-block is at the start of
-        its first sweep, and some may have max > 0 (so slx <= 0, see the class docstring).
+        its first sweep.
         """
         n, a = self.x.shape
         if a == 0:
@@ -450,12 +473,8 @@ class _Sweeps:
         proposal *= self.x
         proposal /= slx                                     # (x * sl2) / slx
         round_to_grid(proposal, -nmax, nmax - 1, exact=self._exact(proposal))
-        hit = proposal != self.codes
-        if first:
-            hit &= slx > 0
-        hit = np.flatnonzero(hit)
-        if not first:   # slx >= 0; where slx == 0 the proposal (0/0 or x/0) is no hit in C
-            hit = hit[slx.ravel()[hit] > 0]
+        hit = np.flatnonzero(proposal != self.codes)
+        hit = hit[slx.ravel()[hit] > 0]                     # C proposes only where slx > 0
         weight, sub = np.divmod(hit, a)
         if first:
             wait = weight
