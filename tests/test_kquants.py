@@ -240,3 +240,139 @@ def test_quantize_rejects_wrong_dtype_and_shape_with_a_fix():
 def test_dequantize_rejects_a_buffer_of_the_wrong_size():
     with pytest.raises(ValueError, match="144"):
         kquants.dequantize_q4_k(np.zeros((1, 143), dtype=np.uint8))
+
+
+# --- the sub-block searches against literal one-float-at-a-time loops ------------------------
+# make_q3_quants (Q3_K) and make_qx_quants (Q6_K) written as plain loops over numpy float32
+# scalars, one C operation at a time, in C's order: an independent reference for the vectorized
+# searches, down to their sub-block scales and codes (the byte tests see only what survives).
+
+def _c_nearest_int(value):
+    """llama.cpp's nearest_int on a float32 scalar: the low mantissa bits of value + 1.5 * 2**23."""
+    total = struct.unpack("<f", struct.pack("<f", float(value) + 12582912.0))[0] \
+        if np.isfinite(value) else float(value)
+    return (struct.unpack("<i", struct.pack("<f", total))[0] & 0x007FFFFF) - 0x00400000
+
+
+def _largest_magnitude_loop(x):
+    amax, peak = np.float32(0), np.float32(0)
+    for v in x:
+        if abs(v) > amax:
+            amax, peak = abs(v), v
+    return amax, peak
+
+
+def _make_q3_quants_loop(x, nmax=4, passes=5):
+    f = np.float32
+    amax, peak = _largest_magnitude_loop(x)
+    if amax < f(1e-15):
+        return f(0), [0] * len(x)
+    iscale = f(-nmax) / peak
+    codes = [max(-nmax, min(nmax - 1, _c_nearest_int(iscale * v))) for v in x]
+    sum_lx, sum_l2 = f(0), f(0)
+    for v, code in zip(x, codes):
+        w = v * v
+        sum_lx += w * v * f(code)
+        sum_l2 += w * f(code) * f(code)
+    for _ in range(passes):
+        changed = 0
+        for i, v in enumerate(x):
+            w = v * v
+            slx = sum_lx - w * v * f(codes[i])
+            if slx > 0:
+                sl2 = sum_l2 - w * f(codes[i]) * f(codes[i])
+                new = max(-nmax, min(nmax - 1, _c_nearest_int(v * sl2 / slx)))
+                if new != codes[i]:
+                    slx += w * v * f(new)
+                    sl2 += w * f(new) * f(new)
+                    if sl2 > 0 and slx * slx * sum_l2 > sum_lx * sum_lx * sl2:
+                        codes[i], sum_lx, sum_l2 = new, slx, sl2
+                        changed += 1
+        if not changed:
+            break
+    return (sum_lx / sum_l2 if sum_l2 > 0 else f(0)), [code + nmax for code in codes]
+
+
+def _make_qx_quants_loop(x, nmax=32):
+    f = np.float32
+    amax, peak = _largest_magnitude_loop(x)
+    if amax < f(1e-15):
+        return f(0), [0] * len(x)
+
+    def fit(iscale):
+        codes = [max(-nmax, min(nmax - 1, _c_nearest_int(iscale * v))) for v in x]
+        sum_lx, sum_l2 = f(0), f(0)
+        for v, code in zip(x, codes):
+            w = v * v
+            sum_lx += w * v * f(code)
+            sum_l2 += w * f(code) * f(code)
+        return codes, sum_lx, sum_l2
+
+    iscale = f(-nmax) / peak
+    codes, sum_lx, sum_l2 = fit(iscale)
+    scale = sum_lx / sum_l2 if sum_l2 else f(0)
+    best = scale * sum_lx
+    for k in [k for k in range(-9, 10) if k != 0]:
+        iscale = -(f(nmax) + f(0.1) * f(k)) / peak
+        these, sum_lx, sum_l2 = fit(iscale)
+        if sum_l2 > 0 and sum_lx * sum_lx > best * sum_l2:
+            codes, scale = these, sum_lx / sum_l2
+            best = scale * sum_lx
+    return scale, [code + nmax for code in codes]
+
+
+def _search_cases():
+    """Sub-blocks of 16 (float32): gaussian with the largest |x| negative (so Q3_K's codes move,
+    often over several sweeps), heavy-tailed, exact ties, an outlier, zeros, tiny and huge."""
+    rng = np.random.default_rng(99)
+    gaussian = rng.standard_normal((300, 16))
+    negative_peak = gaussian * -np.sign(gaussian[np.arange(300), np.abs(gaussian).argmax(1)])[:, None]
+    outlier = rng.standard_normal((20, 16)) * 0.01
+    outlier[:, 3] = -1
+    cases = [negative_peak, rng.standard_t(2, (100, 16)), rng.integers(-4, 5, (100, 16)),
+             rng.integers(-16, 17, (50, 16)) / 2, outlier, np.zeros((3, 16)),
+             rng.standard_normal((10, 16)) * 1e-20, rng.standard_normal((10, 16)) * 1e20]
+    return np.concatenate(cases).astype(np.float32)
+
+
+SEARCH_CASES = _search_cases()
+
+
+@np.errstate(all="ignore")
+def test_q3_k_search_equals_a_literal_loop_of_make_q3_quants():
+    from quantlab.ggml.kquants_search import fit_signed_scale_3bit, search_signed_scale_3bit
+    expected = [_make_q3_quants_loop(x) for x in SEARCH_CASES]
+    scale, codes = fit_signed_scale_3bit(SEARCH_CASES)
+    assert np.array_equal(scale.view(np.uint32), np.array([s for s, _ in expected]).view(np.uint32))
+    assert codes.tolist() == [c for _, c in expected]
+    # Small slices: the grid fit and the first sweep per slice, then the rest over all slices.
+    sliced, l_codes = search_signed_scale_3bit(SEARCH_CASES, slice_size=37)
+    assert np.array_equal(sliced.view(np.uint32), scale.view(np.uint32))
+    assert np.array_equal(l_codes + 4, codes)
+    one, one_codes = fit_signed_scale_3bit(SEARCH_CASES[7])        # a single sub-block
+    assert one.tobytes() == scale[7].tobytes() and one_codes.tolist() == expected[7][1]
+    # Fewer sweeps allowed: some sub-blocks here are still changing after 2 (stop as C stops).
+    two = [_make_q3_quants_loop(x, passes=2) for x in SEARCH_CASES]
+    assert two != expected
+    scale, codes = fit_signed_scale_3bit(SEARCH_CASES, passes=2)
+    assert np.array_equal(scale.view(np.uint32), np.array([s for s, _ in two]).view(np.uint32))
+    assert codes.tolist() == [c for _, c in two]
+
+
+@np.errstate(all="ignore")
+def test_q6_k_search_equals_a_literal_loop_of_make_qx_quants():
+    from quantlab.ggml.kquants_search import fit_signed_scale
+    expected = [_make_qx_quants_loop(x) for x in SEARCH_CASES]
+    scale, codes = fit_signed_scale(SEARCH_CASES, nmax=32)
+    assert np.array_equal(scale.view(np.uint32), np.array([s for s, _ in expected]).view(np.uint32))
+    assert codes.tolist() == [c for _, c in expected]
+    one, one_codes = fit_signed_scale(SEARCH_CASES[7], nmax=32)    # a single sub-block
+    assert one.tobytes() == scale[7].tobytes() and one_codes.tolist() == expected[7][1]
+
+
+def test_sum_in_order_writes_into_out():
+    terms = np.random.default_rng(2).standard_normal((16, 5)).astype(np.float32)
+    for start_at_zero in (True, False):
+        out = np.empty(5, dtype=np.float32)
+        assert sum_in_order(terms, start_at_zero=start_at_zero, out=out) is out
+        assert np.array_equal(out, sum_in_order(terms, start_at_zero=start_at_zero))

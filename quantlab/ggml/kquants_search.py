@@ -69,23 +69,28 @@ def nearest_code(values, lowest, highest):
     return np.clip(codes, lowest, highest, out=codes)     # (np.clip on int32 is much slower)
 
 
-def sum_in_order(terms, axis=0, start_at_zero=True):
+def sum_in_order(terms, axis=0, start_at_zero=True, out=None):
     """Sum float32 terms over `axis` one at a time, in index order, as C's loop `s += t[i]` does.
 
     numpy adds directly, without pairwise summation, when the summed axis is not the fast axis in
     memory (np.sum, Notes): true for a C-contiguous array summed over any axis but the last, when
-    the last has length >= 2. Then it is one C-level loop; otherwise we add the slices ourselves.
+    the last has length >= 2. Then it is one C-level loop, starting from np.add's identity 0.0
+    (ufunc.reduce, `initial`) as C's `s = 0` does; otherwise we add the slices ourselves.
     start_at_zero: C's `s = 0` (True) or `s = t[0]` (False). They differ only when every term is
-    -0.0 (0 + -0.0 is +0.0); adding a final +0.0 gives the former whichever way numpy started.
+    -0.0 (0 + -0.0 is +0.0); adding a final +0.0 to a sum started at t[0] gives the former.
+    out: an array to write the sums into (optional).
     """
     if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 \
             and terms.flags.c_contiguous:
-        total = np.add.reduce(terms, axis=axis)
-    else:
-        terms = np.moveaxis(terms, axis, 0)
+        return np.add.reduce(terms, axis=axis, out=out)
+    terms = np.moveaxis(terms, axis, 0)
+    if out is None:
         total = terms[0].copy()
-        for term in terms[1:]:
-            total += term
+    else:
+        total = out
+        total[...] = terms[0]
+    for term in terms[1:]:
+        total += term
     if start_at_zero:
         total += np.float32(0)
     return total
@@ -285,20 +290,19 @@ def search_signed_scale(x, nmax, workspace=None):
     codes, terms = workspace.array("codes", (n, m)), workspace.array("terms", (n, m))
     sum_lx, sum_l2 = np.empty((2, len(k), m), dtype=f32)
     # One candidate at a time, so that its few (n, m) arrays stay in the CPU cache (a (C, n, m)
-    # array of all candidates would not); every step is in place where it can be, for the same reason.
+    # array of all candidates would not); steps are in place where they can be, for the same
+    # reason (an in-place op moves two arrays through the cache, not three).
     for candidate, iscale in enumerate(iscales):
         # |iscale * x| <= nmax + 1 here (|x| <= |peak|): always in nearest_int's exact range,
         # where rounding is np.rint and clamping may come first.
         np.multiply(xs, iscale, out=codes)
         np.clip(codes, -nmax, nmax - 1, out=codes)
         np.rint(codes, out=codes)
-        # Sums over axis 0 of a C-contiguous (n, m) array add row by row, in C's order
-        # (sum_in_order); C starts them at 0.0, added after the loop.
         np.multiply(weights, codes, out=terms)
-        np.add.reduce(np.multiply(terms, codes, out=terms), axis=0, out=sum_l2[candidate])  # (w*l)*l
-        np.add.reduce(np.multiply(codes, weighted_x, out=codes), axis=0, out=sum_lx[candidate])  # (w*x)*l
-    sum_lx += f32(0)
-    sum_l2 += f32(0)
+        terms *= codes                                                      # (w * l) * l
+        sum_in_order(terms, out=sum_l2[candidate])
+        codes *= weighted_x                                                 # (w * x) * l
+        sum_in_order(codes, out=sum_lx[candidate])
 
     # Candidate 0 sets the bar, best = scale * sum_lx with scale = sum_lx / sum_l2 (0 if
     # sum_l2 == 0). Each later candidate must beat the running best, cross-multiplied as in C:
