@@ -427,8 +427,8 @@ class _Sweeps:
     sweep, in cyclic order: a change at a weight before the position belongs to the next sweep,
     allowed if this sweep changed something and passes remain (the next sweep starts from the same
     sums, so its proposals are the ones just computed). A sub-block with no such change is done:
-    nothing would change again. So there are as many rounds as the busiest sub-block has
-    acceptances, not n per sweep; most sub-blocks are done after the first.
+    nothing would change again. So a sub-block takes one round per accepted change plus one, not
+    n steps per sweep; most are done after the first.
 
     Only sub-blocks whose largest |x| is negative ever move: with iscale = -nmax / max > 0 every
     term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
