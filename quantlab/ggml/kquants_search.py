@@ -183,8 +183,11 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
         return round_to_grid(codes, 0, nmax, exact=bool(exact))
 
     def weighted_error(scale, offset):
-        """sum(w * |err|) or sum(w * err^2), err = (scale * l + min) - x in float32."""
-        error = np.multiply(codes, scale, out=scratch)
+        """sum(w * |err|) or sum(w * err^2), err = (scale * l + min) - x in float32.
+
+        Computed in place over the codes, which are not needed after it.
+        """
+        error = np.multiply(codes, scale, out=codes)
         error += offset
         error -= xs
         np.abs(error, out=error) if use_mad else np.square(error, out=error)
@@ -210,8 +213,9 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
         round_codes(iscale, offset)
         np.multiply(ws, codes, out=weighted_codes)        # w * l
         sum_l = sum_in_order(weighted_codes)
-        sum_l2 = sum_in_order(np.multiply(weighted_codes, codes, out=scratch))   # (w * l) * l
         sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
+        weighted_codes *= codes
+        sum_l2 = sum_in_order(weighted_codes)                                    # (w * l) * l
         det = sum_w * sum_l2 - sum_l * sum_l
         this_scale = np.divide(sum_w * sum_xl - sum_x * sum_l, det, out=scales[k])
         this_min = np.divide(sum_l2 * sum_x - sum_l * sum_xl, det, out=mins[k])
