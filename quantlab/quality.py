@@ -245,17 +245,23 @@ class QualityMeter:
                        result.mean_nll, divergence, self.reference.perplexity, result.n_predictions, fingerprint)
 
 
+def map_with_progress(work, items, progress=None):
+    """[work(item) for item in items], calling progress(i, n, item) before each and (n, n, "done") at the end."""
+    items = list(items)
+    results = []
+    for i, item in enumerate(items):
+        if progress is not None:
+            progress(i, len(items), item)
+        results.append(work(item))
+    if progress is not None:
+        progress(len(items), len(items), "done")
+    return results
+
+
 def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):
     """Quality of every mix in `mixes`; progress(i, n, mix) is called before each row (for a progress bar)."""
     meter = QualityMeter() if meter is None else meter
-    rows = []
-    for i, mix in enumerate(mixes):
-        if progress is not None:
-            progress(i, len(mixes), mix)
-        rows.append(meter.measure(mix))
-    if progress is not None:
-        progress(len(mixes), len(mixes), "done")
-    return tuple(rows)
+    return tuple(map_with_progress(meter.measure, mixes, progress))
 
 
 def apply_mix(model, mix, overrides=None):

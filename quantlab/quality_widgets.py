@@ -15,7 +15,7 @@ import time
 
 
 from . import mix_widgets, plots, quality, quality_plots, sizes
-from .quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES, class_label
+from .quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES, class_label, map_with_progress
 from .widgets import Explorer, _dropdown
 
 MIX_RULE = "mix"   # a class dropdown's value when the preset gives its tensors different types, layer by layer
@@ -285,14 +285,7 @@ def fidelity_rows(types=MINILM_TYPES, progress=None):
     """minilm.embedding_fidelity for each type (every encoder matrix; K types fall back on rows of 384)."""
     from . import minilm
 
-    rows = []
-    for i, type_name in enumerate(types):
-        if progress is not None:
-            progress(i, len(types), type_name)
-        rows.append(minilm.embedding_fidelity(type_name))
-    if progress is not None:
-        progress(len(types), len(types), "done")
-    return rows
+    return map_with_progress(minilm.embedding_fidelity, types, progress)
 
 
 def fidelity_text(rows):
