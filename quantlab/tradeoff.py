@@ -91,7 +91,7 @@ def sweep(w, bits=(2, 3, 4, 5, 6, 8), group_sizes=(None, 256, 128, 64, 32, 16), 
     """MSE and bits per weight for every (bits, group size) pair; group sizes that do not divide are skipped."""
     points = []
     for group_size in group_sizes:
-        if group_size is not None and np.size(w) % group_size:
+        if group_size is not None and np.shape(w)[-1] % group_size:  # groups run along the last axis
             continue
         label = "per tensor" if group_size is None else f"group {group_size}"
         for b in bits:

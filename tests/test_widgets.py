@@ -79,6 +79,12 @@ def test_summary_groups_and_steps():
     assert summary.bits_per_weight == 4 + 32 / 32
 
 
+def test_sweep_skips_group_sizes_that_do_not_divide_a_row():
+    """Groups run along the last axis: 128 divides the 128 weights of (4, 32) but not a row of 32."""
+    points = tradeoff.sweep(data.gaussian(128).reshape(4, 32), bits=(4,), group_sizes=(None, 128, 32, 16))
+    assert [p["group_size"] for p in points] == [None, 32, 16]
+
+
 def test_pareto_front_is_non_dominated():
     points = tradeoff.sweep(data.gaussian(1024), bits=(2, 4, 8), group_sizes=(None, 32, 48))
     assert not any(p["group_size"] == 48 for p in points)  # 48 does not divide 1024: skipped
