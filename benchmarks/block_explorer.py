@@ -9,7 +9,7 @@ import numpy as np
 from timing import cycle, time_changes
 
 from quantlab.ggml import anatomy
-from quantlab.gguf_widgets import DISTRIBUTION_CHOICES, BlockExplorer
+from quantlab.widgets.gguf import DISTRIBUTION_CHOICES, BlockExplorer
 
 
 def random_changes(n=100, seed=0):

@@ -25,25 +25,25 @@ def main():
     print("k-means, 4096 weights (median / p95 ms, Lloyd steps to convergence)")
     for distribution in ("gaussian", "laplace"):
         w = data.weights(distribution, 4096)
-        for k, block_size in ((16, None), (16, 64), (16, 256), (4, 64), (8, None)):
-            result = codebook.kmeans(w, k, block_size)
-            median, p95 = timed(lambda: codebook.kmeans(w, k, block_size))
-            where = "per tensor" if block_size is None else f"block {block_size}"
+        for k, group_size in ((16, None), (16, 64), (16, 256), (4, 64), (8, None)):
+            result = codebook.kmeans(w, k, group_size)
+            median, p95 = timed(lambda: codebook.kmeans(w, k, group_size))
+            where = "per tensor" if group_size is None else f"block {group_size}"
             print(f"  {distribution:8s} k={k:2d} {where:11s} {median:6.2f} / {p95:6.2f} ms  steps={result.n_iterations}")
 
     print("\ncompare_grids, 4096 weights (median / p95 ms)")
     w = data.gaussian(4096)
-    for bits, block_size in ((4, 64), (2, 64), (4, None)):
-        median, p95 = timed(lambda: codebook.compare_grids(w, bits, block_size))
-        print(f"  bits={bits} block={block_size}: {median:6.2f} / {p95:6.2f} ms")
+    for bits, group_size in ((4, 64), (2, 64), (4, None)):
+        median, p95 = timed(lambda: codebook.compare_grids(w, bits, group_size))
+        print(f"  bits={bits} block={group_size}: {median:6.2f} / {p95:6.2f} ms")
 
     print("\nMSE relative to the weights' variance (bits per weight in brackets), 4096 weights, std 0.02")
     for distribution in ("gaussian", "laplace"):
         w = data.weights(distribution, 4096)
-        for block_size in (64, None):
+        for group_size in (64, None):
             for bits in (2, 3, 4):
-                rows = codebook.compare_grids(w, bits, block_size)
-                where = "per tensor" if block_size is None else f"block {block_size}"
+                rows = codebook.compare_grids(w, bits, group_size)
+                where = "per tensor" if group_size is None else f"block {group_size}"
                 cells = "  ".join(f"{r.name} {r.mse / w.var():.4f} ({r.bits_per_weight:.3f})" for r in rows)
                 print(f"  {distribution:8s} {where:10s} bits={bits}: {cells}")
 

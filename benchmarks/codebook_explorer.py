@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from quantlab.codebook_widgets import CodebookExplorer
+from quantlab.widgets.codebook import CodebookExplorer
 
 
 def changes(explorer):
@@ -23,12 +23,12 @@ def changes(explorer):
     iteration = explorer.controls["iteration"]
     yield from (("iteration", t) for t in range(1, 16))
     yield from (("bits", b) for b in (3, 2, 5, 4))
-    yield from (("block_size", size) for size in (256, 64, 32))
+    yield from (("group_size", size) for size in (256, 64, 32))
     yield from (("iteration", t) for t in range(0, iteration.max + 1))
     yield from (("start", start) for start in ("quantile", "cube-root", "uniform"))
     yield from (("distribution", name) for name in ("laplace", "student-t", "gaussian"))
     yield from (("outlier_magnitude", m) for m in (10.0, 40.0, 0.0))
-    yield from (("block_size", size) for size in (0, 64))  # the widget holds 0 for "per tensor"
+    yield from (("group_size", size) for size in (0, 64))  # the widget holds 0 for "per tensor"
     yield from (("bits", b) for b in (3, 4))
     yield from (("iteration", t) for t in range(5, -1, -1))
     yield ("distribution", "laplace")  # seen before: its weights, k-means runs and sweep are cached
@@ -56,7 +56,7 @@ def main():
         elapsed = (time.perf_counter() - before) * 1e3
         cpu.append((time.process_time() - before_cpu) * 1e3)
         wall[name].append(elapsed)
-        key = (id(explorer.weights()), *(explorer.settings[k] for k in ("bits", "block_size", "start")))
+        key = (id(explorer.weights()), *(explorer.settings[k] for k in ("bits", "group_size", "start")))
         if key not in seen and name != "iteration":
             first_visit.append(elapsed)
         seen.add(key)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from quantlab.lm import CharLM
-from quantlab.lm_eval import evaluate
+from quantlab.lm.evaluation import evaluate
 
 
 def best_of(function, repeats):

@@ -16,7 +16,7 @@ import resource
 import time
 import tracemalloc
 
-from quantlab import minilm, minilm_outliers
+from quantlab.models import minilm, minilm_outliers
 
 TYPES = ["F32", "F16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "IQ4_NL", "Q4_0", "Q3_K", "Q2_K"]
 
@@ -59,7 +59,7 @@ def ruined_groups_experiment(sentences):
     reference = minilm.embed(sentences)
     print("\nRuined groups (32, > 6 std) restored to FP32 after quantizing; mean / min cosine to FP32:")
     for type_name in ("Q4_0", "Q2_K"):
-        quantized = minilm.quantized_weights(minilm.plan_types(type_name))
+        quantized = minilm.quantized_weights(minilm.plan_minilm_types(type_name))
         restored = minilm_outliers.restore_ruined_groups(quantized)
         before, after = (minilm.cosine(minilm.embed(sentences, w), reference) for w in (quantized, restored))
         print(f"  {type_name:5} as is {before.mean():.6f} / {before.min():.6f}   "

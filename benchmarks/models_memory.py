@@ -14,10 +14,11 @@ import sys
 import textwrap
 
 STEPS = {
-    "import quantlab.models, recipes, sizes": "import quantlab.models, quantlab.recipes, quantlab.sizes",
+    "import quantlab.models, mixes": "import quantlab.models, quantlab.mixes",
     "MiniLM: load all tensors": "from quantlab import models; models.load_minilm()",
     "MiniLM: outlier table (37 matrices)": """
-        from quantlab import models, outlier_channels
+        from quantlab import models
+        from quantlab.models import outlier_channels
         outlier_channels.outlier_table(models.minilm_linear_weights())""",
     "Gemma: path (assembled, sha256 checked)": "from quantlab import models; models.gemma_path()",
     "Gemma: open (metadata + 236 tensor entries)": "from quantlab import models; models.open_gemma()",
@@ -36,12 +37,13 @@ STEPS = {
             if name != 'token_embd.weight':
                 g.tensor(name)""",
     "Gemma: types of all 236 tensors, 16 mixes": """
-        from quantlab import models, recipes
+        from quantlab import models
+        from quantlab.mixes import recipes
         g = models.open_gemma()
         for mix in recipes.MIXES:
             recipes.choose_types(g.gguf_shapes(), mix, **g.hparams())""",
     "Llama-2-7B: size table, 16 mixes": """
-        from quantlab import sizes
+        from quantlab.mixes import sizes
         sizes.size_table(sizes.ARCHITECTURES['Llama-2-7B'])""",
 }
 GGUF_PY = {"gguf-py: GGUFReader on the Gemma file": """

@@ -12,9 +12,9 @@ import time
 import numpy as np
 from timing import cycle, time_changes
 
-from quantlab import quality_widgets
-from quantlab.quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES
-from quantlab.quality_widgets import QualityExplorer
+from quantlab.lm import reports
+from quantlab.lm.quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES
+from quantlab.widgets import QualityExplorer
 
 CLASSES = list(TENSOR_CLASSES)
 
@@ -42,7 +42,7 @@ def main():
     report("mix preset (warm)", time_changes(explorer, cycle("mix", list(TABLE_MIXES), n=30)))
     report("token_embd type (warm)", time_changes(explorer, cycle("token_embd", ["Q8_0", "Q4_K", "Q6_K", "Q2_K"], n=30)))
     report("random changes", time_changes(explorer, random_changes()))
-    meter = quality_widgets.explorer_meter()
+    meter = reports.explorer_meter()
     seconds = []
     for _ in range(10):
         start = time.perf_counter()

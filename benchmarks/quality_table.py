@@ -15,7 +15,7 @@ import resource
 import sys
 import time
 
-from quantlab import quality
+from quantlab.lm import quality
 
 
 def progress(start):

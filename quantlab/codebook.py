@@ -34,42 +34,42 @@ def _check_positive_int(value, name):
     return int(value)
 
 
-def _blocks(w, block_size):
-    """View weights as (n_blocks, block_size) float64; block_size=None makes the whole tensor one block.
+def _blocks(w, group_size):
+    """View weights as (n_blocks, group_size) float64; group_size=None makes the whole tensor one block.
 
     Blocks run along the last axis (as GGUF's do), so a block never straddles two rows.
     """
-    if block_size is None:
+    if group_size is None:
         return w.astype(np.float64).reshape(1, -1)
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
-        raise TypeError(f"block_size must be a positive integer or None (one block per tensor), got {block_size!r}")
-    if block_size < 1:
-        raise ValueError(f"block_size={block_size} must be at least 1, or None for one block per tensor")
+    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
+        raise TypeError(f"group_size must be a positive integer or None (one block per tensor), got {group_size!r}")
+    if group_size < 1:
+        raise ValueError(f"group_size={group_size} must be at least 1, or None for one block per tensor")
     row = w.shape[-1] if w.ndim else 1
-    if row % block_size:
-        suggestions = ", ".join(str(d) for d in divisors_near(row, block_size))
+    if row % group_size:
+        suggestions = ", ".join(str(d) for d in divisors_near(row, group_size))
         raise ValueError(
-            f"block_size={block_size} does not divide the rows of {row} weights; "
+            f"group_size={group_size} does not divide the rows of {row} weights; "
             f"pad the weights or pick a divisor such as {suggestions}"
         )
-    return w.astype(np.float64).reshape(-1, int(block_size))
+    return w.astype(np.float64).reshape(-1, int(group_size))
 
 
-def _check_k(k, block_size):
+def _check_k(k, group_size):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an integer number of levels (e.g. 2**bits), got {k!r}")
     if k < 1:
         raise ValueError(f"k={k} must be at least 1 level")
-    if k > block_size:
+    if k > group_size:
         raise ValueError(
-            f"k={k} levels is more than the {block_size} weights per block; a codebook cannot be "
-            f"learnt from fewer points than levels — use k <= {block_size} or a larger block_size"
+            f"k={k} levels is more than the {group_size} weights per block; a codebook cannot be "
+            f"learnt from fewer points than levels — use k <= {group_size} or a larger group_size"
         )
     return int(k)
 
 
 def _check_importance(importance, w, n_blocks):
-    """Per-weight importance (k-means sample weights) as (n_blocks, block_size) float64; None means all 1."""
+    """Per-weight importance (k-means sample weights) as (n_blocks, group_size) float64; None means all 1."""
     if importance is None:
         return np.ones((n_blocks, w.size // n_blocks))
     importance = as_float_array(importance, "importance")
@@ -140,7 +140,7 @@ def _count_below(values, boundaries):
 
 
 def nearest_codes(blocks, levels):
-    """Index of the nearest level for every weight: blocks (n_blocks, block_size), levels ascending.
+    """Index of the nearest level for every weight: blocks (n_blocks, group_size), levels ascending.
 
     `levels` is one table shared by every block, shape (k,), or one codebook per block, (n_blocks, k).
     In 1-D the nearest level is found by counting the decision boundaries (midpoints between
@@ -172,14 +172,14 @@ class KMeansResult:
     `history[t]` is the codebook after t Lloyd steps (history[0] is the initial one, history[-1] is
     `codebook`); `mse_history[t]` is the (importance-weighted) mean squared error of history[t] with
     every weight on its nearest level. `codes` always index the nearest level of `codebook`; the
-    codes at step t are nearest_codes(w.reshape(-1, block_size), history[t]).
+    codes at step t are nearest_codes(w.reshape(-1, group_size), history[t]).
     """
 
     codebook: np.ndarray  # (n_blocks, k), ascending in each block
     codes: np.ndarray  # the weights' shape, unsigned ints
     history: np.ndarray  # (n_iterations + 1, n_blocks, k)
     mse_history: np.ndarray  # (n_iterations + 1,)
-    block_size: int
+    group_size: int
     converged: bool  # True when a Lloyd step left every assignment unchanged
     dtype: np.dtype
 
@@ -198,11 +198,11 @@ class KMeansResult:
     @property
     def bits_per_weight(self):
         """Codes at ceil(log2 k) bits, plus k fp16 codebook entries per block (see codebook_bits_per_weight)."""
-        return codebook_bits_per_weight(self.k, self.block_size)
+        return codebook_bits_per_weight(self.k, self.group_size)
 
     def dequantize(self):
         """w_hat: every weight replaced by its level, in the weights' float dtype."""
-        codes = self.codes.reshape(-1, self.block_size).astype(np.intp)
+        codes = self.codes.reshape(-1, self.group_size).astype(np.intp)
         return np.take_along_axis(self.codebook, codes, axis=1).reshape(self.codes.shape).astype(self.dtype)
 
 
@@ -282,7 +282,7 @@ def _lloyd_step(blocks, importance, codebook, codes):
     return np.sort(codebook + shift, axis=1)  # means of ordered intervals are ordered; sort guards rounding
 
 
-def kmeans(w, k, block_size=None, *, importance=None, init="cube-root", max_iter=100):
+def kmeans(w, k, group_size=None, *, importance=None, init="cube-root", max_iter=100):
     """Learn k levels per block (or per tensor) by weighted Lloyd iterations, vectorized over blocks.
 
     Start (`init`): "cube-root" spreads levels with density p^(1/3), the high-resolution optimum;
@@ -296,7 +296,7 @@ def kmeans(w, k, block_size=None, *, importance=None, init="cube-root", max_iter
     or all-zero block gets k equal levels and is reproduced exactly); spare levels are still stored.
     """
     w = as_float_array(w, "w")
-    blocks = _blocks(w, block_size)
+    blocks = _blocks(w, group_size)
     k = _check_k(k, blocks.shape[1])
     importance = _check_importance(importance, w, len(blocks))
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
@@ -321,7 +321,7 @@ def kmeans(w, k, block_size=None, *, importance=None, init="cube-root", max_iter
         codes=codes.reshape(w.shape).astype(np.min_scalar_type(k - 1)),
         history=np.stack(history),
         mse_history=np.array(mse_history),
-        block_size=blocks.shape[1],
+        group_size=blocks.shape[1],
         converged=converged,
         dtype=w.dtype,
     )
@@ -358,39 +358,39 @@ class TableResult:
     levels: np.ndarray  # (k,), ascending, the same for every block
     scale: np.ndarray  # (n_blocks,), rounded to fp16 as stored
     codes: np.ndarray  # the weights' shape, unsigned ints
-    block_size: int
+    group_size: int
     dtype: np.dtype
 
     @property
     def bits_per_weight(self):
         """Codes at ceil(log2 k) bits plus one fp16 scale per block; the table is part of the format, free."""
-        return codebook_bits_per_weight(len(self.levels), self.block_size, level_bits=0, scale_bits=16)
+        return codebook_bits_per_weight(len(self.levels), self.group_size, level_bits=0, scale_bits=16)
 
     def dequantize(self):
         """w_hat = scale * level, in the weights' float dtype."""
-        blocks = self.levels[self.codes.reshape(-1, self.block_size)] * self.scale[:, None]
+        blocks = self.levels[self.codes.reshape(-1, self.group_size)] * self.scale[:, None]
         return blocks.reshape(self.codes.shape).astype(self.dtype)
 
 
-def _quantize_to_table(w, block_size, levels, scale_of, name):
+def _quantize_to_table(w, group_size, levels, scale_of, name):
     w = as_float_array(w, "w")
-    blocks = _blocks(w, block_size)
+    blocks = _blocks(w, group_size)
     scale = _store_fp16(scale_of(blocks), "scale")
     codes = nearest_codes(_safe_divide(blocks, scale[:, None]), levels)
     return TableResult(name, levels, scale, codes.reshape(w.shape).astype(np.uint8), blocks.shape[1], w.dtype)
 
 
-def quantize_normal_float(w, block_size=64, bits=4):
+def quantize_normal_float(w, group_size=64, bits=4):
     """NF4 (by default) as in QLoRA: per block, scale = max|w| (absmax), code = nearest level of w / scale.
 
     QLoRA stores absmax in fp32 (or double-quantized); here it is fp16, like every scale in quantlab.
     """
     levels = normal_float_levels(bits)
     name = f"NF{bits}"
-    return _quantize_to_table(w, block_size, levels, lambda blocks: np.abs(blocks).max(axis=1), name)
+    return _quantize_to_table(w, group_size, levels, lambda blocks: np.abs(blocks).max(axis=1), name)
 
 
-def quantize_iq4_nl_table(w, block_size=32):
+def quantize_iq4_nl_table(w, group_size=32):
     """IQ4_NL's table used the simple way: the block's largest-magnitude weight lands on level -127.
 
     The table is lopsided (-127 .. 113), so scale = extreme / -127 (negative when the extreme is
@@ -402,28 +402,28 @@ def quantize_iq4_nl_table(w, block_size=32):
         extreme = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=1)[:, None], axis=1)[:, 0]
         return extreme / float(IQ4_NL_LEVELS[0])
 
-    return _quantize_to_table(w, block_size, IQ4_NL_LEVELS.astype(np.float64), scale_of, "IQ4_NL")
+    return _quantize_to_table(w, group_size, IQ4_NL_LEVELS.astype(np.float64), scale_of, "IQ4_NL")
 
 
 # ---------------------------------------------------------------- storage cost and comparison
 
 
-def codebook_bits_per_weight(k, block_size, *, level_bits=16, scale_bits=0):
+def codebook_bits_per_weight(k, group_size, *, level_bits=16, scale_bits=0):
     """Bits stored per weight by a codebook scheme: code bits + (k levels + one scale) per block.
 
-    = ceil(log2 k) + (k * level_bits + scale_bits) / block_size
+    = ceil(log2 k) + (k * level_bits + scale_bits) / group_size
     - learnt codebooks (k-means) store their k levels, at fp16 by default: level_bits=16;
-      per tensor, pass block_size = the number of weights.
+      per tensor, pass group_size = the number of weights.
     - fixed tables (NF4, IQ4_NL) live in the format, not the file: level_bits=0, scale_bits=16.
     E.g. k-means k=16 in blocks of 64: 4 + 256/64 = 8 bits; IQ4_NL: 4 + 16/32 = 4.5 bits.
     """
     k = _check_positive_int(k, "k")
-    block_size = _check_positive_int(block_size, "block_size")
+    group_size = _check_positive_int(group_size, "group_size")
     for name, value in (("level_bits", level_bits), ("scale_bits", scale_bits)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name}={value!r} must be a non-negative integer number of bits")
     code_bits = (k - 1).bit_length()  # ceil(log2 k): 16 levels need 4 bits, 1 level needs none
-    return code_bits + (k * level_bits + scale_bits) / block_size
+    return code_bits + (k * level_bits + scale_bits) / group_size
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,7 @@ class GridScore:
     mse: float
 
 
-def compare_grids(w, bits=4, block_size=64):
+def compare_grids(w, bits=4, group_size=64):
     """MSE and bits per weight of four grids on the same weights and blocks (None: per tensor).
 
     - uniform: asymmetric min-max, fp16 scale and integer zero point per block (quantlab.uniform)
@@ -446,16 +446,16 @@ def compare_grids(w, bits=4, block_size=64):
     """
     w = as_float_array(w, "w")
     bits = check_bits(bits, low=2, high=8)
-    uniform = quantize_uniform(w, bits, "asymmetric", group_size=block_size, scale_dtype="float16")
+    uniform = quantize_uniform(w, bits, "asymmetric", group_size=group_size, scale_dtype="float16")
 
-    learnt = kmeans(w, 2**bits, block_size)
-    blocks = _blocks(w, block_size)
+    learnt = kmeans(w, 2**bits, group_size)
+    blocks = _blocks(w, group_size)
     stored_codebook = _store_fp16(learnt.codebook, "k-means level")
     stored_codes = nearest_codes(blocks, stored_codebook)
     kmeans_w_hat = np.take_along_axis(stored_codebook, stored_codes, axis=1).reshape(w.shape)
 
-    normal_float = quantize_normal_float(w, block_size, bits)
-    iq4_nl = quantize_iq4_nl_table(w, block_size)
+    normal_float = quantize_normal_float(w, group_size, bits)
+    iq4_nl = quantize_iq4_nl_table(w, group_size)
     return (
         GridScore("uniform", bits, uniform.bits_per_weight, mean_squared_error(w, uniform.dequantize())),
         GridScore("k-means", bits, learnt.bits_per_weight, mean_squared_error(w, kmeans_w_hat)),

@@ -24,7 +24,7 @@ def uniform_start(blocks, k):
     return np.linspace(blocks.min(axis=1), blocks.max(axis=1), k, axis=1)
 
 
-def learn_codebook(w, bits=4, block_size=None, start="cube-root"):
+def learn_codebook(w, bits=4, group_size=None, start="cube-root"):
     """k = 2^bits levels per block (or per tensor) by Lloyd's algorithm, with its whole history.
 
     `start`: "cube-root" (near the optimum: few steps), "quantile" (levels where the weights are) or
@@ -36,8 +36,8 @@ def learn_codebook(w, bits=4, block_size=None, start="cube-root"):
         raise ValueError(f"start={start!r} is not known; choose one of {', '.join(map(repr, STARTS))}")
     init = start
     if start == "uniform":
-        init = uniform_start(codebook._blocks(w, block_size), 2**bits)
-    return codebook.kmeans(w, 2**bits, block_size, init=init)
+        init = uniform_start(codebook._blocks(w, group_size), 2**bits)
+    return codebook.kmeans(w, 2**bits, group_size, init=init)
 
 
 def check_iteration(iteration, learnt):
@@ -63,7 +63,7 @@ def kmeans_at_step(w, learnt, iteration=None):
     """
     w = as_float_array(w, "w")
     iteration = check_iteration(iteration, learnt)
-    blocks = codebook._blocks(w, learnt.block_size if learnt.codebook.shape[0] > 1 else None)
+    blocks = codebook._blocks(w, learnt.group_size if learnt.codebook.shape[0] > 1 else None)
     stored = round_to_format(learnt.history[iteration], "fp16").astype(np.float64)
     if not np.isfinite(stored).all():
         raise ValueError("a k-means level overflows fp16 (max 65504); rescale the weights")
@@ -83,7 +83,7 @@ class GridSummary:
 
     weights: np.ndarray
     bits: int
-    block_size: int | None  # None: one grid for the whole tensor
+    group_size: int | None  # None: one grid for the whole tensor
     n_blocks: int
     block: int  # the block whose levels are kept: the one holding the largest |w|
     block_weights: np.ndarray
@@ -105,7 +105,7 @@ class GridSummary:
         for score in self.scores:
             lines.append(f"{score.name:<8}{score.bits_per_weight:>7.3f}  {format_relative(score.mse / variance)}")
         k = 2**self.bits
-        where = "tensor" if self.block_size is None else f"block of {self.block_size}"
+        where = "tensor" if self.group_size is None else f"block of {self.group_size}"
         state = f"converged at step {self.n_iterations}" if self.converged else f"stopped after {self.n_iterations} steps"
         lines += [
             f"var(w) = {self.variance:.3e}",
@@ -113,24 +113,24 @@ class GridSummary:
             f"  {state}",
             f"k-means stores {k} fp16 levels",
             f"  per {where}",
-            "levels drawn: " + ("the tensor's" if self.block_size is None else f"block {self.block} of {self.n_blocks}"),
+            "levels drawn: " + ("the tensor's" if self.group_size is None else f"block {self.block} of {self.n_blocks}"),
         ]
         if self.bits != 4:
             lines.append(f"NF{self.bits}: NF4's recipe, unpublished")
         return "\n".join(lines)
 
 
-def _largest_block(w, block_size):
-    if block_size is None:
+def _largest_block(w, group_size):
+    if group_size is None:
         return 0, 1
-    return int(np.argmax(np.abs(w)) // block_size), w.size // block_size
+    return int(np.argmax(np.abs(w)) // group_size), w.size // group_size
 
 
-def summarize_grids(w, bits=4, block_size=None, iteration=None, start="cube-root", learnt=None):
+def summarize_grids(w, bits=4, group_size=None, iteration=None, start="cube-root", learnt=None):
     """Score uniform, k-means (after `iteration` Lloyd steps; None: the last), NF{bits} and IQ4_NL on 1-D weights.
 
     The same rules as codebook.compare_grids (which it equals at the last step from the cube-root
-    start). Pass `learnt` (from learn_codebook with the same bits, block_size and start) to reuse a
+    start). Pass `learnt` (from learn_codebook with the same bits, group_size and start) to reuse a
     k-means run: stepping through its history is then cheap.
     """
     w = as_float_array(w, "w")
@@ -138,20 +138,20 @@ def summarize_grids(w, bits=4, block_size=None, iteration=None, start="cube-root
         raise ValueError(f"w must be a 1-D vector of weights, got shape {w.shape}; pass one row or w.ravel()")
     bits = check_bits(bits, low=2, high=8)
     if learnt is None:
-        learnt = learn_codebook(w, bits, block_size, start)
-    expected_block = w.size if block_size is None else block_size
-    if learnt.k != 2**bits or learnt.block_size != expected_block:
+        learnt = learn_codebook(w, bits, group_size, start)
+    expected_group = w.size if group_size is None else group_size
+    if learnt.k != 2**bits or learnt.group_size != expected_group:
         raise ValueError(
-            f"learnt has k={learnt.k} levels in blocks of {learnt.block_size}, but bits={bits}, block_size={block_size} "
-            f"need k={2**bits} in blocks of {expected_block}; pass learn_codebook(w, {bits}, {block_size}, {start!r})"
+            f"learnt has k={learnt.k} levels in blocks of {learnt.group_size}, but bits={bits}, group_size={group_size} "
+            f"need k={2**bits} in blocks of {expected_group}; pass learn_codebook(w, {bits}, {group_size}, {start!r})"
         )
     iteration = check_iteration(iteration, learnt)
-    block, n_blocks = _largest_block(w, block_size)
+    block, n_blocks = _largest_block(w, group_size)
 
-    uniform = quantize_uniform(w, bits, "asymmetric", group_size=block_size, scale_dtype="float16")
+    uniform = quantize_uniform(w, bits, "asymmetric", group_size=group_size, scale_dtype="float16")
     stored_codebook, kmeans_mse = kmeans_at_step(w, learnt, iteration)
-    normal_float = codebook.quantize_normal_float(w, block_size, bits)
-    iq4_nl = codebook.quantize_iq4_nl_table(w, block_size)
+    normal_float = codebook.quantize_normal_float(w, group_size, bits)
+    iq4_nl = codebook.quantize_iq4_nl_table(w, group_size)
 
     levels = {
         "uniform": np.sort(uniform.levels().reshape(n_blocks, -1)[block]),
@@ -168,7 +168,7 @@ def summarize_grids(w, bits=4, block_size=None, iteration=None, start="cube-root
     return GridSummary(
         weights=w,
         bits=bits,
-        block_size=block_size,
+        group_size=group_size,
         n_blocks=n_blocks,
         block=block,
         block_weights=w.reshape(n_blocks, -1)[block],
@@ -184,7 +184,7 @@ def summarize_grids(w, bits=4, block_size=None, iteration=None, start="cube-root
 def sweep_grids(w, bits=(2, 3, 4, 5), block_sizes=(None, 256, 64, 32)):
     """codebook.compare_grids over every (bits, block size): points for an MSE vs bits-per-weight picture.
 
-    Each point is a dict with 'grid' (a family in GRIDS), 'name', 'bits', 'block_size', 'label',
+    Each point is a dict with 'grid' (a family in GRIDS), 'name', 'bits', 'group_size', 'label',
     'bits_per_weight' and 'mse'. IQ4_NL is always 4 bits, so it appears once per block size.
     Settings that cannot run on `w` (a block size that does not divide it, more levels than weights
     per block) are skipped.
@@ -196,21 +196,21 @@ def sweep_grids(w, bits=(2, 3, 4, 5), block_sizes=(None, 256, 64, 32)):
     """
     w = as_float_array(w, "w").ravel()
     points = []
-    for block_size in block_sizes:
-        per_block = w.size if block_size is None else block_size
+    for group_size in block_sizes:
+        per_block = w.size if group_size is None else group_size
         if w.size % per_block:
             continue
         sorted_blocks = np.sort(w.reshape(-1, per_block), axis=1).ravel()
         for b in bits:
             if 2**b > per_block:
                 continue
-            for score in codebook.compare_grids(sorted_blocks, b, block_size):
+            for score in codebook.compare_grids(sorted_blocks, b, group_size):
                 grid = "NF" if score.name.startswith("NF") else score.name
-                if grid == "IQ4_NL" and any(p["grid"] == "IQ4_NL" and p["block_size"] == block_size for p in points):
+                if grid == "IQ4_NL" and any(p["grid"] == "IQ4_NL" and p["group_size"] == group_size for p in points):
                     continue
-                where = "per tensor" if block_size is None else f"block {block_size}"
+                where = "per tensor" if group_size is None else f"block {group_size}"
                 points.append(
-                    {"grid": grid, "name": score.name, "bits": score.bits, "block_size": block_size, "label": f"{score.name} {where}",
+                    {"grid": grid, "name": score.name, "bits": score.bits, "group_size": group_size, "label": f"{score.name} {where}",
                      "bits_per_weight": score.bits_per_weight, "mse": score.mse}
                 )  # fmt: skip
     return points
@@ -234,7 +234,7 @@ def budget_table(points, budgets, variance):
     def cell(point):
         if point is None:
             return "-"
-        block = "T" if point["block_size"] is None else point["block_size"]
+        block = "T" if point["group_size"] is None else point["group_size"]
         return f"{format_relative(point['mse'] / variance)} @{point['bits_per_weight']:.2f} ({point['bits']}b, {block})"
 
     lines = ["bits/w <=  " + "".join(f"{grid:<24}" for grid in GRIDS)]
@@ -242,3 +242,10 @@ def budget_table(points, budgets, variance):
         best = best_within_budget(points, budget)
         lines.append(f"{budget:<11g}" + "".join(f"{cell(best[grid]):<24}" for grid in GRIDS))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def budget_report(w, label, budgets=(2.5, 3.5, 4.25, 4.5)):
+    """Text: a row's largest |w| and std, then budget_table of every grid family swept over it."""
+    variance = np.asarray(w, np.float64).var()
+    table = budget_table(sweep_grids(w), budgets, variance)
+    return f"{label}: largest |w| {np.abs(w).max():.2f}, std {w.std():.3f}; MSE / var(w):\n{table}"

@@ -9,13 +9,19 @@ from pathlib import Path
 import numpy as np
 
 from . import data, outliers, plots, tradeoff
-from .widgets import QuantizationExplorer
 
 
-def explorer_figure():
-    """The notebook-02 explorer at 3 bits, asymmetric: grid over the histogram, transfer, error."""
-    explorer = QuantizationExplorer(bits=3, scheme="asymmetric")
-    return explorer.figure
+def explorer_figure(bits=3, scheme="asymmetric"):
+    """The picture of notebook 02's explorer at 3 bits, asymmetric: grid over the histogram, transfer, error."""
+    w = data.gaussian(4096, std=0.02, seed=0)
+    summary = tradeoff.summarize(w, bits=bits, scheme=scheme, scale_dtype="float16")
+    figure, (left, middle, right) = plots.new_figure(3, width=8.6, height=2.8)
+    plots.draw_levels_on_histogram(summary.weights, summary.levels, ax=left)
+    plots.draw_transfer(summary.transfer_x, summary.transfer_y, ax=middle)
+    plots.draw_error_histogram(summary.errors_in_steps, ax=right)
+    for artist in (a for ax in figure.axes for a in ax.get_children()):
+        artist.set_animated(False)   # a static figure draws every artist
+    return figure
 
 
 def outlier_figure(seeds=range(1000)):
@@ -48,7 +54,7 @@ def make_all(folder="figures"):
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, make in FIGURES.items():
-        with plots._style():
+        with plots.style():
             make().savefig(folder / name, dpi=110)
         written.append(folder / name)
     return written

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._validate import as_float_array, check_axis, check_bits, check_group_size
 from .floats import float_format, round_to_format
+from .metrics import mse
 
 SCHEMES = ("symmetric", "asymmetric")
 SYMMETRIC_RANGES = ("restricted", "full")
@@ -124,7 +125,7 @@ def _grouped(w, axis, group_size):
     return moved.reshape(*moved.shape[:-1], -1, group_size)
 
 
-def _ungrouped(per_group, shape, axis):
+def _ungrouped(per_group, axis):
     """Put a per-group result (..., n_groups) back with the groups along `axis`."""
     if axis is None:
         return per_group.reshape(())
@@ -220,8 +221,8 @@ def quantize(
         codes = np.moveaxis(codes, -1, axis)
     return QuantizedTensor(
         codes=codes.astype(code_dtype),
-        scale=_ungrouped(scale, w.shape, axis),
-        zero_point=None if zero_point is None else _ungrouped(zero_point, w.shape, axis).astype(np.int32),
+        scale=_ungrouped(scale, axis),
+        zero_point=None if zero_point is None else _ungrouped(zero_point, axis).astype(np.int32),
         bits=bits,
         scheme=scheme,
         symmetric_range=symmetric_range,
@@ -250,3 +251,13 @@ def dequantize(quantized):
 def fake_quantize(w, bits=4, scheme="symmetric", group_size=None, axis=None, **options):
     """Quantize and immediately dequantize: the weights a quantized model actually computes with."""
     return quantize(w, bits, scheme, group_size, axis, **options).dequantize()
+
+
+def describe(w, q):
+    """Text: a quantized vector's scale (and zero point), its codes, what they dequantize to, and the MSE."""
+    zero = "" if q.zero_point is None else f"  zero point {int(np.ravel(q.zero_point)[0])}"
+    w_hat = q.dequantize()
+    return "\n".join([f"{q.scheme:<11} scale {float(np.ravel(q.scale)[0]):.5f}{zero}",
+                      f"  codes {q.codes.tolist()}",
+                      f"  w_hat {[round(float(v), 3) for v in w_hat]}",
+                      f"  MSE   {mse(w, w_hat):.2e}"])

@@ -87,10 +87,10 @@ def test_an_empty_level_stays_where_it_was_as_in_scipy():
 # ---------------------------------------------------------------- assignments and importance
 
 
-@pytest.mark.parametrize("block_size, k", [(None, 16), (64, 4), (32, 16), (8, 8)])
-def test_every_code_is_the_nearest_level(block_size, k):
-    result = cb.kmeans(LAPLACE, k, block_size)
-    blocks = LAPLACE.reshape(-1, result.block_size)
+@pytest.mark.parametrize("group_size, k", [(None, 16), (64, 4), (32, 16), (8, 8)])
+def test_every_code_is_the_nearest_level(group_size, k):
+    result = cb.kmeans(LAPLACE, k, group_size)
+    blocks = LAPLACE.reshape(-1, result.group_size)
     codes = result.codes.reshape(blocks.shape).astype(int)
     chosen = np.abs(blocks - np.take_along_axis(result.codebook, codes, axis=1))
     best = np.abs(blocks[:, :, None] - result.codebook[:, None, :]).min(axis=2)
@@ -184,27 +184,27 @@ def test_cube_root_start_beats_quantile_start_in_small_blocks():
 
 @st.composite
 def kmeans_problems(draw):
-    block_size = draw(st.sampled_from([1, 2, 3, 8, 16]))
+    group_size = draw(st.sampled_from([1, 2, 3, 8, 16]))
     n_blocks = draw(st.integers(1, 5))
     scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
-    w = draw(hnp.arrays(np.float64, n_blocks * block_size, elements=st.floats(-1, 1, allow_subnormal=False)))
+    w = draw(hnp.arrays(np.float64, n_blocks * group_size, elements=st.floats(-1, 1, allow_subnormal=False)))
     w = np.where(np.abs(w) < 1e-30, 0.0, w) * scale  # products of tiny numbers would underflow: not weights
-    k = draw(st.integers(1, block_size))
+    k = draw(st.integers(1, group_size))
     importance = None
     if draw(st.booleans()):
         importance = draw(hnp.arrays(np.float64, w.size, elements=st.floats(0, 10, allow_subnormal=False)))
         importance[importance < 1e-30] = 0.0
         assume((importance.reshape(n_blocks, -1).sum(axis=1) > 0).all())
     init = draw(st.sampled_from(["cube-root", "quantile"]))
-    return w, k, block_size, importance, init
+    return w, k, group_size, importance, init
 
 
 @settings(max_examples=150, deadline=None)
 @given(kmeans_problems())
 def test_lloyd_invariants(problem):
-    w, k, block_size, importance, init = problem
-    result = cb.kmeans(w, k, block_size, importance=importance, init=init, max_iter=30)
-    blocks = w.reshape(-1, block_size)
+    w, k, group_size, importance, init = problem
+    result = cb.kmeans(w, k, group_size, importance=importance, init=init, max_iter=30)
+    blocks = w.reshape(-1, group_size)
     tolerance = 1e-9 * (np.mean(w**2) + 1e-300)
     assert np.all(np.diff(result.mse_history) <= tolerance), "the weighted MSE went up during Lloyd steps"
     assert np.all(np.diff(result.history, axis=2) >= 0), "levels must stay sorted"
@@ -263,13 +263,13 @@ def test_zero_steps_returns_the_initial_codebook():
         (lambda: cb.kmeans(np.array([0.1, np.inf]), 2), ValueError, ["w", "inf", "finite"]),
         (lambda: cb.kmeans(np.array([]), 2), ValueError, ["w", "empty"]),
         (lambda: cb.kmeans(np.arange(8), 2), TypeError, ["w", "int"]),
-        (lambda: cb.kmeans(GAUSSIAN[:10], 16), ValueError, ["k=16", "10 weights", "block_size"]),
+        (lambda: cb.kmeans(GAUSSIAN[:10], 16), ValueError, ["k=16", "10 weights", "group_size"]),
         (lambda: cb.kmeans(GAUSSIAN, 16, 8), ValueError, ["k=16", "8 weights"]),
         (lambda: cb.kmeans(GAUSSIAN, 0), ValueError, ["k=0"]),
         (lambda: cb.kmeans(GAUSSIAN, 4.0), TypeError, ["k", "integer"]),
-        (lambda: cb.kmeans(GAUSSIAN, 4, 48), ValueError, ["block_size=48", "does not divide", "4096", "divisor such as"]),
-        (lambda: cb.kmeans(GAUSSIAN, 4, 0), ValueError, ["block_size=0"]),
-        (lambda: cb.kmeans(GAUSSIAN, 4, 8.0), TypeError, ["block_size"]),
+        (lambda: cb.kmeans(GAUSSIAN, 4, 48), ValueError, ["group_size=48", "does not divide", "4096", "divisor such as"]),
+        (lambda: cb.kmeans(GAUSSIAN, 4, 0), ValueError, ["group_size=0"]),
+        (lambda: cb.kmeans(GAUSSIAN, 4, 8.0), TypeError, ["group_size"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=np.ones(5)), ValueError, ["importance", "shape (5,)"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=-np.ones(4096)), ValueError, ["importance", "negative"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=np.full(4096, np.nan)), ValueError, ["importance", "nan"]),
@@ -282,7 +282,7 @@ def test_zero_steps_returns_the_initial_codebook():
         (lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([0.0, np.nan])), ValueError, ["levels", "nan"]),
         (lambda: cb.normal_float_levels(1), ValueError, ["bits=1", "2 to 8"]),
         (lambda: cb.normal_float_levels(9), ValueError, ["bits=9"]),
-        (lambda: cb.quantize_normal_float(GAUSSIAN, 48), ValueError, ["block_size=48"]),
+        (lambda: cb.quantize_normal_float(GAUSSIAN, 48), ValueError, ["group_size=48"]),
         (lambda: cb.quantize_iq4_nl_table(np.array([1.0, np.nan]), 2), ValueError, ["w", "nan"]),
         (lambda: cb.quantize_iq4_nl_table(GAUSSIAN * 1e9), ValueError, ["overflows fp16"]),
         (lambda: cb.compare_grids(GAUSSIAN, 9), ValueError, ["bits=9"]),
@@ -364,9 +364,9 @@ def packed_bits(codes, code_bits, codebook):
     return np.packbits(bit_planes.astype(np.uint8)).nbytes * 8 + codebook.astype(np.float16).nbytes * 8
 
 
-@pytest.mark.parametrize("k, block_size", [(16, 64), (8, 32), (4, None), (16, None), (2, 256)])
-def test_kmeans_bits_per_weight_equals_the_packed_size(k, block_size):
-    result = cb.kmeans(GAUSSIAN, k, block_size, max_iter=3)
+@pytest.mark.parametrize("k, group_size", [(16, 64), (8, 32), (4, None), (16, None), (2, 256)])
+def test_kmeans_bits_per_weight_equals_the_packed_size(k, group_size):
+    result = cb.kmeans(GAUSSIAN, k, group_size, max_iter=3)
     code_bits = int(np.log2(k))
     assert result.bits_per_weight == packed_bits(result.codes, code_bits, result.codebook) / GAUSSIAN.size
 

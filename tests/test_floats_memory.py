@@ -53,7 +53,7 @@ def test_7b_memory_in_gb_and_gib():
 
 
 def test_ggml_bits_per_weight_come_from_the_real_block_sizes():
-    gguf = pytest.importorskip("gguf")
+    import gguf
     sizes = gguf.constants.GGML_QUANT_SIZES
     for label, name in (("Q8_0", gguf.GGMLQuantizationType.Q8_0), ("Q4_0", gguf.GGMLQuantizationType.Q4_0)):
         block, type_size = sizes[name]

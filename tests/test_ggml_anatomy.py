@@ -11,7 +11,7 @@ import pytest
 from quantlab import data, ggml
 from quantlab.ggml import anatomy
 
-gguf = pytest.importorskip("gguf")
+import gguf  # noqa: E402  (an oracle: in the test extra, so a missing one fails)
 from gguf import GGMLQuantizationType  # noqa: E402
 from gguf.constants import GGML_QUANT_SIZES  # noqa: E402
 

@@ -10,10 +10,11 @@ import importlib.util
 import numpy as np
 import pytest
 
+
 import quantlab.ggml as ggml
 
-gguf = pytest.importorskip("gguf")
-libgguf = pytest.importorskip("libgguf")
+import gguf  # noqa: E402  (an oracle: in the test extra, so a missing one fails)
+import libgguf  # noqa: E402
 from gguf import GGMLQuantizationType  # noqa: E402
 from gguf.constants import GGML_QUANT_SIZES  # noqa: E402
 

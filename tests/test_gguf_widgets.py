@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 import quantlab
-from quantlab import data, ggml, gguf_checks, gguf_plots, plots
+from quantlab import data, ggml, plots
+from quantlab.checks import gguf as gguf_checks
+from quantlab.plots import gguf as gguf_plots
 from quantlab.ggml import anatomy
-from quantlab.gguf_widgets import BlockExplorer
+from quantlab.widgets.gguf import BlockExplorer
 
 
 def window_of(w, block):
@@ -75,7 +77,7 @@ def test_own_weights_and_the_static_fallback():
     explorer = BlockExplorer(w=w, block=1, type_name="IQ4_NL")
     expected = ggml.dequantize(ggml.quantize(w[256:], "IQ4_NL"), "IQ4_NL")
     assert f"{np.mean((expected - w[256:]) ** 2):.3e}" in explorer.text
-    assert explorer.call() == "quantlab.gguf_widgets.BlockExplorer(w=w, type_name='IQ4_NL', block=1)"
+    assert explorer.call() == "quantlab.widgets.BlockExplorer(type_name='IQ4_NL', block=1, w=w)"
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"] and "BlockExplorer(" in bundle["text/plain"]

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-libgguf = pytest.importorskip("libgguf")
-gguf_quants = pytest.importorskip("gguf.quants")
+import libgguf  # noqa: E402
+import gguf.quants as gguf_quants  # noqa: E402
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType  # noqa: E402
 
 from quantlab.ggml import kquants  # noqa: E402

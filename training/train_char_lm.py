@@ -30,7 +30,7 @@ from torch import nn
 
 import char_lm_data as data
 
-from quantlab.lm import sinusoidal_positions  # one definition, shared with the numpy forward pass
+from quantlab.lm.model import sinusoidal_positions  # one definition, shared with the numpy forward pass
 
 SEED = 1234
 ARCHITECTURE = dict(n_layer=3, n_head=4, d_model=256, d_ff=1024, context_length=128, norm_eps=1e-5)
@@ -93,7 +93,7 @@ def encode(text, vocabulary):
 
 
 def windows(ids, length, stride):
-    """(inputs, targets, skip) for each evaluation window, the scheme quantlab.lm_eval uses.
+    """(inputs, targets, skip) for each evaluation window, the scheme quantlab.lm.evaluation uses.
 
     Windows of `length` predictions start every `stride` characters and score only the
     predictions no earlier window scored (the first `skip`); the last window is moved back to end

@@ -340,10 +340,6 @@ class KQuantSearch:
     def stored_scale(self):
         return np.float32(self.d) * self.sub_scales.astype(np.float32)
 
-    @property
-    def stored_min(self):
-        return np.float32(self.dmin) * self.sub_mins.astype(np.float32)
-
 
 def kquant_search(w, type_name="Q4_K", block=0):
     """Follow the K-quant quantizer through block `block` of `w` (1-D float32, whole blocks of 256).
@@ -378,7 +374,7 @@ def kquant_search(w, type_name="Q4_K", block=0):
     grids = sub_block_grids(data, name)
     f = decode_fields(data, name)
     brute_scale, brute_min, brute_error = brute_force_uniform_fit(x, importance, nmax)
-    learnt = kmeans(x.reshape(-1), nmax + 1, block_size=32, importance=importance.reshape(-1))
+    learnt = kmeans(x.reshape(-1), nmax + 1, group_size=32, importance=importance.reshape(-1))
     reconstruction = learnt.dequantize().reshape(8, 32).astype(np.float64)
     low, high = np.minimum(x.min(-1), 0).astype(float), x.max(-1).astype(float)
     errors = {
@@ -391,3 +387,27 @@ def kquant_search(w, type_name="Q4_K", block=0):
     return KQuantSearch(name, x, importance, scale, minimum, codes, wls_scale, wls_min,
                         float(f["d"][0]), float(f["dmin"][0]), f["scales"][0], f["mins"][0], grids.levels,
                         brute_scale, brute_min, learnt.codebook, errors)
+
+
+def spacing_report(grids, search, sub_block=0):
+    """Text: a K-quant sub-block's gaps between stored values (in steps) beside k-means' gaps, and their ratios."""
+    kmeans_levels = search.kmeans_levels[sub_block]
+    kmeans_gaps = np.diff(kmeans_levels)
+    return "\n".join([
+        f"Q4_K sub-block {sub_block}, gaps between its distinct values, in steps:",
+        f"   {np.round(spacing_in_steps(grids.reconstruction[sub_block], grids.step[sub_block]), 4).tolist()}",
+        "k-means, 16 levels on the same weights, gaps / smallest gap:",
+        f"   {np.round(kmeans_gaps / kmeans_gaps.min(), 2).tolist()}",
+        f"largest / smallest gap: Q4_K {gap_ratio(search.stored_levels[sub_block]):.4f}, "
+        f"k-means {gap_ratio(kmeans_levels):.2f}"])
+
+
+def search_error_ratios(w, type_name="Q4_K", blocks=range(16)):
+    """{method: error / best uniform grid's error, per sub-block} over several blocks of kquant_search."""
+    ratios = {}
+    for block in blocks:
+        search = kquant_search(w, type_name, block=block)
+        best = search.errors["best uniform grid (brute force)"]
+        for name, error in search.errors.items():
+            ratios.setdefault(name, []).extend(error / best)
+    return {name: np.array(values) for name, values in ratios.items()}

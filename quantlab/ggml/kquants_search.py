@@ -104,12 +104,6 @@ def _element_first(x, workspace, name):
     return rows
 
 
-def _sub_blocks_last(codes, lead):
-    """Inverse of _element_first for codes: (n, m) -> (..., n) uint8."""
-    n = codes.shape[0]
-    return np.moveaxis(codes.reshape((n,) + lead), 0, -1).astype(np.uint8)
-
-
 def largest_magnitude(values):
     """Signed entry of largest |value| over axis 0 of (n, m), the first on ties, and that |value|.
 

@@ -1,0 +1,15 @@
+"""The exercises' self-checks: each says whether an answer is right and, if not, which mistake it looks like.
+
+Every check is reachable as quantlab.checks.check_<name>; one module per topic, verdicts in base.
+"""
+
+from .base import NOT_ANSWERED, Verdict
+from .basics import check_bits_per_weight, check_fake_quantize, check_largest_fp16, check_memory, check_outlier_mse
+from .codebook import check_codebook_bits_per_weight, check_lloyd_step
+from .gguf import check_dequantize_q4_k
+from .mixes import check_largest_fit
+from .quality import check_beat_q4_k_m
+
+__all__ = ["NOT_ANSWERED", "Verdict", "check_beat_q4_k_m", "check_bits_per_weight", "check_codebook_bits_per_weight",
+           "check_dequantize_q4_k", "check_fake_quantize", "check_largest_fit", "check_largest_fp16", "check_lloyd_step",
+           "check_memory", "check_outlier_mse"]

@@ -1,0 +1,17 @@
+"""Explorers: controls wired to quantlab's core and plots, nothing more (one module per topic).
+
+Every explorer is reachable as quantlab.widgets.<Name>, which is also how its `call()` prints it.
+"""
+
+from .base import Explorer
+from .codebook import CodebookExplorer
+from .gguf import BlockExplorer
+from .mixes import MixCalculator, MixExplorer
+from .numbers import FloatExplorer, MemoryExplorer
+from .quality import QualityExplorer
+from .uniform import QuantizationExplorer
+
+EXPLORERS = (MemoryExplorer, FloatExplorer, QuantizationExplorer, CodebookExplorer, BlockExplorer, MixExplorer,
+             MixCalculator, QualityExplorer)
+
+__all__ = ["EXPLORERS", "Explorer", *(cls.__name__ for cls in EXPLORERS)]
