@@ -10,8 +10,8 @@ Run:  python benchmarks/mix_calculator.py
 import numpy as np
 from timing import cycle, time_changes
 
-from quantlab.mixes import calculator, recipes, sizes
-from quantlab.mixes.calculator import CACHE_TYPES, CALCULATOR_MIXES, CONTEXTS
+from quantlab.mixes import recipes, sizes
+from quantlab.mixes.calculator import CACHE_TYPES, CALCULATOR_MIXES, CONTEXTS, mix_view
 from quantlab.widgets import MixCalculator, MixExplorer
 
 MODELS = list(sizes.ARCHITECTURES)
@@ -48,10 +48,10 @@ def main():
         report(f"calculator {name}", time_changes(MixCalculator(), changes))
     for arch in sizes.ARCHITECTURES.values():     # warm the per-(model, mix) cache as a first visit would
         for mix in EXPLORER_OPTIONS["mix"]:
-            calculator.mix_view(arch, mix)
+            mix_view(arch, mix)
     report("explorer mix", time_changes(MixExplorer(), cycle("mix", EXPLORER_OPTIONS["mix"])))
     report("explorer random mix", time_changes(MixExplorer(), random_changes(EXPLORER_OPTIONS)))
-    calculator.mix_view.cache_clear()
+    mix_view.cache_clear()
     report("explorer (model, mix) cold", time_changes(MixExplorer(), random_changes(EXPLORER_OPTIONS, n=60, seed=1)))
 
 
