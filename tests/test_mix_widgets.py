@@ -11,7 +11,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 
-from conftest import require
+from optional import require
 
 import quantlab
 from quantlab import plots

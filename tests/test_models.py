@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import require
+from optional import require
 
 from quantlab import models
 from quantlab.models import outlier_channels

@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-from conftest import require
+from optional import require
 
 from quantlab.mixes import recipes, sizes
 from quantlab.ggml import FORMATS

@@ -1,4 +1,4 @@
-"""Shared test helpers."""
+"""Optional packages in tests: skip on a developer machine, fail under CI (imported as `from optional import require`)."""
 
 import importlib
 import os
