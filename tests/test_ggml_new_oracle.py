@@ -1,0 +1,206 @@
+"""The newer GGML types (BF16, MXFP4, NVFP4, TQ1_0, TQ2_0, i-quants) against llama.cpp, bit for bit.
+
+Bytes are compared with libgguf (llama.cpp's C quantizers), decoded floats with gguf-py's
+dequantizers; both are independent of quantlab and imported plainly, so a missing oracle fails.
+The edge-case battery is test_ggml_oracle's (zeros, constants, tiny, huge, subnormals, ties, ...),
+plus cases aimed at these formats' own corners.
+"""
+
+import gguf
+import libgguf
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType
+from gguf.constants import GGML_QUANT_SIZES
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from quantlab.ggml import bf16, microscaling, ternary
+from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
+
+# name -> (quantize, dequantize, layout)
+TYPES = {
+    "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
+    "MXFP4": (microscaling.quantize_mxfp4, microscaling.dequantize_mxfp4, microscaling.MXFP4),
+    "NVFP4": (microscaling.quantize_nvfp4, microscaling.dequantize_nvfp4, microscaling.NVFP4),
+    "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0, ternary.TQ2_0),
+    "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0, ternary.TQ1_0),
+}
+
+
+def near_powers_of_two(rng):
+    """Block maxima just below, at and just above powers of two (MXFP4's log2 floor, E4M3 carries)."""
+    x = rng.standard_normal(ROWS * ROW_LENGTH).reshape(-1, 16) * 0.1
+    power = np.float32(2.0) ** rng.integers(-20, 20, size=len(x))
+    nudge = rng.choice([-2, -1, 0, 1, 2], size=len(x)).astype(np.int32)
+    top = (power.astype(np.float32).view(np.int32) + nudge).view(np.float32)
+    x[:, 0] = top * rng.choice([-1, 1], size=len(x))
+    return x
+
+
+def saturating_scales(rng):
+    """NVFP4 scales beyond E4M3's 448 (max|x| > 2688) and below its subnormal step, side by side."""
+    x = rng.standard_normal(ROWS * ROW_LENGTH).reshape(-1, 16)
+    x *= np.float32(10.0) ** rng.integers(-6, 8, size=(len(x), 1))
+    return x
+
+
+EXTRA = {"near_powers_of_two": near_powers_of_two, "saturating_scales": saturating_scales}
+
+
+def make(case):
+    if case in EXTRA:
+        rng = np.random.default_rng(100 + sorted(EXTRA).index(case))
+        return np.asarray(EXTRA[case](rng), dtype=np.float32).reshape(ROWS, ROW_LENGTH)
+    return make_case(case)
+
+
+ALL_CASES = list(CASES) + list(EXTRA)
+
+
+def bits(x):
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+def importance(row_length, seed=3):
+    """A random positive imatrix, one weight per column, spread over 4 decades."""
+    return (10.0 ** np.random.default_rng(seed).uniform(-2, 2, row_length)).astype(np.float32)
+
+
+def assert_same_bytes(ours, expected, type_name, where):
+    layout = TYPES[type_name][2]
+    assert ours.dtype == np.uint8 and ours.shape == expected.shape, (ours.shape, expected.shape)
+    wrong = np.flatnonzero((ours != expected).reshape(-1, layout.bytes_per_block).any(axis=1))
+    assert len(wrong) == 0, f"{type_name}/{where}: {len(wrong)} blocks differ from llama.cpp, first {wrong[:5]}"
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_quantize_bytes_equal_libgguf(type_name, case):
+    x = make(case)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name]).view(np.uint8)
+    assert_same_bytes(TYPES[type_name][0](x), expected.reshape(ROWS, -1), type_name, case)
+
+
+@pytest.mark.parametrize("case", ["gaussian", "laplace", "outliers", "mixed_blocks", "subnormal"])
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_quantize_with_imatrix_equals_libgguf(type_name, case):
+    x = make(case)
+    weights = importance(ROW_LENGTH)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8)
+    assert_same_bytes(TYPES[type_name][0](x, imatrix=weights), expected.reshape(ROWS, -1), type_name, case)
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_dequantize_equals_gguf_py(type_name, case):
+    data = libgguf.quantize_rows(make(case), GGMLQuantizationType[type_name]).view(np.uint8).reshape(ROWS, -1)
+    expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
+    ours = TYPES[type_name][1](data)
+    assert ours.dtype == np.float32 and ours.shape == expected.shape
+    assert np.array_equal(bits(ours), bits(expected))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_dequantize_arbitrary_bytes_equals_gguf_py(type_name):
+    """Every code and every scale bit pattern, not only what quantize makes."""
+    layout = TYPES[type_name][2]
+    data = np.random.default_rng(7).integers(0, 256, size=(64, 16 * layout.bytes_per_block), dtype=np.uint8)
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
+        ours = TYPES[type_name][1](data)
+    nan = np.isnan(expected)
+    assert np.array_equal(np.isnan(ours), nan)
+    assert np.array_equal(bits(ours)[~nan], bits(expected)[~nan])
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_layout_matches_gguf_sizes(type_name):
+    layout = TYPES[type_name][2]
+    assert (layout.block_size, layout.bytes_per_block) == GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
+
+
+def test_bits_per_weight_from_the_layout():
+    """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
+    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625}
+    assert {name: TYPES[name][2].bits_per_weight for name in published} == published
+
+
+# ----------------------------------------------------------------------------- hypothesis
+
+SPECIAL = st.sampled_from([float(np.float32(v)) for v in (  # exact float32 values
+    0.0, -0.0, 1e-45, -1e-40, 1e-38, 0.5, -0.5, 1.5, -2.5, 6.0, -3.0, 448.0, 2688.0, 0.49999997,
+    1.9999999, -4.0000005, 3e38)])
+
+
+@st.composite
+def rows_of(draw, block_size):
+    magnitude = float(np.float32(draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38]))))
+    anything = st.floats(-magnitude, magnitude, width=32, allow_nan=False, allow_infinity=False)
+    elements = st.one_of(anything, SPECIAL, st.integers(-40, 40).map(lambda k: k * 0.25))
+    n_blocks = draw(st.integers(1, 4))
+    return draw(hnp.arrays(np.float32, (2, n_blocks * block_size), elements=elements))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@given(data=st.data())
+def test_hypothesis_bytes_equal_libgguf(type_name, data):
+    x = data.draw(rows_of(TYPES[type_name][2].block_size))
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name]).view(np.uint8).reshape(2, -1)
+    ours = TYPES[type_name][0](x)
+    assert np.array_equal(ours, expected), x.tolist()
+    assert np.array_equal(bits(TYPES[type_name][1](ours)),
+                          bits(gguf.quants.dequantize(expected, GGMLQuantizationType[type_name])))
+
+
+# ----------------------------------------------------------------------------- fast paths = references
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float32, (8, 16), elements=st.floats(-1e3, 1e3, width=32)),
+       scale_byte=st.integers(0, 255))
+def test_fp4_rounding_equals_its_reference(x, scale_byte):
+    d = np.full((8, 1), microscaling.UE4M3_HALF[scale_byte], dtype=np.float32)
+    assert np.array_equal(microscaling.fp4_codes(x, d), microscaling.fp4_codes_reference(x, d))
+
+
+def test_ue4m3_bytes_round_trip_and_round_to_nearest():
+    values = microscaling.UE4M3_HALF * 2
+    exact = np.arange(1, 0x78)      # every UE4M3 byte below exponent 15 encodes its own value
+    assert np.array_equal(microscaling.ue4m3_byte(values[exact]), exact)
+    # ggml_fp32_to_ue4m3 saturates the whole top binade: 256 .. 448 all become 0x7E = 448
+    assert (microscaling.ue4m3_byte(values[0x78:0x7F]) == 0x7E).all()
+    assert microscaling.ue4m3_byte(np.float32(1e6)) == 0x7E and microscaling.ue4m3_byte(np.float32(0)) == 0
+
+
+# ----------------------------------------------------------------------------- API
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_one_dimensional_and_bytes_input(type_name):
+    quantize, dequantize, _ = TYPES[type_name]
+    x = make("gaussian")
+    flat = quantize(x.ravel())
+    assert flat.ndim == 1 and np.array_equal(flat, quantize(x).ravel())
+    assert np.array_equal(dequantize(flat.tobytes()), dequantize(flat))
+    assert dequantize(flat).shape == (x.size,)
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_bad_input_is_refused_clearly(type_name):
+    quantize, dequantize, layout = TYPES[type_name]
+    x = make("gaussian")
+    with pytest.raises(ValueError, match="imatrix"):
+        quantize(x, imatrix=np.ones(7, np.float32))
+    with pytest.raises(ValueError, match="imatrix"):
+        quantize(x, imatrix=-importance(ROW_LENGTH))
+    with pytest.raises(ValueError, match="non-finite|finite"):
+        quantize(np.where(x > 0, np.inf, x))
+    with pytest.raises(TypeError, match="integer"):
+        quantize(np.ones((2, 256), dtype=np.int32))
+    if layout.block_size > 1:
+        with pytest.raises(ValueError, match=f"multiple of {layout.block_size}"):
+            quantize(x[:, :layout.block_size + 1])
+    with pytest.raises(TypeError, match="uint8"):
+        dequantize(np.zeros(layout.bytes_per_block, dtype=np.int16))
+    with pytest.raises(ValueError, match="whole number"):
+        dequantize(np.zeros(layout.bytes_per_block + 1, dtype=np.uint8))
