@@ -15,7 +15,7 @@ from gguf.constants import GGML_QUANT_SIZES
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from quantlab.ggml import bf16, microscaling, ternary
+from quantlab.ggml import bf16, iq4_xs, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
 # name -> (quantize, dequantize, layout)
@@ -25,6 +25,7 @@ TYPES = {
     "NVFP4": (microscaling.quantize_nvfp4, microscaling.dequantize_nvfp4, microscaling.NVFP4),
     "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0, ternary.TQ2_0),
     "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0, ternary.TQ1_0),
+    "IQ4_XS": (iq4_xs.quantize_iq4_xs, iq4_xs.dequantize_iq4_xs, iq4_xs.IQ4_XS),
 }
 
 
@@ -122,7 +123,7 @@ def test_layout_matches_gguf_sizes(type_name):
 
 def test_bits_per_weight_from_the_layout():
     """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
-    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625}
+    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25}
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 
