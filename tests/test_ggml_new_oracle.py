@@ -15,9 +15,10 @@ from gguf.constants import GGML_QUANT_SIZES
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from quantlab.ggml import bf16, iq4_xs, microscaling, ternary
+from quantlab.ggml import bf16, iq4_xs, iquants, iquants_grids, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
+IQUANTS = ["IQ3_S"]
 # name -> (quantize, dequantize, layout)
 TYPES = {
     "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
@@ -26,6 +27,7 @@ TYPES = {
     "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0, ternary.TQ2_0),
     "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0, ternary.TQ1_0),
     "IQ4_XS": (iq4_xs.quantize_iq4_xs, iq4_xs.dequantize_iq4_xs, iq4_xs.IQ4_XS),
+    "IQ3_S": (iquants.quantize_iq3_s, iquants.dequantize_iq3_s, iquants.IQ3_S),
 }
 
 
@@ -123,7 +125,8 @@ def test_layout_matches_gguf_sizes(type_name):
 
 def test_bits_per_weight_from_the_layout():
     """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
-    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25}
+    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
+                 "IQ3_S": 3.4375}
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 
@@ -135,10 +138,11 @@ SPECIAL = st.sampled_from([float(np.float32(v)) for v in (  # exact float32 valu
 
 
 @st.composite
-def rows_of(draw, block_size):
-    magnitude = float(np.float32(draw(st.sampled_from([1e-30, 1.0, 1e4, 3e38]))))
+def rows_of(draw, block_size, largest=3e38):
+    magnitude = float(np.float32(draw(st.sampled_from([1e-30, 1.0, 1e4, largest]))))
+    special = SPECIAL.filter(lambda v: abs(v) <= largest)
     anything = st.floats(-magnitude, magnitude, width=32, allow_nan=False, allow_infinity=False)
-    elements = st.one_of(anything, SPECIAL, st.integers(-40, 40).map(lambda k: k * 0.25))
+    elements = st.one_of(anything, special, st.integers(-40, 40).map(lambda k: k * 0.25))
     n_blocks = draw(st.integers(1, 4))
     return draw(hnp.arrays(np.float32, (2, n_blocks * block_size), elements=elements))
 
@@ -147,7 +151,8 @@ def rows_of(draw, block_size):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
 @given(data=st.data())
 def test_hypothesis_bytes_equal_libgguf(type_name, data):
-    x = data.draw(rows_of(TYPES[type_name][2].block_size))
+    # the i-quants' fits overflow float32 beyond |x| ~ 1e12 (x^2 * x * q): see quantlab.ggml.iquants
+    x = data.draw(rows_of(TYPES[type_name][2].block_size, 1e12 if type_name in IQUANTS else 3e38))
     expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name]).view(np.uint8).reshape(2, -1)
     ours = TYPES[type_name][0](x)
     assert np.array_equal(ours, expected), x.tolist()
@@ -205,3 +210,28 @@ def test_bad_input_is_refused_clearly(type_name):
         dequantize(np.zeros(layout.bytes_per_block, dtype=np.int16))
     with pytest.raises(ValueError, match="whole number"):
         dequantize(np.zeros(layout.bytes_per_block + 1, dtype=np.uint8))
+
+
+# ----------------------------------------------------------------------------- i-quant grids
+
+@pytest.mark.parametrize("name", IQUANTS)
+def test_vectorized_neighbour_search_equals_its_reference(name):
+    book = iquants_grids.codebook(name)
+    rng = np.random.default_rng(11)
+    off_grid = np.flatnonzero(book.neighbours[:, 0] >= 0)
+    keys = rng.choice(off_grid, size=200)
+    xval = rng.uniform(0, 16, size=(200, book.dim)).astype(np.float32)
+    weight = rng.uniform(0, 3, size=(200, book.dim)).astype(np.float32)
+    scale = rng.uniform(0.5, 2, size=200).astype(np.float32)
+    fast = iquants.best_neighbour(book, keys, xval, weight, scale)
+    slow = [iquants.best_neighbour_reference(book, k, xv, w, s) for k, xv, w, s in zip(keys, xval, weight, scale)]
+    assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("name", IQUANTS)
+def test_grids_equal_gguf_py(name):
+    """Our grid asset (from ggml-common.h) against gguf-py's copy of the same grid."""
+    book = iquants_grids.codebook(name)
+    quant = gguf.quants._type_traits[GGMLQuantizationType[name]]
+    quant.init_grid()
+    assert np.array_equal(book.values.astype(np.float32), quant.grid.reshape(book.size, book.dim))
