@@ -16,6 +16,8 @@ Not reproduced: weights so large (|x| above about 1e12) that the fit's sums x^2 
 float32; llama.cpp then compares inf and nan scores, and its bytes are an accident of that.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_to_bytes, round_half_to_even, sum_in_order
@@ -28,12 +30,18 @@ SUB_BLOCK = 32
 _CHUNK = 512          # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
 
 
-def fit_weights(blocks, importance):
-    """Weights of the least-squares fits: x^2, or qw * sqrt(sigma2 + x^2) with sigma2 per 256 weights."""
+def fit_weights(blocks, importance, sigma2_share=None):
+    """Weights of the least-squares fits, per weight of blocks (n, 256).
+
+    With an imatrix qw: qw * sqrt(sigma2 + x^2), where sigma2 = 2 * mean(x^2) over the 256.
+    Without: x^2, or sigma2_share * sigma2 + x^2 for the types that add a floor (IQ2_S: 0.25).
+    """
     with np.errstate(over="ignore", invalid="ignore"):
-        if importance is None:
+        if importance is None and sigma2_share is None:
             return blocks * blocks
         sigma2 = np.float32(2) * sum_in_order(blocks * blocks, axis=1) / np.float32(blocks.shape[1])
+        if importance is None:
+            return np.float32(sigma2_share) * sigma2[:, None] + blocks * blocks
         return importance * np.sqrt(sigma2[:, None] + blocks * blocks)
 
 
@@ -123,57 +131,101 @@ def _weighted_sums(book, index, xval, weight):
     return sum_in_order((w * x) * q, axis=1), sum_in_order((w * q) * q, axis=1)
 
 
-# ----------------------------------------------------------------------------- IQ3_S
+# ----------------------------------------------------------------------------- the shared search
 
-IQ3_S_TRIES = np.arange(-9, 10)   # scales (15 + 0.2 t) / max|x|, t = -9 .. 9
+@dataclass(frozen=True)
+class Search:
+    """How one i-quant searches a sub-block (the constants of its quantize_row_*_impl)."""
+
+    grid: str               # which codebook
+    sub_block: int          # weights per fitted scale
+    top_level: int          # kMaxQ - 1: lattice levels 0 .. top_level, positions 1, 3, ..
+    step: float             # the ladder of inverse scales (2 kMaxQ - 1 + t * step) / max, t = -9..9
+    tiny: float             # sub-blocks with max|x| below this (or == 0 when 0) are stored as zeros
+    on_grid_at_start: bool  # IQ3_S starts "off grid" (so it always refits), IQ2_S "on grid"
+    redo_all: bool          # the refit re-rounds every group (IQ3_S) or only the off-grid ones
 
 
-def _iq3_s_sub_blocks(x, weight):
-    """IQ3_S's search for sub-blocks x (m, 32): scale (m,) float32, grid index (m, 8), sign bits (m, 32)."""
-    book = codebook("IQ3_S")
-    m = len(x)
-    negative = ~(x >= 0)
-    xval = np.abs(x).reshape(m, 8, 4)
-    w = weight.reshape(m, 8, 4)
+def _search(spec, x, weight):
+    """One i-quant's search over sub-blocks x (m, sub_block).
+
+    Returns the fitted scale (m,) float32, grid indices (m, groups), sign bits (m, sub_block) and
+    the mask of sub-blocks stored as zeros.
+    """
+    book = codebook(spec.grid)
+    m, groups = len(x), spec.sub_block // book.dim
+    negative = ~(x >= 0)                                   # C: x >= 0 keeps the sign bit 0 (-0.0 too)
+    xval = np.abs(x).reshape(m, groups, book.dim)
+    w = weight.reshape(m, groups, book.dim)
     waux = np.sqrt(w)
     top = np.abs(x).max(axis=1)
-    zero = ~(top > 0)
+    zero = top < np.float32(spec.tiny) if spec.tiny else top == 0
     top = np.where(zero, np.float32(1), top)
-    scale = top / np.float32(15)
+    middle = np.float32(2 * spec.top_level + 1)
+    scale = top / middle
     best = np.zeros(m, dtype=np.float32)
-    index = np.zeros((m, 8), dtype=np.int32)     # before any try is kept: levels 0, "not on grid"
-    on_grid = np.zeros((m, 8), dtype=bool)
+    index = np.zeros((m, groups), dtype=np.int32)         # before any try is kept: levels 0
+    on_grid = np.full((m, groups), spec.on_grid_at_start)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        for t in IQ3_S_TRIES:
-            inverse = ((np.float32(15) + np.float32(t) * np.float32(0.2)) / top)[:, None]
+        for t in range(-9, 10):
+            inverse = ((middle + np.float32(t) * np.float32(spec.step)) / top)[:, None]
             this_scale = np.float32(1) / inverse
-            idx, on = _grid_points(book, xval, waux, this_scale, inverse, 7)
+            idx, on = _grid_points(book, xval, waux, this_scale, inverse, spec.top_level)
             sum_qx, sum_q2 = _weighted_sums(book, idx, xval, w)
             better = (sum_q2 > 0) & (sum_qx * sum_qx > best * sum_q2)
             scale = np.where(better, sum_qx / sum_q2, scale)
             best = np.where(better, scale * sum_qx, best)
             index = np.where(better[:, None], idx, index)
             on_grid = np.where(better[:, None], on, on_grid)
-        # a group of the kept try went through the neighbour search: redo all groups at the fitted
-        # scale (lattice rounding with 1/scale, neighbours scored at scale) and refit once
+        # a group of the kept try went through the neighbour search: re-round at the fitted scale
+        # (lattice rounding with 1/scale, neighbours scored at scale) and refit once
         redo = ~on_grid.all(axis=1) & (scale > 0)
         if redo.any():
             s = scale[redo][:, None]
-            idx, _ = _grid_points(book, xval[redo], waux[redo], s, np.float32(1) / s, 7)
+            idx, _ = _grid_points(book, xval[redo], waux[redo], s, np.float32(1) / s, spec.top_level)
+            if not spec.redo_all:
+                idx = np.where(on_grid[redo], index[redo], idx)
             sum_qx, sum_q2 = _weighted_sums(book, idx, xval[redo], w[redo])
             index[redo] = idx
             scale[redo] = np.where(sum_q2 > 0, sum_qx / sum_q2, scale[redo])
     return np.where(zero, np.float32(0), scale), index, negative, zero
 
 
+def _sub_block_codes(scale, zero, top_code, factor):
+    """fp16 d and 4-bit codes of the sub-block scales: d = max / 31, code = nearest_int((s/d - 1) / 2).
+
+    The stored d is d * factor (llama.cpp's empirical tweak: 1.033 for IQ3_S, 0.9875 for IQ2_S).
+    """
+    max_scale = c_running_max(scale, zero)          # all-zero sub-blocks are skipped in C
+    d = max_scale / np.float32(31)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inverse = np.float32(1) / d
+        code = np.clip(nearest_int(np.float32(0.5) * (inverse[:, None] * scale - np.float32(1))), 0, top_code)
+    stored = max_scale != 0                          # C's `if (!max_scale) continue;` (nan is stored)
+    code = np.where(stored[:, None], code, 0).astype(np.uint8)
+    return fp16_to_bytes(np.where(stored, d * np.float32(factor), np.float32(0))), code
+
+
+def _search_blocks(spec, blocks, weight):
+    """_search over every sub-block of blocks (n, 256), in chunks; results shaped per block."""
+    n = len(blocks)
+    sub = blocks.reshape(-1, spec.sub_block)
+    w = weight.reshape(-1, spec.sub_block)
+    parts = [_search(spec, sub[i:i + _CHUNK], w[i:i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
+    scale, index, negative, zero = (np.concatenate(p) for p in zip(*parts))
+    per_block = 256 // spec.sub_block
+    return (scale.reshape(n, per_block), index.reshape(n, per_block, -1),
+            negative.reshape(n, per_block, -1), zero.reshape(n, per_block))
+
+
+# ----------------------------------------------------------------------------- IQ3_S
+
+IQ3_S_SEARCH = Search("IQ3_S", sub_block=32, top_level=7, step=0.2, tiny=0, on_grid_at_start=False, redo_all=True)
+
+
 def _quantize_iq3_s_blocks(blocks, importance=None):
     n = len(blocks)
-    weight = fit_weights(blocks, importance)
-    sub = blocks.reshape(-1, SUB_BLOCK)
-    w = weight.reshape(-1, SUB_BLOCK)
-    parts = [_iq3_s_sub_blocks(sub[i:i + _CHUNK], w[i:i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
-    scale, index, negative, zero = (np.concatenate(p) for p in zip(*parts))
-    scale, index, negative, zero = scale.reshape(n, 8), index.reshape(n, 8, 8), negative.reshape(n, 8, 32), zero.reshape(n, 8)
+    scale, index, negative, zero = _search_blocks(IQ3_S_SEARCH, blocks, fit_weights(blocks, importance))
 
     qs_sub = (index & 0xFF).astype(np.uint8)                           # (n, 8 sub-blocks, 8 groups)
     signs_sub = np.packbits(negative, axis=2, bitorder="little")        # (n, 8, 4)
@@ -187,15 +239,8 @@ def _quantize_iq3_s_blocks(blocks, importance=None):
     signs[rows, slot[rows, subs]] = signs_sub[rows, subs]
     qh = np.packbits(((index >> 8) & 1).astype(np.uint8) & ~zero[:, :, None], axis=2, bitorder="little")[:, :, 0]
 
-    max_scale = c_running_max(scale, zero)          # all-zero sub-blocks are skipped in C
-    d = max_scale / np.float32(31)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        inverse = np.float32(1) / d
-        code = np.clip(nearest_int(np.float32(0.5) * (inverse[:, None] * scale - np.float32(1))), 0, 15)
-    stored = max_scale != 0                     # C's `if (!max_scale) continue;` (nan is stored)
-    code = np.where(stored[:, None], code, 0).astype(np.uint8)
+    d_bytes, code = _sub_block_codes(scale, zero, 15, 1.033)
     scales = code[:, 0::2] | (code[:, 1::2] << 4)
-    d_bytes = fp16_to_bytes(np.where(stored, d * np.float32(1.033), np.float32(0)))
     return np.concatenate([d_bytes, qs.reshape(n, 64), qh, signs.reshape(n, 32), scales], axis=1)
 
 
@@ -227,3 +272,52 @@ def quantize_iq3_s(x, imatrix=None):
 def dequantize_iq3_s(raw):
     """float32 weights from IQ3_S bytes: d (1 + 2 scale) * grid point * sign."""
     return dequantize_rows(raw, IQ3_S, _dequantize_iq3_s_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ2_S
+
+IQ2_S = Layout("IQ2_S", block_size=256,
+               fields=(("d", 2), ("qs", 32), ("signs", 32), ("qh", 8), ("scales", 8)), imatrix="optional")
+IQ2_S_SEARCH = Search("IQ2_S", sub_block=16, top_level=2, step=0.1, tiny=1e-8, on_grid_at_start=True, redo_all=False)
+
+
+def _quantize_iq2_s_blocks(blocks, importance=None):
+    n = len(blocks)
+    scale, index, negative, zero = _search_blocks(IQ2_S_SEARCH, blocks, fit_weights(blocks, importance, 0.25))
+    index = np.where(zero[:, :, None], 0, index).reshape(n, 32)        # zero sub-blocks: nothing written
+    signs = np.packbits(negative & ~zero[:, :, None], axis=2, bitorder="little").reshape(n, 32)
+    qh = ((index >> 8) & 3).reshape(n, 8, 4) << (2 * np.arange(4))     # 2 high bits per group of 8
+    qh = np.bitwise_or.reduce(qh, axis=2).astype(np.uint8)
+    d_bytes, code = _sub_block_codes(scale, zero, 15, 0.9875)
+    scales = code[:, 0::2] | (code[:, 1::2] << 4)
+    return np.concatenate([d_bytes, (index & 0xFF).astype(np.uint8), signs, qh, scales], axis=1)
+
+
+def fields_iq2_s(data):
+    """Decoded IQ2_S fields: d, 4-bit scales (16 per block), grid indices (32), sign bits (256)."""
+    n = len(data)
+    high = (data[:, 66:74, None].astype(np.int32) >> (2 * np.arange(4))) & 3
+    return {"d": fp16_from_bytes(data[:, 0:2]),
+            "scales": np.stack([data[:, 74:82] & 0xF, data[:, 74:82] >> 4], axis=2).reshape(n, 16),
+            "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8),
+            "negative": np.unpackbits(data[:, 34:66], axis=1, bitorder="little")}
+
+
+def _dequantize_iq2_s_blocks(data):
+    f = fields_iq2_s(data)
+    n = len(data)
+    step = (f["d"][:, None] * (np.float32(0.5) + f["scales"].astype(np.float32))) * np.float32(0.25)
+    points = codebook("IQ2_S").values.astype(np.float32)[f["grid_index"]].reshape(n, 16, 16)
+    sign = np.where(f["negative"].reshape(n, 16, 16) == 1, np.float32(-1), np.float32(1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None] * points * sign).reshape(n, 256)
+
+
+def quantize_iq2_s(x, imatrix=None):
+    """IQ2_S bytes of x, as llama.cpp writes them, with or without an importance vector."""
+    return quantize_rows(x, imatrix, IQ2_S, _quantize_iq2_s_blocks)
+
+
+def dequantize_iq2_s(raw):
+    """float32 weights from IQ2_S bytes: d (0.5 + scale) / 4 * grid point * sign."""
+    return dequantize_rows(raw, IQ2_S, _dequantize_iq2_s_blocks)
