@@ -144,6 +144,32 @@ class Search:
     tiny: float             # sub-blocks with max|x| below this (or == 0 when 0) are stored as zeros
     on_grid_at_start: bool  # IQ3_S starts "off grid" (so it always refits), IQ2_S "on grid"
     redo_all: bool          # the refit re-rounds every group (IQ3_S) or only the off-grid ones
+    tries: int = 9          # t = -tries .. tries
+    even_signs: bool = False  # 7 sign bits per 8 weights: the count of minus signs is made even
+
+
+def magnitudes_and_signs(x, weight, even_signs):
+    """xval = |x| and the sign bits (x >= 0 counts as +, -0.0 too), as the i-quants split them.
+
+    With even_signs (IQ3_XXS, IQ2_XXS, IQ2_XS), a group of 8 with an odd count of negatives gets
+    its least important weight (smallest w * x * x, the first on a tie) flipped: its sign bit is
+    toggled and its xval becomes -|x|, so the fit sees the weight it will really get.
+    """
+    negative = ~(x >= 0)
+    xval = np.abs(x)
+    if even_signs:
+        m = len(x)
+        groups = negative.reshape(m, -1, 8)
+        odd = groups.sum(axis=2) % 2 == 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            importance = ((weight * x) * x).reshape(m, -1, 8)
+        least = importance.argmin(axis=2)
+        rows, group = np.nonzero(odd)
+        column = group * 8 + least[rows, group]
+        negative = negative.copy()
+        negative[rows, column] ^= True
+        xval[rows, column] = -xval[rows, column]
+    return xval, negative
 
 
 def _search(spec, x, weight):
@@ -154,11 +180,11 @@ def _search(spec, x, weight):
     """
     book = codebook(spec.grid)
     m, groups = len(x), spec.sub_block // book.dim
-    negative = ~(x >= 0)                                   # C: x >= 0 keeps the sign bit 0 (-0.0 too)
-    xval = np.abs(x).reshape(m, groups, book.dim)
+    xval, negative = magnitudes_and_signs(x, weight, spec.even_signs)
+    top = xval.max(axis=1)
+    xval = xval.reshape(m, groups, book.dim)
     w = weight.reshape(m, groups, book.dim)
     waux = np.sqrt(w)
-    top = np.abs(x).max(axis=1)
     zero = top < np.float32(spec.tiny) if spec.tiny else top == 0
     top = np.where(zero, np.float32(1), top)
     middle = np.float32(2 * spec.top_level + 1)
@@ -167,7 +193,7 @@ def _search(spec, x, weight):
     index = np.zeros((m, groups), dtype=np.int32)         # before any try is kept: levels 0
     on_grid = np.full((m, groups), spec.on_grid_at_start)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        for t in range(-9, 10):
+        for t in range(-spec.tries, spec.tries + 1):
             inverse = ((middle + np.float32(t) * np.float32(spec.step)) / top)[:, None]
             this_scale = np.float32(1) / inverse
             idx, on = _grid_points(book, xval, waux, this_scale, inverse, spec.top_level)
@@ -321,3 +347,63 @@ def quantize_iq2_s(x, imatrix=None):
 def dequantize_iq2_s(raw):
     """float32 weights from IQ2_S bytes: d (0.5 + scale) / 4 * grid point * sign."""
     return dequantize_rows(raw, IQ2_S, _dequantize_iq2_s_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ3_XXS
+
+IQ3_XXS = Layout("IQ3_XXS", block_size=256, fields=(("d", 2), ("qs", 64), ("scales_and_signs", 32)),
+                 imatrix="optional")
+IQ3_XXS_SEARCH = Search("IQ3_XXS", sub_block=32, top_level=7, step=0.2, tiny=1e-8, on_grid_at_start=True,
+                        redo_all=False, tries=15, even_signs=True)
+
+
+def _signs_7(negative):
+    """(n, sub, 32) sign bits -> (n, sub) uint32: 7 bits per group of 8 (the 8th is implied even)."""
+    bytes_ = np.packbits(negative.reshape(*negative.shape[:2], 4, 8), axis=3, bitorder="little")[..., 0]
+    bytes_ = (bytes_ & 127).astype(np.uint32)
+    return bytes_[..., 0] | bytes_[..., 1] << 7 | bytes_[..., 2] << 14 | bytes_[..., 3] << 21
+
+
+def _quantize_iq3_xxs_blocks(blocks, importance=None):
+    n = len(blocks)
+    scale, index, negative, zero = _search_blocks(IQ3_XXS_SEARCH, blocks, fit_weights(blocks, importance))
+    d_bytes, code = _sub_block_codes(scale, zero, 15, 1.0125)
+    signs = np.where(zero, np.uint32(0), _signs_7(negative))
+    words = (signs | code.astype(np.uint32) << 28).astype("<u4")
+    qs = np.where(zero[:, :, None], 0, index).astype(np.uint8).reshape(n, 64)
+    stored = c_running_max(scale, zero) != 0          # C clears the whole block when max_scale is 0
+    qs = np.where(stored[:, None], qs, 0)
+    words = np.where(stored[:, None], words, 0).astype("<u4")
+    return np.concatenate([d_bytes, qs, words.view(np.uint8).reshape(n, 32)], axis=1)
+
+
+def fields_iq3_xxs(data):
+    """Decoded IQ3_XXS fields: d, 4-bit scales (8), grid indices (64), sign bits (256, parity completed)."""
+    n = len(data)
+    words = data[:, 66:98].copy().view("<u4")                                  # (n, 8)
+    seven = (words[:, :, None] >> (7 * np.arange(4, dtype=np.uint32))) & 127    # (n, 8, 4)
+    bits = np.unpackbits(seven.astype(np.uint8)[..., None], axis=3, bitorder="little")[..., :7]
+    parity = bits.sum(axis=3, keepdims=True) % 2
+    negative = np.concatenate([bits, parity], axis=3).reshape(n, 256)
+    return {"d": fp16_from_bytes(data[:, 0:2]), "scales": (words >> 28).astype(np.uint8),
+            "grid_index": data[:, 2:66].astype(np.int32), "negative": negative}
+
+
+def _dequantize_iq3_xxs_blocks(data):
+    f = fields_iq3_xxs(data)
+    n = len(data)
+    step = (f["d"][:, None] * (np.float32(0.5) + f["scales"].astype(np.float32))) * np.float32(0.5)
+    points = codebook("IQ3_XXS").values.astype(np.float32)[f["grid_index"]].reshape(n, 8, 32)
+    sign = np.where(f["negative"].reshape(n, 8, 32) == 1, np.float32(-1), np.float32(1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None] * points * sign).reshape(n, 256)
+
+
+def quantize_iq3_xxs(x, imatrix=None):
+    """IQ3_XXS bytes of x, as llama.cpp writes them, with or without an importance vector."""
+    return quantize_rows(x, imatrix, IQ3_XXS, _quantize_iq3_xxs_blocks)
+
+
+def dequantize_iq3_xxs(raw):
+    """float32 weights from IQ3_XXS bytes: d (0.5 + scale) / 2 * grid point * sign."""
+    return dequantize_rows(raw, IQ3_XXS, _dequantize_iq3_xxs_blocks)
