@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 from quantlab.ggml import bf16, iq4_xs, iquants, iquants_grids, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
-IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS"]
+IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS"]
 # name -> (quantize, dequantize, layout)
 TYPES = {
     "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
@@ -30,7 +30,9 @@ TYPES = {
     "IQ3_S": (iquants.quantize_iq3_s, iquants.dequantize_iq3_s, iquants.IQ3_S),
     "IQ2_S": (iquants.quantize_iq2_s, iquants.dequantize_iq2_s, iquants.IQ2_S),
     "IQ3_XXS": (iquants.quantize_iq3_xxs, iquants.dequantize_iq3_xxs, iquants.IQ3_XXS),
+    "IQ2_XXS": (iquants.quantize_iq2_xxs, iquants.dequantize_iq2_xxs, iquants.IQ2_XXS),
 }
+REQUIRED = [name for name in TYPES if TYPES[name][2].imatrix == "required"]
 
 
 def near_powers_of_two(rng):
@@ -72,6 +74,11 @@ def importance(row_length, seed=3):
     return (10.0 ** np.random.default_rng(seed).uniform(-2, 2, row_length)).astype(np.float32)
 
 
+def default_imatrix(type_name, row_length):
+    """None, or a random positive imatrix for the types llama.cpp refuses to quantize without one."""
+    return importance(row_length, seed=5) if type_name in REQUIRED else None
+
+
 def assert_same_bytes(ours, expected, type_name, where):
     layout = TYPES[type_name][2]
     assert ours.dtype == np.uint8 and ours.shape == expected.shape, (ours.shape, expected.shape)
@@ -83,8 +90,9 @@ def assert_same_bytes(ours, expected, type_name, where):
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_quantize_bytes_equal_libgguf(type_name, case):
     x = make(case)
-    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name]).view(np.uint8)
-    assert_same_bytes(TYPES[type_name][0](x), expected.reshape(ROWS, -1), type_name, case)
+    weights = default_imatrix(type_name, ROW_LENGTH)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8)
+    assert_same_bytes(TYPES[type_name][0](x, imatrix=weights), expected.reshape(ROWS, -1), type_name, case)
 
 
 @pytest.mark.parametrize("case", ["gaussian", "laplace", "outliers", "mixed_blocks", "subnormal"])
@@ -99,7 +107,8 @@ def test_quantize_with_imatrix_equals_libgguf(type_name, case):
 @pytest.mark.parametrize("case", ALL_CASES)
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_dequantize_equals_gguf_py(type_name, case):
-    data = libgguf.quantize_rows(make(case), GGMLQuantizationType[type_name]).view(np.uint8).reshape(ROWS, -1)
+    data = libgguf.quantize_rows(make(case), GGMLQuantizationType[type_name],
+                                 imatrix=default_imatrix(type_name, ROW_LENGTH)).view(np.uint8).reshape(ROWS, -1)
     expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
     ours = TYPES[type_name][1](data)
     assert ours.dtype == np.float32 and ours.shape == expected.shape
@@ -129,7 +138,7 @@ def test_bits_per_weight_from_the_layout():
     """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
     published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
                  "IQ3_S": 3.4375, "IQ2_S": 2.5625,
-                 "IQ3_XXS": 3.0625}
+                 "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625}
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 
@@ -156,8 +165,9 @@ def rows_of(draw, block_size, largest=3e38):
 def test_hypothesis_bytes_equal_libgguf(type_name, data):
     # the i-quants' fits overflow float32 beyond |x| ~ 1e12 (x^2 * x * q): see quantlab.ggml.iquants
     x = data.draw(rows_of(TYPES[type_name][2].block_size, 1e12 if type_name in IQUANTS else 3e38))
-    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name]).view(np.uint8).reshape(2, -1)
-    ours = TYPES[type_name][0](x)
+    weights = default_imatrix(type_name, x.shape[1])
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(2, -1)
+    ours = TYPES[type_name][0](x, imatrix=weights)
     assert np.array_equal(ours, expected), x.tolist()
     assert np.array_equal(bits(TYPES[type_name][1](ours)),
                           bits(gguf.quants.dequantize(expected, GGMLQuantizationType[type_name])))
@@ -187,9 +197,10 @@ def test_ue4m3_bytes_round_trip_and_round_to_nearest():
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_one_dimensional_and_bytes_input(type_name):
     quantize, dequantize, _ = TYPES[type_name]
-    x = make("gaussian")
-    flat = quantize(x.ravel())
-    assert flat.ndim == 1 and np.array_equal(flat, quantize(x).ravel())
+    x = make("gaussian")[:1]
+    weights = default_imatrix(type_name, ROW_LENGTH)
+    flat = quantize(x.ravel(), imatrix=weights)
+    assert flat.ndim == 1 and np.array_equal(flat, quantize(x, imatrix=weights).ravel())
     assert np.array_equal(dequantize(flat.tobytes()), dequantize(flat))
     assert dequantize(flat).shape == (x.size,)
 
@@ -238,3 +249,12 @@ def test_grids_equal_gguf_py(name):
     quant = gguf.quants._type_traits[GGMLQuantizationType[name]]
     quant.init_grid()
     assert np.array_equal(book.values.astype(np.float32), quant.grid.reshape(book.size, book.dim))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_imatrix_required_exactly_where_llama_cpp_requires_it(type_name):
+    required = libgguf.quantize_requires_imatrix(GGMLQuantizationType[type_name])
+    assert (TYPES[type_name][2].imatrix == "required") == required
+    if required:
+        with pytest.raises(ValueError, match=f"{type_name} needs an importance matrix"):
+            TYPES[type_name][0](make("gaussian"))

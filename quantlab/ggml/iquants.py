@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_to_bytes, round_half_to_even, sum_in_order
+from . import kquants_search
 from .iquants_grids import codebook
 from .rowwise import Layout, dequantize_rows, quantize_rows
 
@@ -46,16 +47,12 @@ def fit_weights(blocks, importance, sigma2_share=None):
 
 
 def nearest_int(values):
-    """llama.cpp's nearest_int of float32 values, as float32: ties to even; inf gives -4194304, nan 0.
+    """llama.cpp's nearest_int of float32 values (kquants_search.nearest_int), as float32.
 
-    nearest_int adds 1.5 * 2^23 and reads the mantissa bits: for inf those are 0 (-> -2^22) and for
-    a quiet nan 0x400000 (-> 0). inf and nan arise when 1/max|x| overflows (subnormal blocks).
+    Ties to even; beyond 2^22, and for inf (-> -2^22) and nan (-> 0), C's bit trick is reproduced:
+    such values arise when 1/max|x| overflows (subnormal blocks) or a sum is nearly 0.
     """
-    finite = np.isfinite(values)
-    if finite.all():
-        return round_half_to_even(values)
-    return np.where(finite, round_half_to_even(np.where(finite, values, 0)),
-                    np.where(np.isnan(values), np.float32(0), np.float32(-4194304)))
+    return kquants_search.nearest_int(values).astype(np.float32)
 
 
 def c_running_max(values, skip):
@@ -146,6 +143,8 @@ class Search:
     redo_all: bool          # the refit re-rounds every group (IQ3_S) or only the off-grid ones
     tries: int = 9          # t = -tries .. tries
     even_signs: bool = False  # 7 sign bits per 8 weights: the count of minus signs is made even
+    qp_start: bool = False  # IQ2_XXS/XS: the ladder spans make_qp_quants' scale, not max|x|,
+                            # and the refit at the end always runs, on every group
 
 
 def magnitudes_and_signs(x, weight, even_signs):
@@ -172,6 +171,70 @@ def magnitudes_and_signs(x, weight, even_signs):
     return xval, negative
 
 
+def make_qp_scale(xval, weight, nmax):
+    """The scale llama.cpp's make_qp_quants returns, for rows xval (m, n) with weights (m, n).
+
+    A non-negative grid x ~ scale * l, l = 0..nmax: start at nmax / max, try 8 nearby inverse
+    scales (0.1 t + nmax) / max by weighted squared error, then sweep the weights in order (up to
+    5 times, stopping after a sweep without change), moving one code at a time to the value the
+    other weights' least-squares scale suggests if that raises sum(w x l)^2 / sum(w l^2).
+    Vectorized over rows; the sweeps are sequential in the weights, as in C. The codes are kept
+    as C's uint8 array keeps them: a negative code (only the parity-flipped weight can get one)
+    wraps to 256 + l when stored.
+    """
+    f32 = np.float32
+    m, n = xval.shape
+    top = np.maximum(xval.max(axis=1), f32(0))
+    zero = top < f32(1e-15)
+    top = np.where(zero, f32(1), top)
+    nmax_f = f32(nmax)
+
+    def codes_at(inverse, clamp):
+        l = nearest_int(inverse[:, None] * xval)
+        return np.minimum(l, nmax_f) if clamp else l
+
+    def mse(scale, l):
+        diff = xval - scale[:, None] * l
+        return sum_in_order((weight * diff) * diff, axis=1)
+
+    inverse = nmax_f / top
+    stored = np.mod(codes_at(inverse, False), f32(256))                # uint8 storage of L
+    best = mse(f32(1) / inverse, stored)
+    for t in (-4, -3, -2, -1, 1, 2, 3, 4):
+        trial = (f32(0.1) * f32(t) + nmax_f) / top
+        error = mse(f32(1) / trial, codes_at(trial, True))
+        better = error < best
+        best = np.where(better, error, best)
+        inverse = np.where(better, trial, inverse)
+    l = codes_at(inverse, True)
+    stored = np.mod(l, f32(256))
+    sum_lx = sum_in_order((weight * xval) * l, axis=1)
+    sum_l2 = sum_in_order((weight * l) * l, axis=1)
+    active = ~zero
+    for _ in range(5):
+        changed = np.zeros(m, dtype=bool)
+        for i in range(n):
+            w, x, old = weight[:, i], xval[:, i], stored[:, i]
+            slx = sum_lx - (w * x) * old
+            sl2 = sum_l2 - (w * old) * old
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.minimum(nearest_int((x * sl2) / slx), nmax_f)
+            propose = active & (slx > 0) & (sl2 > 0) & (new != old)
+            slx = slx + (w * x) * new
+            sl2 = sl2 + (w * new) * new
+            accept = propose & ((slx * slx) * sum_l2 > (sum_lx * sum_lx) * sl2)
+            stored[:, i] = np.where(accept, np.mod(new, f32(256)), old)
+            sum_lx = np.where(accept, slx, sum_lx)
+            sum_l2 = np.where(accept, sl2, sum_l2)
+            changed |= accept
+        active &= changed
+        if not active.any():
+            break
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0))
+    return np.where(zero, f32(0), scale).astype(f32)
+
+
 def _search(spec, x, weight):
     """One i-quant's search over sub-blocks x (m, sub_block).
 
@@ -189,6 +252,11 @@ def _search(spec, x, weight):
     top = np.where(zero, np.float32(1), top)
     middle = np.float32(2 * spec.top_level + 1)
     scale = top / middle
+    if spec.qp_start:
+        scale = make_qp_scale(xval.reshape(m, -1), weight, spec.top_level + 2)   # kMaxQ + 1
+        top = scale * np.float32(spec.top_level + 1)                  # eff_max = scale * kMaxQ
+        zero |= top <= 0
+        top = np.where(zero, np.float32(1), top)
     best = np.zeros(m, dtype=np.float32)
     index = np.zeros((m, groups), dtype=np.int32)         # before any try is kept: levels 0
     on_grid = np.full((m, groups), spec.on_grid_at_start)
@@ -205,7 +273,7 @@ def _search(spec, x, weight):
             on_grid = np.where(better[:, None], on, on_grid)
         # a group of the kept try went through the neighbour search: re-round at the fitted scale
         # (lattice rounding with 1/scale, neighbours scored at scale) and refit once
-        redo = ~on_grid.all(axis=1) & (scale > 0)
+        redo = (scale > 0) if spec.qp_start else ~on_grid.all(axis=1) & (scale > 0)
         if redo.any():
             s = scale[redo][:, None]
             idx, _ = _grid_points(book, xval[redo], waux[redo], s, np.float32(1) / s, spec.top_level)
@@ -407,3 +475,68 @@ def quantize_iq3_xxs(x, imatrix=None):
 def dequantize_iq3_xxs(raw):
     """float32 weights from IQ3_XXS bytes: d (0.5 + scale) / 2 * grid point * sign."""
     return dequantize_rows(raw, IQ3_XXS, _dequantize_iq3_xxs_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ2_XXS
+
+IQ2_XXS = Layout("IQ2_XXS", block_size=256, fields=(("d", 2), ("qs", 64)), imatrix="required")
+IQ2_XXS_SEARCH = Search("IQ2_XXS", sub_block=32, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=False,
+                        redo_all=True, tries=6, even_signs=True, qp_start=True)
+
+
+def sigma2_weights(blocks, importance):
+    """IQ2_XXS/XS fit weights: qw * sqrt(sigma2 + x^2) with sigma2 = mean(x^2) over the 256 (no 2x)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma2 = sum_in_order(blocks * blocks, axis=1) / np.float32(blocks.shape[1])
+        return importance * np.sqrt(sigma2[:, None] + blocks * blocks)
+
+
+def _quantize_iq2_xxs_blocks(blocks, importance):
+    n = len(blocks)
+    scale, index, negative, zero = _search_blocks(IQ2_XXS_SEARCH, blocks, sigma2_weights(blocks, importance))
+    d_bytes, code = _sub_block_codes(scale, zero, 15, 1.0)
+    grid_words = (index.astype(np.uint32) << (8 * np.arange(4, dtype=np.uint32))).sum(axis=2, dtype=np.uint32)
+    sign_words = _signs_7(negative) | code.astype(np.uint32) << 28
+    words = np.stack([grid_words, sign_words], axis=2)                  # (n, 8, 2)
+    words = np.where(zero[:, :, None], np.uint32(0), words)            # (their code is 0 too)
+    stored = c_running_max(scale, zero) != 0
+    words = np.where(stored[:, None, None], words, np.uint32(0)).astype("<u4")
+    return np.concatenate([d_bytes, words.view(np.uint8).reshape(n, 64)], axis=1)
+
+
+def _grid_sign_fields(words, n):
+    """Grid indices (n, 32) and sign bits (n, 256) from IQ2_XXS's pairs of uint32 words (n, 8, 2)."""
+    grid_index = words[:, :, :1].view(np.uint8).reshape(n, 32).astype(np.int32)
+    seven = (words[:, :, 1:] >> (7 * np.arange(4, dtype=np.uint32))) & 127          # (n, 8, 4)
+    bits = np.unpackbits(seven.astype(np.uint8)[..., None], axis=3, bitorder="little")[..., :7]
+    parity = bits.sum(axis=3, keepdims=True) % 2
+    return grid_index, np.concatenate([bits, parity], axis=3).reshape(n, 256)
+
+
+def fields_iq2_xxs(data):
+    """Decoded IQ2_XXS fields: d, 4-bit scales (8), grid indices (32), sign bits (256, parity completed)."""
+    n = len(data)
+    words = data[:, 2:66].copy().view("<u4").reshape(n, 8, 2)
+    grid_index, negative = _grid_sign_fields(words, n)
+    return {"d": fp16_from_bytes(data[:, 0:2]), "scales": (words[:, :, 1] >> 28).astype(np.uint8),
+            "grid_index": grid_index, "negative": negative}
+
+
+def _dequantize_iq2_xxs_blocks(data):
+    f = fields_iq2_xxs(data)
+    n = len(data)
+    step = (f["d"][:, None] * (np.float32(0.5) + f["scales"].astype(np.float32))) * np.float32(0.25)
+    points = codebook("IQ2_XXS").values.astype(np.float32)[f["grid_index"]].reshape(n, 8, 32)
+    sign = np.where(f["negative"].reshape(n, 8, 32) == 1, np.float32(-1), np.float32(1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None] * points * sign).reshape(n, 256)
+
+
+def quantize_iq2_xxs(x, imatrix=None):
+    """IQ2_XXS bytes of x, as llama.cpp writes them; an importance vector is required, as in llama.cpp."""
+    return quantize_rows(x, imatrix, IQ2_XXS, _quantize_iq2_xxs_blocks)
+
+
+def dequantize_iq2_xxs(raw):
+    """float32 weights from IQ2_XXS bytes: d (0.5 + scale) / 4 * grid point * sign."""
+    return dequantize_rows(raw, IQ2_XXS, _dequantize_iq2_xxs_blocks)
