@@ -540,3 +540,55 @@ def quantize_iq2_xxs(x, imatrix=None):
 def dequantize_iq2_xxs(raw):
     """float32 weights from IQ2_XXS bytes: d (0.5 + scale) / 4 * grid point * sign."""
     return dequantize_rows(raw, IQ2_XXS, _dequantize_iq2_xxs_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ2_XS
+
+IQ2_XS = Layout("IQ2_XS", block_size=256, fields=(("d", 2), ("qs", 64), ("scales", 8)), imatrix="required")
+IQ2_XS_SEARCH = Search("IQ2_XS", sub_block=16, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=True,
+                       redo_all=False, even_signs=True)
+
+
+def _quantize_iq2_xs_blocks(blocks, importance):
+    n = len(blocks)
+    scale, index, negative, zero = _search_blocks(IQ2_XS_SEARCH, blocks, sigma2_weights(blocks, importance))
+    seven = np.packbits(negative.reshape(n, 16, 2, 8), axis=3, bitorder="little")[..., 0] & 127
+    q2 = index.astype(np.uint16) | (seven.astype(np.uint16) << 9)        # (n, 16, 2): 9-bit index, 7 signs
+    q2 = np.where(zero[:, :, None], np.uint16(0), q2)
+    stored = c_running_max(scale, zero) != 0
+    q2 = np.where(stored[:, None, None], q2, np.uint16(0)).astype("<u2")
+    d_bytes, code = _sub_block_codes(scale, zero, 15, 1.0)
+    scales = code[:, 0::2] | (code[:, 1::2] << 4)
+    return np.concatenate([d_bytes, q2.view(np.uint8).reshape(n, 64), scales], axis=1)
+
+
+def fields_iq2_xs(data):
+    """Decoded IQ2_XS fields: d, 4-bit scales (16), grid indices (32), sign bits (256, parity completed)."""
+    n = len(data)
+    q2 = data[:, 2:66].copy().view("<u2")                                       # (n, 32)
+    bits = np.unpackbits((q2 >> 9).astype(np.uint8)[..., None], axis=2, bitorder="little")[..., :7]
+    parity = bits.sum(axis=2, keepdims=True) % 2
+    return {"d": fp16_from_bytes(data[:, 0:2]),
+            "scales": np.stack([data[:, 66:74] & 0xF, data[:, 66:74] >> 4], axis=2).reshape(n, 16),
+            "grid_index": (q2 & 511).astype(np.int32),
+            "negative": np.concatenate([bits, parity], axis=2).reshape(n, 256)}
+
+
+def _dequantize_iq2_xs_blocks(data):
+    f = fields_iq2_xs(data)
+    n = len(data)
+    step = (f["d"][:, None] * (np.float32(0.5) + f["scales"].astype(np.float32))) * np.float32(0.25)
+    points = codebook("IQ2_XS").values.astype(np.float32)[f["grid_index"]].reshape(n, 16, 16)
+    sign = np.where(f["negative"].reshape(n, 16, 16) == 1, np.float32(-1), np.float32(1))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None] * points * sign).reshape(n, 256)
+
+
+def quantize_iq2_xs(x, imatrix=None):
+    """IQ2_XS bytes of x, as llama.cpp writes them; an importance vector is required, as in llama.cpp."""
+    return quantize_rows(x, imatrix, IQ2_XS, _quantize_iq2_xs_blocks)
+
+
+def dequantize_iq2_xs(raw):
+    """float32 weights from IQ2_XS bytes: d (0.5 + scale) / 4 * grid point * sign."""
+    return dequantize_rows(raw, IQ2_XS, _dequantize_iq2_xs_blocks)
