@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 from quantlab.ggml import bf16, iq4_xs, iquants, iquants_grids, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
-IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS"]
+IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]
 # name -> (quantize, dequantize, layout)
 TYPES = {
     "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
@@ -32,6 +32,7 @@ TYPES = {
     "IQ3_XXS": (iquants.quantize_iq3_xxs, iquants.dequantize_iq3_xxs, iquants.IQ3_XXS),
     "IQ2_XXS": (iquants.quantize_iq2_xxs, iquants.dequantize_iq2_xxs, iquants.IQ2_XXS),
     "IQ2_XS": (iquants.quantize_iq2_xs, iquants.dequantize_iq2_xs, iquants.IQ2_XS),
+    "IQ1_S": (iquants.quantize_iq1_s, iquants.dequantize_iq1_s, iquants.IQ1_S),
 }
 REQUIRED = [name for name in TYPES if TYPES[name][2].imatrix == "required"]
 
@@ -139,7 +140,8 @@ def test_bits_per_weight_from_the_layout():
     """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
     published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
                  "IQ3_S": 3.4375, "IQ2_S": 2.5625,
-                 "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625, "IQ2_XS": 2.3125}
+                 "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625, "IQ2_XS": 2.3125,
+                 "IQ1_S": 1.5625}
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 

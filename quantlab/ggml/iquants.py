@@ -592,3 +592,157 @@ def quantize_iq2_xs(x, imatrix=None):
 def dequantize_iq2_xs(raw):
     """float32 weights from IQ2_XS bytes: d (0.5 + scale) / 4 * grid point * sign."""
     return dequantize_rows(raw, IQ2_XS, _dequantize_iq2_xs_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ1_S
+
+IQ1_S = Layout("IQ1_S", block_size=256, fields=(("d", 2), ("qs", 32), ("qh", 16)), imatrix="required")
+IQ1S_DELTA = np.float32(0.125)
+# the three values a level 0, 1, 2 stands for, shifted up (+delta) or down (-delta) per sub-block
+IQ1_SHIFTED = {1: np.array([-1, 0, 1], dtype=np.float32) + IQ1S_DELTA,
+               -1: np.array([-1, 0, 1], dtype=np.float32) - IQ1S_DELTA}
+_SPLITS = np.array([(i1, i2) for i1 in range(33) for i2 in range(i1, 33)])   # C's loop order
+
+
+def _iq1_best_split(x, weight):
+    """IQ1_S's exhaustive search: sorted x cut into three runs (levels 0, 1, 2) at i1 <= i2.
+
+    For each cut and each shift (+delta first, then -delta), the least-squares scale of
+    x ~ scale * value[level] is scored from prefix sums; the first best (C's `>` test on
+    cross-multiplied float32 scores) wins. Returns scale, levels (m, 32), shift (+-1), found.
+    """
+    f32 = np.float32
+    m, n = x.shape
+    order = np.argsort(x, axis=1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=1)
+    ws = np.take_along_axis(weight, order, axis=1)
+    zeros = np.zeros((m, 1), dtype=f32)
+    sum_x = np.concatenate([zeros, np.cumsum(ws * xs, axis=1, dtype=f32)], axis=1)    # sequential
+    sum_w = np.concatenate([zeros, np.cumsum(ws, axis=1, dtype=f32)], axis=1)
+    i1, i2 = _SPLITS[:, 0], _SPLITS[:, 1]
+    a, b, c = sum_x[:, i1] - sum_x[:, :1], sum_x[:, i2] - sum_x[:, i1], sum_x[:, n:] - sum_x[:, i2]
+    wa, wb, wc = sum_w[:, i1] - sum_w[:, :1], sum_w[:, i2] - sum_w[:, i1], sum_w[:, n:] - sum_w[:, i2]
+    best = np.full(m, -np.finfo(f32).max, dtype=f32)
+    scale = np.abs(x).max(axis=1)
+    pick = np.full(m, -1)
+    shift = np.zeros(m, dtype=np.int8)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        candidates = []
+        for sign in (1, -1):
+            p = IQ1_SHIFTED[sign]
+            sum_qx = (a * p[0] + b * p[1]) + c * p[2]
+            sum_q2 = ((wa * p[0]) * p[0] + (wb * p[1]) * p[1]) + (wc * p[2]) * p[2]
+            candidates.append((sum_qx, sum_q2))
+        for k in range(len(_SPLITS)):
+            for sign, (sum_qx, sum_q2) in zip((1, -1), candidates):
+                qx, q2 = sum_qx[:, k], sum_q2[:, k]
+                better = (q2 > 0) & (qx * qx > best * q2)
+                scale = np.where(better, qx / q2, scale)
+                best = np.where(better, scale * qx, best)
+                pick = np.where(better, k, pick)
+                shift = np.where(better, np.int8(sign), shift)
+    found = pick >= 0
+    position = np.arange(n)
+    cut1, cut2 = i1[np.maximum(pick, 0)], i2[np.maximum(pick, 0)]
+    sorted_levels = (position >= cut1[:, None]).astype(np.int8) + (position >= cut2[:, None])
+    levels = np.empty_like(sorted_levels)
+    np.put_along_axis(levels, order, sorted_levels, axis=1)
+    return scale, levels, shift, found
+
+
+def _iq1_neighbours(book, keys, x, weight, scale, shift):
+    """iq1_find_best_neighbour2: least sum (w * diff) * diff, diff = scale * value[level] - x."""
+    found = np.empty(len(keys), dtype=np.int32)
+    for start in range(0, len(keys), 4096):
+        part = slice(start, start + 4096)
+        candidates = book.neighbours[keys[part]]
+        width = int((candidates >= 0).sum(axis=1).max())
+        candidates = candidates[:, :width]
+        levels = book.levels[np.maximum(candidates, 0)]                       # (k, width, 8)
+        q = np.where(shift[part, None, None] > 0, IQ1_SHIFTED[1][levels], IQ1_SHIFTED[-1][levels])
+        diff = scale[part, None, None] * q - x[part, None, :]
+        error = sum_in_order((weight[part, None, :] * diff) * diff, axis=2)
+        error[candidates < 0] = np.inf
+        found[part] = np.take_along_axis(candidates, error.argmin(axis=1)[:, None], axis=1)[:, 0]
+    return found
+
+
+def _iq1_s_sub_blocks(x, weight):
+    """IQ1_S per sub-block of 32: scale, grid indices (m, 4), shift (+-1), zero mask."""
+    book = codebook("IQ1_S")
+    m = len(x)
+    zero = np.abs(x).max(axis=1) < np.float32(1e-12)
+    scale, levels, shift, found = _iq1_best_split(x, weight)
+    zero |= ~found
+    flip = scale < 0
+    levels = np.where(flip[:, None], 2 - levels, levels)
+    scale = np.where(flip, -scale, scale)
+    shift = np.where(flip, -shift, shift)
+    keys = book.key(levels.reshape(m, 4, 8))
+    index = book.index_of_key[keys]
+    off = index < 0
+    if off.any():
+        rows = np.nonzero(off)[0]
+        index[off] = _iq1_neighbours(book, keys[off], x.reshape(m, 4, 8)[off], weight.reshape(m, 4, 8)[off],
+                                     scale[rows], shift[rows])
+        refit = off.any(axis=1)
+        q = np.where(shift[:, None] > 0, IQ1_SHIFTED[1][book.levels[index].reshape(m, 32)],
+                     IQ1_SHIFTED[-1][book.levels[index].reshape(m, 32)])
+        sum_qx = sum_in_order((weight * q) * x, axis=1)
+        sum_q2 = sum_in_order((weight * q) * q, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(refit & (sum_qx > 0) & (sum_q2 > 0), sum_qx / sum_q2, scale)
+    shift = np.where(zero, np.int8(1), shift)
+    return np.where(zero, np.float32(0), scale), index, shift, zero
+
+
+def _quantize_iq1_s_blocks(blocks, importance):
+    n = len(blocks)
+    weight = fit_weights(blocks, importance)
+    sub, w = blocks.reshape(-1, 32), weight.reshape(-1, 32)
+    chunk = 4096
+    parts = [_iq1_s_sub_blocks(sub[i:i + chunk], w[i:i + chunk]) for i in range(0, len(sub), chunk)]
+    scale, index, shift, zero = (np.concatenate(p) for p in zip(*parts))
+    scale, index, shift, zero = scale.reshape(n, 8), index.reshape(n, 8, 4), shift.reshape(n, 8), zero.reshape(n, 8)
+    index = np.where(zero[:, :, None], 0, index)                        # nothing written for those
+    qh = ((index >> 8) << (3 * np.arange(4))).sum(axis=2)               # 3 high bits per group
+    max_scale = c_running_max(scale, zero)
+    d = max_scale / np.float32(15)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        code = np.clip(nearest_int(np.float32(0.5) * ((np.float32(1) / d)[:, None] * scale - np.float32(1))), 0, 7)
+    code = code.astype(np.int64) | np.where(shift == -1, 8, 0)
+    stored = max_scale != 0
+    qh = qh | np.where(stored[:, None], code << 12, 0)
+    d_bytes = fp16_to_bytes(np.where(stored, d * np.float32(1.125), np.float32(0)))
+    return np.concatenate([d_bytes, (index & 0xFF).astype(np.uint8).reshape(n, 32),
+                           qh.astype("<u2").view(np.uint8).reshape(n, 16)], axis=1)
+
+
+def fields_iq1_s(data):
+    """Decoded IQ1_S fields: d, 3-bit scales (8), shift sign (8, -1 = down), grid indices (32)."""
+    n = len(data)
+    qh = data[:, 34:50].copy().view("<u2").astype(np.int32)                    # (n, 8)
+    high = (qh[:, :, None] >> (3 * np.arange(4))) & 7
+    return {"d": fp16_from_bytes(data[:, 0:2]), "scales": ((qh >> 12) & 7).astype(np.uint8),
+            "shift": np.where(qh & 0x8000, -1, 1).astype(np.int8),
+            "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8)}
+
+
+def _dequantize_iq1_s_blocks(data):
+    f = fields_iq1_s(data)
+    n = len(data)
+    step = f["d"][:, None] * (np.float32(2) * f["scales"].astype(np.float32) + np.float32(1))
+    delta = np.where(f["shift"] < 0, -IQ1S_DELTA, IQ1S_DELTA)
+    points = codebook("IQ1_S").values.astype(np.float32)[f["grid_index"]].reshape(n, 8, 32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None] * (points + delta[:, :, None])).reshape(n, 256)
+
+
+def quantize_iq1_s(x, imatrix=None):
+    """IQ1_S bytes of x, as llama.cpp writes them; an importance vector is required, as in llama.cpp."""
+    return quantize_rows(x, imatrix, IQ1_S, _quantize_iq1_s_blocks)
+
+
+def dequantize_iq1_s(raw):
+    """float32 weights from IQ1_S bytes: d (2 scale + 1) * (grid point +- 1/8)."""
+    return dequantize_rows(raw, IQ1_S, _dequantize_iq1_s_blocks)
