@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 from quantlab.ggml import bf16, iq4_xs, iquants, iquants_grids, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
-IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]
+IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]
 # name -> (quantize, dequantize, layout)
 TYPES = {
     "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
@@ -33,6 +33,7 @@ TYPES = {
     "IQ2_XXS": (iquants.quantize_iq2_xxs, iquants.dequantize_iq2_xxs, iquants.IQ2_XXS),
     "IQ2_XS": (iquants.quantize_iq2_xs, iquants.dequantize_iq2_xs, iquants.IQ2_XS),
     "IQ1_S": (iquants.quantize_iq1_s, iquants.dequantize_iq1_s, iquants.IQ1_S),
+    "IQ1_M": (iquants.quantize_iq1_m, iquants.dequantize_iq1_m, iquants.IQ1_M),
 }
 REQUIRED = [name for name in TYPES if TYPES[name][2].imatrix == "required"]
 
@@ -141,7 +142,7 @@ def test_bits_per_weight_from_the_layout():
     published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
                  "IQ3_S": 3.4375, "IQ2_S": 2.5625,
                  "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625, "IQ2_XS": 2.3125,
-                 "IQ1_S": 1.5625}
+                 "IQ1_S": 1.5625, "IQ1_M": 1.75}
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 
@@ -231,7 +232,10 @@ def test_bad_input_is_refused_clearly(type_name):
 
 # ----------------------------------------------------------------------------- i-quant grids
 
-@pytest.mark.parametrize("name", IQUANTS)
+GRIDS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]   # IQ1_M uses IQ1_S's grid
+
+
+@pytest.mark.parametrize("name", GRIDS)
 def test_vectorized_neighbour_search_equals_its_reference(name):
     book = iquants_grids.codebook(name)
     rng = np.random.default_rng(11)
@@ -245,7 +249,7 @@ def test_vectorized_neighbour_search_equals_its_reference(name):
     assert np.array_equal(fast, slow)
 
 
-@pytest.mark.parametrize("name", IQUANTS)
+@pytest.mark.parametrize("name", GRIDS)
 def test_grids_equal_gguf_py(name):
     """Our grid asset (from ggml-common.h) against gguf-py's copy of the same grid."""
     book = iquants_grids.codebook(name)

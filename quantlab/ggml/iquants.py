@@ -746,3 +746,162 @@ def quantize_iq1_s(x, imatrix=None):
 def dequantize_iq1_s(raw):
     """float32 weights from IQ1_S bytes: d (2 scale + 1) * (grid point +- 1/8)."""
     return dequantize_rows(raw, IQ1_S, _dequantize_iq1_s_blocks)
+
+
+# ----------------------------------------------------------------------------- IQ1_M
+
+IQ1_M = Layout("IQ1_M", block_size=256, fields=(("qs", 32), ("qh", 16), ("scales", 8)), imatrix="optional")
+_SPLITS_16 = np.array([(i1, i2) for i1 in range(17) for i2 in range(i1, 17)])
+_SHIFT_MASKS = np.array([0x00, 0x80, 0x08, 0x88])   # k = 2 * (first half shifted down) + second half
+
+
+def _iq1_m_best_split(x, weight):
+    """IQ1_M's split search on sub-blocks of 16: like IQ1_S, but each half (8) picks its own shift.
+
+    k = 0..3 encodes the shifts (first half down if k >= 2, second half down if k is odd). The sums
+    of every split are added term by term in sorted order, as libgguf's build does (the older
+    llama.cpp loop; current llama.cpp uses per-half prefix sums, which round differently and so
+    break near-ties, e.g. in constant blocks, another way).
+    """
+    f32 = np.float32
+    m, n = x.shape
+    order = np.argsort(x, axis=1, kind="stable")
+    xs, ws = np.take_along_axis(x, order, axis=1), np.take_along_axis(weight, order, axis=1)
+    # value[run, half, k]: the level a run stands for, shifted per half as k says
+    value = np.empty((3, 2, 4), dtype=f32)
+    for k in range(4):
+        value[:, 0, k] = IQ1_SHIFTED[1 if k < 2 else -1]
+        value[:, 1, k] = IQ1_SHIFTED[1 if k % 2 == 0 else -1]
+    half = (order >= n // 2).astype(np.intp)                                  # (m, n) sorted
+    v = value[:, half, :].transpose(1, 2, 0, 3)                              # (m, n, 3 runs, 4 k)
+    wv = ws[:, :, None, None] * v
+    terms_qx, terms_q2 = wv * xs[:, :, None, None], wv * v                   # (w * v) * x, (w * v) * v
+    i1, i2 = _SPLITS_16[:, 0], _SPLITS_16[:, 1]
+    position = np.arange(n)
+    runs = (position[None, :] >= i1[:, None]).astype(np.intp) + (position[None, :] >= i2[:, None])  # (153, n)
+    # every split's sums, each added in sorted order as libgguf's loops do: (m, 153, 4)
+    sum_qx = np.zeros((m, len(runs), 4), dtype=f32)
+    sum_q2 = np.zeros((m, len(runs), 4), dtype=f32)
+    for j in range(n):
+        sum_qx += terms_qx[:, j, runs[:, j], :]
+        sum_q2 += terms_q2[:, j, runs[:, j], :]
+    sums = [(sum_qx[:, :, k], sum_q2[:, :, k]) for k in range(4)]
+    best = np.full(m, -np.finfo(f32).max, dtype=f32)
+    scale = np.abs(x).max(axis=1)
+    pick = np.full(m, -1)
+    shifts = np.zeros(m, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for j in range(len(_SPLITS_16)):
+            for k, (sum_qx, sum_q2) in enumerate(sums):
+                qx, q2 = sum_qx[:, j], sum_q2[:, j]
+                better = (q2 > 0) & (qx * qx > best * q2)
+                scale = np.where(better, qx / q2, scale)
+                best = np.where(better, scale * qx, best)
+                pick = np.where(better, j, pick)
+                shifts = np.where(better, k, shifts)
+    found = pick >= 0
+    sorted_levels = runs[np.maximum(pick, 0)].astype(np.int8)
+    levels = np.empty_like(sorted_levels)
+    np.put_along_axis(levels, order, sorted_levels, axis=1)
+    return scale, levels, shifts, found
+
+
+def _iq1_m_group_shifts(k):
+    """(m, 2) shift signs of the two groups of 8 from IQ1_M's k: first down if k >= 2, second if odd."""
+    return np.stack([np.where(k < 2, 1, -1), np.where(k % 2 == 0, 1, -1)], axis=1)
+
+
+def _iq1_m_sub_blocks(x, weight):
+    book = codebook("IQ1_S")
+    m = len(x)
+    zero = np.abs(x).max(axis=1) < np.float32(1e-7)
+    scale, levels, k, found = _iq1_m_best_split(x, weight)
+    zero |= ~found
+    flip = scale < 0
+    levels = np.where(flip[:, None], 2 - levels, levels)
+    scale = np.where(flip, -scale, scale)
+    k = np.where(flip, 3 - k, k)
+    group_shift = _iq1_m_group_shifts(k)                                 # (m, 2)
+    keys = book.key(levels.reshape(m, 2, 8))
+    index = book.index_of_key[keys]
+    off = index < 0
+    if off.any():
+        rows = np.nonzero(off)[0]
+        index[off] = _iq1_neighbours(book, keys[off], x.reshape(m, 2, 8)[off], weight.reshape(m, 2, 8)[off],
+                                     scale[rows], group_shift[off])
+        point_levels = book.levels[index]                                # (m, 2, 8)
+        q = np.where(group_shift[:, :, None] > 0, IQ1_SHIFTED[1][point_levels],
+                     IQ1_SHIFTED[-1][point_levels]).reshape(m, 16)
+        sum_qx = sum_in_order((weight * q) * x, axis=1)
+        sum_q2 = sum_in_order((weight * q) * q, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(off.any(axis=1) & (sum_qx > 0) & (sum_q2 > 0), sum_qx / sum_q2, scale)
+    k = np.where(zero, 0, k)
+    return np.where(zero, np.float32(0), scale), np.where(zero[:, None], 0, index), k, zero
+
+
+def _quantize_iq1_m_blocks(blocks, importance=None):
+    f32 = np.float32
+    n = len(blocks)
+    weight = fit_weights(blocks, importance)
+    sub, w = blocks.reshape(-1, 16), weight.reshape(-1, 16)
+    chunk = 4096
+    parts = [_iq1_m_sub_blocks(sub[i:i + chunk], w[i:i + chunk]) for i in range(0, len(sub), chunk)]
+    scale, index, k, zero = (np.concatenate(p) for p in zip(*parts))
+    scale, index, k, zero = scale.reshape(n, 16), index.reshape(n, 16, 2), k.reshape(n, 16), zero.reshape(n, 16)
+    qs = (index & 0xFF).astype(np.uint8).reshape(n, 32)
+    qh = (index[:, :, 0] >> 8) | ((index[:, :, 1] >> 8) << 4)
+    max_scale = c_running_max(scale, zero)
+    stored = max_scale != 0
+    d = max_scale / f32(15)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        code = np.clip(nearest_int(f32(0.5) * ((f32(1) / d)[:, None] * scale - f32(1))), 0, 7)
+        qh = qh | np.where(stored[:, None], _SHIFT_MASKS[k], 0)
+        # refit d over the whole super-block with the stored codes and points (zero sub-blocks too)
+        group_shift = _iq1_m_group_shifts(k.reshape(-1)).reshape(n, 16, 2)
+        point_levels = codebook("IQ1_S").levels[index]                     # (n, 16, 2, 8)
+        q = np.where(group_shift[..., None] > 0, IQ1_SHIFTED[1][point_levels], IQ1_SHIFTED[-1][point_levels])
+        q = (q * (f32(2) * code[:, :, None, None] + f32(1))).reshape(n, 256)
+        sum_qx = sum_in_order((weight * q) * blocks, axis=1)
+        sum_q2 = sum_in_order((weight * q) * q, axis=1)
+        d = np.where(sum_q2 > 0, sum_qx / sum_q2, d)
+    d_bits = fp16_to_bytes(d * f32(1.1125)).view("<u2")[:, 0].astype(np.int64)
+    code = code.astype(np.int64)
+    sc = (code.reshape(n, 4, 4) << (3 * np.arange(4))).sum(axis=2)        # (n, 4) uint16 words
+    sc = sc | ((d_bits[:, None] >> (4 * np.arange(4))) & 0xF) << 12       # d's 4 nibbles on top
+    sc = np.where(stored[:, None], sc, 0)
+    return np.concatenate([qs, qh.astype(np.uint8), sc.astype("<u2").view(np.uint8).reshape(n, 8)], axis=1)
+
+
+def fields_iq1_m(data):
+    """Decoded IQ1_M fields: d (assembled from 4 nibbles), 3-bit scales (16), shift signs (32), grid indices (32)."""
+    n = len(data)
+    sc = data[:, 48:56].copy().view("<u2").astype(np.int64)                   # (n, 4)
+    d_bits = ((sc >> 12) << (4 * np.arange(4))).sum(axis=1).astype("<u2")
+    qh = data[:, 32:48].astype(np.int64)
+    high = np.stack([qh & 7, (qh >> 4) & 7], axis=2).reshape(n, 32)
+    down = np.stack([qh & 0x08, qh & 0x80], axis=2).reshape(n, 32) != 0
+    return {"d": d_bits.view("<f2").astype(np.float32),
+            "scales": ((sc[:, :, None] >> (3 * np.arange(4))) & 7).reshape(n, 16).astype(np.uint8),
+            "shift": np.where(down, -1, 1).astype(np.int8),
+            "grid_index": (data[:, :32].astype(np.int64) | (high << 8)).astype(np.int32)}
+
+
+def _dequantize_iq1_m_blocks(data):
+    f = fields_iq1_m(data)
+    n = len(data)
+    step = f["d"][:, None] * (np.float32(2) * f["scales"].astype(np.float32) + np.float32(1))   # (n, 16)
+    delta = np.where(f["shift"] < 0, -IQ1S_DELTA, IQ1S_DELTA).reshape(n, 16, 2, 1)
+    points = codebook("IQ1_S").values.astype(np.float32)[f["grid_index"]].reshape(n, 16, 2, 8)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (step[:, :, None, None] * (points + delta)).reshape(n, 256)
+
+
+def quantize_iq1_m(x, imatrix=None):
+    """IQ1_M bytes of x, as llama.cpp writes them, with or without an importance vector."""
+    return quantize_rows(x, imatrix, IQ1_M, _quantize_iq1_m_blocks)
+
+
+def dequantize_iq1_m(raw):
+    """float32 weights from IQ1_M bytes: d (2 scale + 1) * (grid point +- 1/8)."""
+    return dequantize_rows(raw, IQ1_M, _dequantize_iq1_m_blocks)
