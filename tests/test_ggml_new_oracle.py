@@ -187,6 +187,14 @@ def test_fp4_rounding_equals_its_reference(x, scale_byte):
     assert np.array_equal(microscaling.fp4_codes(x, d), microscaling.fp4_codes_reference(x, d))
 
 
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_ternary_rounding_equals_its_reference(case):
+    blocks = make(case).reshape(-1, 256)
+    d, trits = ternary._trits(blocks)
+    d_ref, trits_ref = ternary.trits_reference(blocks)
+    assert np.array_equal(bits(d), bits(d_ref)) and np.array_equal(trits, trits_ref)
+
+
 def test_ue4m3_bytes_round_trip_and_round_to_nearest():
     values = microscaling.UE4M3_HALF * 2
     exact = np.arange(1, 0x78)      # every UE4M3 byte below exponent 15 encodes its own value

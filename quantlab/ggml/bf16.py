@@ -14,23 +14,29 @@ from .rowwise import Layout, dequantize_rows, quantize_rows
 LAYOUT = Layout("BF16", block_size=1, fields=(("bits", 2),), imatrix="ignored")
 
 
-def bf16_bits(values):
+def bf16_bits(values, may_have_nan=True):
     """The bf16 bit patterns (uint16) of float32 values, rounded to nearest even as llama.cpp does.
 
-    NaN keeps its top bits with the quiet bit forced (0x40 of the high half), as in C; the public
-    quantize_bf16 refuses NaN before it gets here.
+    bits + 0x7FFF + (lowest kept bit), top half kept: ties go to the even neighbour. NaN keeps its
+    top bits with the quiet bit forced (0x40 of the high half), as in C; quantize_bf16 refuses NaN
+    at the door and skips that check (may_have_nan=False).
     """
     bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-    lowest_kept = (bits >> np.uint32(16)) & np.uint32(1)
-    rounded = ((bits + np.uint32(0x7FFF) + lowest_kept) >> np.uint32(16)).astype(np.uint16)
-    nan = (bits & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
-    if nan.any():
-        rounded[nan] = (bits[nan] >> np.uint32(16)).astype(np.uint16) | np.uint16(0x40)
+    rounded = np.right_shift(bits, np.uint32(16))
+    rounded &= np.uint32(1)
+    rounded += bits
+    rounded += np.uint32(0x7FFF)
+    rounded >>= np.uint32(16)
+    rounded = rounded.astype(np.uint16)
+    if may_have_nan:
+        nan = (bits & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+        if nan.any():
+            rounded[nan] = (bits[nan] >> np.uint32(16)).astype(np.uint16) | np.uint16(0x40)
     return rounded
 
 
 def _quantize_blocks(blocks, importance=None):
-    return bf16_bits(blocks).view(np.uint8).reshape(len(blocks), -1)
+    return bf16_bits(blocks, may_have_nan=False).view(np.uint8).reshape(len(blocks), -1)
 
 
 def _dequantize_blocks(data):

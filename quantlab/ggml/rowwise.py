@@ -51,7 +51,7 @@ def as_rows(x, layout):
                          f"2-D rows, e.g. x.reshape(-1, x.shape[-1])")
     with np.errstate(over="ignore"):
         rows = np.ascontiguousarray(np.atleast_2d(array), dtype=np.float32)
-    if not np.isfinite(rows).all():
+    if array.dtype != np.float32 and not np.isfinite(rows).all():    # float64 beyond float32's range
         raise ValueError("x has values beyond float32's range (max 3.4e38); GGML quantizes float32 weights")
     if rows.shape[1] % layout.block_size:
         below = rows.shape[1] // layout.block_size * layout.block_size

@@ -25,9 +25,26 @@ _POWERS_OF_3 = np.array([81, 27, 9, 3, 1], dtype=np.uint8)     # first trit most
 
 
 def _trits(blocks):
-    """Scale d = max|x| (float32) and trits q + 1 in {0, 1, 2} (uint8) of each block of 256."""
-    d = np.abs(blocks).max(axis=1)
+    """Scale d = max|x| (float32) and trits q + 1 in {0, 1, 2} (uint8) of each block of 256.
+
+    |x / max| <= 1 (up to rounding), so lroundf gives +1 from 0.5 up, -1 from -0.5 down, else 0.
+    """
+    d = np.abs(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))    # max|x|, +0.0 for zeros as in C
     with np.errstate(divide="ignore", over="ignore"):      # 1/subnormal overflows to inf, as in C
+        inverse = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), np.float32(0)).astype(np.float32)
+    scaled = blocks * inverse[:, None]
+    trits = np.greater_equal(scaled, np.float32(0.5)).view(np.uint8) + np.uint8(1)
+    trits -= np.less_equal(scaled, np.float32(-0.5)).view(np.uint8)
+    overflowed = np.isinf(inverse)
+    if overflowed.any():                                   # x * inf: lroundf's LONG_MIN -> trit 1
+        trits[overflowed] = 1
+    return d, trits
+
+
+def trits_reference(blocks):
+    """The same trits by C's rule spelled out: lroundf(x * (1/max)) + 1, non-finite products -> 1."""
+    d = np.abs(blocks).max(axis=1)
+    with np.errstate(divide="ignore", over="ignore"):
         inverse = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), np.float32(0)).astype(np.float32)
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = blocks * inverse[:, None]
@@ -35,10 +52,17 @@ def _trits(blocks):
     return d, (q + np.float32(1)).astype(np.uint8)
 
 
+_CEIL_256_243 = ((np.arange(243) * 256 + 242) // 243).astype(np.uint8)   # ceil(v * 256 / 243)
+
+
 def _base3_bytes(trits):
     """(..., 5, m) trits -> (..., m) bytes: ceil(sum trit_n 3^(4-n) * 256 / 243)."""
-    value = np.einsum("...nm,n->...m", trits.astype(np.uint16), _POWERS_OF_3.astype(np.uint16))
-    return ((value * 256 + 242) // 243).astype(np.uint8)
+    value = trits[..., 0, :] * np.uint8(3)                  # Horner: at most 242, fits a byte
+    for n in range(1, 5):
+        value += trits[..., n, :]
+        if n < 4:
+            value *= np.uint8(3)
+    return _CEIL_256_243[value]
 
 
 def _base3_trits(data, count):
