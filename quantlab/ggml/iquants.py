@@ -66,24 +66,34 @@ def c_running_max(values, skip):
     return running
 
 
-def best_neighbour(book, keys, xval, weight, scale):
+def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     """Grid index of the best neighbour of each off-grid lattice key, as iq*_find_best_neighbour.
 
-    keys (m,), xval and weight (m, dim) float32, scale (m,) float32. The error of a grid point q is
-    sum_i (weight_i * diff_i) * diff_i with diff = scale*q - xval, summed in coordinate order in
+    keys (k,), xval and weight (k, dim) float32, scale (k,) float32. The error of a grid point q is
+    sum_i (weight_i * diff_i) * diff_i with diff = scale*q_i - xval_i, summed in coordinate order in
     float32; the first neighbour (nearest on the lattice, then lowest index) wins a tie.
+    Fast path: each coordinate takes one of a few levels, so the terms are computed once per
+    (group, coordinate, level) in a small table, and each candidate's error gathers its terms.
+    level_values: (k, n_levels) value of each level per group (IQ1's shifted levels); default 2l + 1.
     """
-    positions = book.positions()
+    n_levels = int(book.levels.max()) + 1
+    dim = book.dim
+    if level_values is None:
+        level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
     found = np.empty(len(keys), dtype=np.int32)
-    for start in range(0, len(keys), 4096):
-        part = slice(start, start + 4096)
+    for start in range(0, len(keys), 8192):
+        part = slice(start, start + 8192)
         candidates = book.neighbours[keys[part]]
         width = int((candidates >= 0).sum(axis=1).max())
         candidates = candidates[:, :width]
-        points = positions[np.maximum(candidates, 0)]                 # (m, width, dim)
-        diff = scale[part, None, None] * points - xval[part, None, :]
-        weighted = weight[part, None, :] * diff
-        error = sum_in_order(weighted * diff, axis=2)
+        levels = book.levels[np.maximum(candidates, 0)]                  # (k, width, dim) uint8
+        k = len(candidates)
+        diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]   # (k, dim, L)
+        table = ((weight[part, :, None] * diff) * diff).reshape(-1)
+        base = (np.arange(k) * (dim * n_levels))[:, None]
+        error = table[base + levels[:, :, 0]]
+        for i in range(1, dim):
+            error = error + table[base + (i * n_levels) + levels[:, :, i]]
         error[candidates < 0] = np.inf
         found[part] = np.take_along_axis(candidates, error.argmin(axis=1)[:, None], axis=1)[:, 0]
     return found
@@ -652,19 +662,8 @@ def _iq1_best_split(x, weight):
 
 def _iq1_neighbours(book, keys, x, weight, scale, shift):
     """iq1_find_best_neighbour2: least sum (w * diff) * diff, diff = scale * value[level] - x."""
-    found = np.empty(len(keys), dtype=np.int32)
-    for start in range(0, len(keys), 4096):
-        part = slice(start, start + 4096)
-        candidates = book.neighbours[keys[part]]
-        width = int((candidates >= 0).sum(axis=1).max())
-        candidates = candidates[:, :width]
-        levels = book.levels[np.maximum(candidates, 0)]                       # (k, width, 8)
-        q = np.where(shift[part, None, None] > 0, IQ1_SHIFTED[1][levels], IQ1_SHIFTED[-1][levels])
-        diff = scale[part, None, None] * q - x[part, None, :]
-        error = sum_in_order((weight[part, None, :] * diff) * diff, axis=2)
-        error[candidates < 0] = np.inf
-        found[part] = np.take_along_axis(candidates, error.argmin(axis=1)[:, None], axis=1)[:, 0]
-    return found
+    values = np.where(np.asarray(shift)[:, None] > 0, IQ1_SHIFTED[1], IQ1_SHIFTED[-1])
+    return best_neighbour(book, keys, x, weight, scale, values)
 
 
 def _iq1_s_sub_blocks(x, weight):
