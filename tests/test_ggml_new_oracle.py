@@ -12,11 +12,22 @@ import numpy as np
 import pytest
 from gguf import GGMLQuantizationType
 from gguf.constants import GGML_QUANT_SIZES
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from quantlab.ggml import bf16, iq4_xs, iquants, iquants_grids, microscaling, ternary
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
+
+from quantlab.ggml import (
+    bf16,
+    iq1,
+    iq2,
+    iq3,
+    iq4_xs,
+    iquants,
+    iquants_grids,
+    microscaling,
+    ternary,
+)
 
 IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]
 # name -> (quantize, dequantize, layout)
@@ -27,13 +38,13 @@ TYPES = {
     "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0, ternary.TQ2_0),
     "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0, ternary.TQ1_0),
     "IQ4_XS": (iq4_xs.quantize_iq4_xs, iq4_xs.dequantize_iq4_xs, iq4_xs.IQ4_XS),
-    "IQ3_S": (iquants.quantize_iq3_s, iquants.dequantize_iq3_s, iquants.IQ3_S),
-    "IQ2_S": (iquants.quantize_iq2_s, iquants.dequantize_iq2_s, iquants.IQ2_S),
-    "IQ3_XXS": (iquants.quantize_iq3_xxs, iquants.dequantize_iq3_xxs, iquants.IQ3_XXS),
-    "IQ2_XXS": (iquants.quantize_iq2_xxs, iquants.dequantize_iq2_xxs, iquants.IQ2_XXS),
-    "IQ2_XS": (iquants.quantize_iq2_xs, iquants.dequantize_iq2_xs, iquants.IQ2_XS),
-    "IQ1_S": (iquants.quantize_iq1_s, iquants.dequantize_iq1_s, iquants.IQ1_S),
-    "IQ1_M": (iquants.quantize_iq1_m, iquants.dequantize_iq1_m, iquants.IQ1_M),
+    "IQ3_S": (iq3.quantize_iq3_s, iq3.dequantize_iq3_s, iq3.IQ3_S),
+    "IQ2_S": (iq2.quantize_iq2_s, iq2.dequantize_iq2_s, iq2.IQ2_S),
+    "IQ3_XXS": (iq3.quantize_iq3_xxs, iq3.dequantize_iq3_xxs, iq3.IQ3_XXS),
+    "IQ2_XXS": (iq2.quantize_iq2_xxs, iq2.dequantize_iq2_xxs, iq2.IQ2_XXS),
+    "IQ2_XS": (iq2.quantize_iq2_xs, iq2.dequantize_iq2_xs, iq2.IQ2_XS),
+    "IQ1_S": (iq1.quantize_iq1_s, iq1.dequantize_iq1_s, iq1.IQ1_S),
+    "IQ1_M": (iq1.quantize_iq1_m, iq1.dequantize_iq1_m, iq1.IQ1_M),
 }
 REQUIRED = [name for name in TYPES if TYPES[name][2].imatrix == "required"]
 

@@ -20,7 +20,7 @@ point within the `nwant` smallest distinct squared distances, nearest first, the
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ _CODEBOOKS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def grid_tables():
     """Every table of the asset as int8 arrays (points, dim), plus ksigns_iq2xs and the source."""
     with np.load(_ASSET) as data:
@@ -75,7 +75,7 @@ class Codebook:
         return (levels.astype(np.int64) << shifts).sum(axis=-1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def codebook(name):
     """The Codebook of an i-quant type ("IQ3_S", ...), with llama.cpp's map and neighbour lists."""
     table, coordinate_values, bits, nwant = _CODEBOOKS[name]
