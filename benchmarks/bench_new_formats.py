@@ -19,7 +19,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 import libgguf  # noqa: E402
 import numpy as np  # noqa: E402
 
-from quantlab.ggml import bf16, iq4_xs, iquants, microscaling, ternary  # noqa: E402
+from quantlab.ggml import bf16, iq1, iq2, iq3, iq4_xs, microscaling, ternary  # noqa: E402
 
 TYPES = {
     "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16),
@@ -28,13 +28,13 @@ TYPES = {
     "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0),
     "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0),
     "IQ4_XS": (iq4_xs.quantize_iq4_xs, iq4_xs.dequantize_iq4_xs),
-    "IQ3_S": (iquants.quantize_iq3_s, iquants.dequantize_iq3_s),
-    "IQ3_XXS": (iquants.quantize_iq3_xxs, iquants.dequantize_iq3_xxs),
-    "IQ2_S": (iquants.quantize_iq2_s, iquants.dequantize_iq2_s),
-    "IQ2_XS": (iquants.quantize_iq2_xs, iquants.dequantize_iq2_xs),
-    "IQ2_XXS": (iquants.quantize_iq2_xxs, iquants.dequantize_iq2_xxs),
-    "IQ1_S": (iquants.quantize_iq1_s, iquants.dequantize_iq1_s),
-    "IQ1_M": (iquants.quantize_iq1_m, iquants.dequantize_iq1_m),
+    "IQ3_S": (iq3.quantize_iq3_s, iq3.dequantize_iq3_s),
+    "IQ3_XXS": (iq3.quantize_iq3_xxs, iq3.dequantize_iq3_xxs),
+    "IQ2_S": (iq2.quantize_iq2_s, iq2.dequantize_iq2_s),
+    "IQ2_XS": (iq2.quantize_iq2_xs, iq2.dequantize_iq2_xs),
+    "IQ2_XXS": (iq2.quantize_iq2_xxs, iq2.dequantize_iq2_xxs),
+    "IQ1_S": (iq1.quantize_iq1_s, iq1.dequantize_iq1_s),
+    "IQ1_M": (iq1.quantize_iq1_m, iq1.dequantize_iq1_m),
 }
 REQUIRED = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
 
