@@ -284,3 +284,23 @@ def test_imatrix_required_exactly_where_llama_cpp_requires_it(type_name):
     if required:
         with pytest.raises(ValueError, match=f"{type_name} needs an importance matrix"):
             TYPES[type_name][0](make("gaussian"))
+
+
+FIELD_FORMULAS = {   # the weights from the decoded fields, by each format's documented formula
+    "TQ2_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
+    "TQ1_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
+    "MXFP4": lambda f: (microscaling.FP4_LEVELS[f["codes"]].astype(np.float32) / 2) * f["scale"][:, None],
+    "IQ4_XS": lambda f: ((f["d"][:, None] * f["multipliers"].astype(np.float32))[:, :, None]
+                         * np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],
+                                    np.float32)[f["codes"]].reshape(len(f["d"]), 8, 32)).reshape(len(f["d"]), -1),
+}
+
+
+@pytest.mark.parametrize("type_name", list(FIELD_FORMULAS))
+def test_fields_rebuild_gguf_py_weights(type_name):
+    quantize, _, layout = TYPES[type_name]
+    module = {"TQ2_0": ternary, "TQ1_0": ternary, "MXFP4": microscaling, "IQ4_XS": iq4_xs}[type_name]
+    data = quantize(make("laplace"))
+    fields = getattr(module, f"fields_{type_name.lower()}")(data.reshape(-1, layout.bytes_per_block))
+    rebuilt = FIELD_FORMULAS[type_name](fields).reshape(data.shape[0], -1)
+    assert np.array_equal(bits(rebuilt), bits(gguf.quants.dequantize(data, GGMLQuantizationType[type_name])))

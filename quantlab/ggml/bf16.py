@@ -52,3 +52,9 @@ def quantize_bf16(x, imatrix=None):
 def dequantize_bf16(raw):
     """float32 weights from BF16 bytes (exact: every bf16 is a float32)."""
     return dequantize_rows(raw, LAYOUT, _dequantize_blocks)
+
+
+def fields_bf16(data):
+    """Decoded BF16 fields per 1-weight block: the value (float32) and its 16 raw bits."""
+    halves = np.ascontiguousarray(data).view("<u2")[:, 0]
+    return {"values": _dequantize_blocks(data)[:, 0], "bits": halves.copy()}

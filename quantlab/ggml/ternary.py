@@ -120,3 +120,18 @@ def quantize_tq2_0(x, imatrix=None):
 def dequantize_tq2_0(raw):
     """float32 weights from TQ2_0 bytes: (trit - 1) * d."""
     return dequantize_rows(raw, TQ2_0, _dequantize_tq2_0_blocks)
+
+
+def fields_tq1_0(data):
+    """Decoded TQ1_0 fields per block: d (float32) and the 256 trits 0..2 (weight = (trit - 1) * d)."""
+    n = len(data)
+    trits = np.concatenate([_base3_trits(data[:, :32], 5).reshape(n, 160),
+                            _base3_trits(data[:, 32:48], 5).reshape(n, 80),
+                            _base3_trits(data[:, 48:52], 4).reshape(n, 16)], axis=1)
+    return {"d": fp16_from_bytes(data[:, 52:54]), "trits": trits}
+
+
+def fields_tq2_0(data):
+    """Decoded TQ2_0 fields per block: d (float32) and the 256 trits 0..3 (weight = (trit - 1) * d)."""
+    trits = unpack_fields(data[:, :64].reshape(-1, 2, 32), width=2).reshape(len(data), 256)
+    return {"d": fp16_from_bytes(data[:, 64:66]), "trits": trits}
