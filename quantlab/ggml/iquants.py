@@ -77,11 +77,12 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     if level_values is None:
         level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
     found = np.empty(len(keys), dtype=np.int32)
+    counts = book.neighbour_count[keys]
+    by_count = np.argsort(counts, kind="stable")      # chunks of similar list lengths: little padding
     for start in range(0, len(keys), 8192):
-        part = slice(start, start + 8192)
-        candidates = book.neighbours[keys[part]]
-        width = int((candidates >= 0).sum(axis=1).max())
-        candidates = candidates[:, :width]
+        part = by_count[start:start + 8192]
+        width = int(counts[part].max())
+        candidates = book.neighbours[keys[part], :width]
         levels = book.levels[np.maximum(candidates, 0)]                  # (k, width, dim) uint8
         k = len(candidates)
         diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]   # (k, dim, L)

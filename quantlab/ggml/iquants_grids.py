@@ -56,6 +56,7 @@ class Codebook:
     bits: int                # bits per coordinate in a lattice key
     index_of_key: np.ndarray  # int32 (2^(bits*dim),): grid index of a lattice key, or -1
     neighbours: np.ndarray   # int32 (2^(bits*dim), max_n): neighbours of off-grid keys, -1 padded
+    neighbour_count: np.ndarray  # int32 (2^(bits*dim),): how many of each row are real
 
     @property
     def size(self):
@@ -106,4 +107,5 @@ def codebook(name):
     neighbours = np.full((n_keys, width), -1, dtype=np.int32)
     for key, neighbour_list in zip(wanted, lists):
         neighbours[key, :len(neighbour_list)] = neighbour_list
-    return Codebook(name, values, levels, bits, index_of_key, neighbours)
+    return Codebook(name, values, levels, bits, index_of_key, neighbours,
+                    (neighbours >= 0).sum(axis=1).astype(np.int32))
