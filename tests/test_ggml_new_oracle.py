@@ -17,17 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
-from quantlab.ggml import (
-    bf16,
-    iq1,
-    iq2,
-    iq3,
-    iq4_xs,
-    iquants,
-    iquants_grids,
-    microscaling,
-    ternary,
-)
+import quantlab.ggml as ggml
+from quantlab.ggml import bf16, iq1, iq2, iq3, iq4_xs, iquants, iquants_grids, microscaling, ternary
 
 IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]
 # name -> (quantize, dequantize, layout)
@@ -304,3 +295,24 @@ def test_fields_rebuild_gguf_py_weights(type_name):
     fields = getattr(module, f"fields_{type_name.lower()}")(data.reshape(-1, layout.bytes_per_block))
     rebuilt = FIELD_FORMULAS[type_name](fields).reshape(data.shape[0], -1)
     assert np.array_equal(bits(rebuilt), bits(gguf.quants.dequantize(data, GGMLQuantizationType[type_name])))
+
+
+# ----------------------------------------------------------------------------- registry
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_registered_with_the_layout_and_the_same_bytes(type_name):
+    """ggml.quantize / dequantize / fields reach the same code; the table agrees with the Layout."""
+    quantize, dequantize, layout = TYPES[type_name]
+    fmt = ggml.format_info(type_name)
+    assert (fmt.block_size, fmt.bytes_per_block, fmt.bits_per_weight) == (
+        layout.block_size, layout.bytes_per_block, layout.bits_per_weight)
+    x = make("laplace")[:2]
+    if type_name in REQUIRED:
+        with pytest.raises(ValueError, match="importance matrix"):
+            ggml.quantize(x, type_name)
+        data = quantize(x, imatrix=importance(ROW_LENGTH))
+    else:
+        data = ggml.quantize(x, type_name)
+        assert np.array_equal(data, quantize(x))
+    assert np.array_equal(bits(ggml.dequantize(data, type_name)), bits(dequantize(data)))
+    assert all(len(v) == data.size // layout.bytes_per_block for v in ggml.fields(data, type_name).values())
