@@ -62,8 +62,17 @@ def _signed_absmax(blocks):
     return np.take_along_axis(blocks, first[:, None], axis=1)[:, 0]
 
 
-def _search_scale(blocks):
-    """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search."""
+def search_scale(blocks, weight=None):
+    """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search.
+
+    weight: per-weight importance of the least-squares fits, float32 like blocks; None means x^2
+    (llama.cpp's default). IQ4_XS runs the same search on its 32-weight sub-blocks.
+    """
+    return np.concatenate([_search_scale(blocks[i:i + _CHUNK], None if weight is None else weight[i:i + _CHUNK])
+                           for i in range(0, len(blocks), _CHUNK)])
+
+
+def _search_scale(blocks, weight=None):
     signed_max = _signed_absmax(blocks)
     tiny = np.abs(signed_max) < TINY_BLOCK
     signed_max = np.where(tiny, np.float32(1), signed_max)  # placeholder; these blocks get d = 0
@@ -74,7 +83,7 @@ def _search_scale(blocks):
 
     x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
     with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
-        weight = x * x
+        weight = x * x if weight is None else weight.T[:, :, None]
         levels = _LEVEL_AT_HALF_STEP[_half_steps(x * (2 * inverse)[None])]  # (32, n, 16), |2v| < _REACH
         weighted = weight * levels
         sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
@@ -94,7 +103,7 @@ def _search_scale(blocks):
 def quantize_iq4_nl(blocks):
     """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles."""
     blocks = np.asarray(blocks, dtype=np.float32)
-    scale = np.concatenate([_search_scale(blocks[i:i + _CHUNK]) for i in range(0, len(blocks), _CHUNK)])
+    scale = search_scale(blocks)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)  # 1/fp32 d, not 1/fp16 d
     codes = nearest_level(blocks * inverse[:, None])

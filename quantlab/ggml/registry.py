@@ -10,7 +10,7 @@ blocks (a new type is one more row here):
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import iq4_nl, kquants, legacy, plain
+from . import bf16, iq1, iq2, iq3, iq4_nl, iq4_xs, kquants, legacy, microscaling, plain, ternary
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,28 @@ FORMATS = {f.name: f for f in [
          "6-bit codes; 16 sub-blocks of 16 with 8-bit signed scales under one fp16 d", kquants),
     _row("IQ4_NL", 32, 18, "non-linear",
          "4-bit indices into a fixed 16-level non-uniform table, one fp16 scale per 32", iq4_nl),
+    # The newer types (issue 13). Their module functions also take imatrix= (one weight per column).
+    _row("BF16", 1, 2, "float", "bfloat16: float32's top 16 bits, rounded to nearest even", bf16),
+    _row("MXFP4", 32, 17, "microscaling", "FP4 E2M1 codes, one E8M0 power-of-two scale per 32", microscaling),
+    _row("NVFP4", 64, 36, "microscaling", "FP4 E2M1 codes, one UE4M3 (FP8) scale per 16", microscaling),
+    _row("TQ1_0", 256, 54, "ternary", "trits -1/0/+1, five per byte in base 3, one fp16 scale per 256", ternary),
+    _row("TQ2_0", 256, 66, "ternary", "trits -1/0/+1, 2 bits each, one fp16 scale per 256", ternary),
+    _row("IQ4_XS", 256, 136, "non-linear",
+         "IQ4_NL's 16-level table; 8 sub-blocks of 32 with 6-bit scales under one fp16 d", iq4_xs),
+    _row("IQ3_S", 256, 110, "i-quant",
+         "4-dim points of a 512-point grid, sign bits, 4-bit scales per 32 under one fp16 d", iq3),
+    _row("IQ3_XXS", 256, 98, "i-quant",
+         "4-dim points of a 256-point grid, 7 sign bits per 8, 4-bit scales per 32 under one fp16 d", iq3),
+    _row("IQ2_S", 256, 82, "i-quant",
+         "8-dim points of a 1024-point grid, sign bits, 4-bit scales per 16 under one fp16 d", iq2),
+    _row("IQ2_XS", 256, 74, "i-quant",
+         "8-dim points of a 512-point grid, 7 sign bits per 8, 4-bit scales per 16; needs an imatrix", iq2),
+    _row("IQ2_XXS", 256, 66, "i-quant",
+         "8-dim points of a 256-point grid, 7 sign bits per 8, 4-bit scales per 32; needs an imatrix", iq2),
+    _row("IQ1_S", 256, 50, "i-quant",
+         "8-dim ternary points of a 2048-point grid +-1/8, 3-bit scales per 32; needs an imatrix", iq1),
+    _row("IQ1_M", 256, 56, "i-quant",
+         "8-dim ternary points of a 2048-point grid +-1/8 per 8, 3-bit scales per 16", iq1),
 ]}
 
 

@@ -1,0 +1,333 @@
+"""The search shared by the vector-codebook i-quants (iq3.py, iq2.py, iq1.py): grid points by scale.
+
+Every i-quant follows the same rhythm, per sub-block of 32 weights (see quantlab.ggml.iquants_grids
+for what the grids are):
+1. split signs from magnitudes: xval = |x|, one sign bit per weight;
+2. weights of the fit: x^2, or with an imatrix qw * sqrt(sigma2 + x^2) (sigma2 = 2 mean x^2 per 256);
+3. try a ladder of scales; for each, round every group of magnitudes to lattice levels
+   l = nearest_int((xval / scale - 1) / 2); if that lattice point is not in the grid, take the best
+   of its precomputed grid neighbours (least weighted squared error at this scale); fit the
+   least-squares scale sum(w x q) / sum(w q^2) and keep the try that scores best;
+4. store the grid indices, the signs, and the sub-block scale as a few bits under one fp16 d.
+The search is vectorized over all sub-blocks and all tries at once; `best_neighbour_reference`
+is the plain loop that the vectorized neighbour search is tested against.
+
+Not reproduced: weights so large (|x| above about 1e12) that the fit's sums x^2 * x * q overflow
+float32; llama.cpp then compares inf and nan scores, and its bytes are an accident of that.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kquants_search
+from .fp16 import fp16_to_bytes, sum_in_order
+from .iquants_grids import codebook
+
+_CHUNK = 512          # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
+
+
+def fit_weights(blocks, importance, sigma2_share=None):
+    """Weights of the least-squares fits, per weight of blocks (n, 256).
+
+    With an imatrix qw: qw * sqrt(sigma2 + x^2), where sigma2 = 2 * mean(x^2) over the 256.
+    Without: x^2, or sigma2_share * sigma2 + x^2 for the types that add a floor (IQ2_S: 0.25).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if importance is None and sigma2_share is None:
+            return blocks * blocks
+        sigma2 = np.float32(2) * sum_in_order(blocks * blocks, axis=1) / np.float32(blocks.shape[1])
+        if importance is None:
+            return np.float32(sigma2_share) * sigma2[:, None] + blocks * blocks
+        return importance * np.sqrt(sigma2[:, None] + blocks * blocks)
+
+
+def nearest_int(values):
+    """llama.cpp's nearest_int of float32 values (kquants_search.nearest_int), as float32.
+
+    Ties to even; beyond 2^22, and for inf (-> -2^22) and nan (-> 0), C's bit trick is reproduced:
+    such values arise when 1/max|x| overflows (subnormal blocks) or a sum is nearly 0.
+    """
+    return kquants_search.nearest_int(values).astype(np.float32)
+
+
+def c_running_max(values, skip):
+    """max over the last axis as C's `m = MAX(m, v)` loop from m = 0 computes it, skipping `skip`.
+
+    A nan v replaces m (`m > nan` is false). Only weights near float32's limit make a nan scale.
+    """
+    running = np.zeros(values.shape[:-1], dtype=np.float32)
+    for column, skipped in zip(np.moveaxis(values, -1, 0), np.moveaxis(skip, -1, 0)):
+        running = np.where((running > column) | skipped, running, column)
+    return running
+
+
+def best_neighbour(book, keys, xval, weight, scale, level_values=None):
+    """Grid index of the best neighbour of each off-grid lattice key, as iq*_find_best_neighbour.
+
+    keys (k,), xval and weight (k, dim) float32, scale (k,) float32. The error of a grid point q is
+    sum_i (weight_i * diff_i) * diff_i with diff = scale*q_i - xval_i, summed in coordinate order in
+    float32; the first neighbour (nearest on the lattice, then lowest index) wins a tie.
+    Fast path: each coordinate takes one of a few levels, so the terms are computed once per
+    (group, coordinate, level) in a small table, and each candidate's error gathers its terms.
+    level_values: (k, n_levels) value of each level per group (IQ1's shifted levels); default 2l + 1.
+    """
+    n_levels = int(book.levels.max()) + 1
+    dim = book.dim
+    if level_values is None:
+        level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
+    found = np.empty(len(keys), dtype=np.int32)
+    counts = book.neighbour_count[keys]
+    by_count = np.argsort(counts, kind="stable")      # chunks of similar list lengths: little padding
+    for start in range(0, len(keys), 8192):
+        part = by_count[start:start + 8192]
+        width = int(counts[part].max())
+        candidates = book.neighbours[keys[part], :width]
+        levels = book.levels[np.maximum(candidates, 0)]                  # (k, width, dim) uint8
+        k = len(candidates)
+        diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]   # (k, dim, L)
+        table = ((weight[part, :, None] * diff) * diff).reshape(-1)
+        base = (np.arange(k) * (dim * n_levels))[:, None]
+        error = table[base + levels[:, :, 0]]
+        for i in range(1, dim):
+            error = error + table[base + (i * n_levels) + levels[:, :, i]]
+        error[candidates < 0] = np.inf
+        found[part] = np.take_along_axis(candidates, error.argmin(axis=1)[:, None], axis=1)[:, 0]
+    return found
+
+
+def best_neighbour_reference(book, key, xval, weight, scale):
+    """One group, the plain loop of llama.cpp's iq3_find_best_neighbour (for tests)."""
+    best, best_error = -1, np.float32(np.finfo(np.float32).max)
+    for j in book.neighbours[key]:
+        if j < 0:
+            break
+        error = np.float32(0)
+        for i in range(book.dim):
+            diff = np.float32(scale) * np.float32(2 * int(book.levels[j, i]) + 1) - xval[i]
+            error = np.float32(error + np.float32(weight[i] * diff) * diff)
+        if error < best_error:
+            best, best_error = j, error
+    return best
+
+
+def _grid_points(book, xval, weight, scale, inverse, max_level):
+    """Grid index of each group at one scale: lattice rounding, then the neighbour search off-grid.
+
+    xval, weight (m, groups, dim); scale and inverse (m, 1): the search's scale and 1/scale.
+    """
+    levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))),
+                     0, max_level).astype(np.int64)
+    keys = book.key(levels)                                              # (m, groups)
+    index = book.index_of_key[keys]
+    off = index < 0
+    if off.any():
+        index[off] = best_neighbour(book, keys[off], xval[off], weight[off],
+                                    np.broadcast_to(scale, keys.shape)[off])
+    return index, ~off
+
+
+def _weighted_sums(book, index, xval, weight):
+    """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points."""
+    q = book.positions()[index].reshape(xval.shape[0], -1)              # (m, 32)
+    w = weight.reshape(q.shape)
+    x = xval.reshape(q.shape)
+    return sum_in_order((w * x) * q, axis=1), sum_in_order((w * q) * q, axis=1)
+
+
+# ----------------------------------------------------------------------------- the shared search
+
+@dataclass(frozen=True)
+class Search:
+    """How one i-quant searches a sub-block (the constants of its quantize_row_*_impl)."""
+
+    grid: str               # which codebook
+    sub_block: int          # weights per fitted scale
+    top_level: int          # kMaxQ - 1: lattice levels 0 .. top_level, positions 1, 3, ..
+    step: float             # the ladder of inverse scales (2 kMaxQ - 1 + t * step) / max, t = -9..9
+    tiny: float             # sub-blocks with max|x| below this (or == 0 when 0) are stored as zeros
+    on_grid_at_start: bool  # IQ3_S starts "off grid" (so it always refits), IQ2_S "on grid"
+    redo_all: bool          # the refit re-rounds every group (IQ3_S) or only the off-grid ones
+    tries: int = 9          # t = -tries .. tries
+    even_signs: bool = False  # 7 sign bits per 8 weights: the count of minus signs is made even
+    qp_start: bool = False  # IQ2_XXS/XS: the ladder spans make_qp_quants' scale, not max|x|,
+                            # and the refit at the end always runs, on every group
+
+
+def magnitudes_and_signs(x, weight, even_signs):
+    """xval = |x| and the sign bits (x >= 0 counts as +, -0.0 too), as the i-quants split them.
+
+    With even_signs (IQ3_XXS, IQ2_XXS, IQ2_XS), a group of 8 with an odd count of negatives gets
+    its least important weight (smallest w * x * x, the first on a tie) flipped: its sign bit is
+    toggled and its xval becomes -|x|, so the fit sees the weight it will really get.
+    """
+    negative = ~(x >= 0)
+    xval = np.abs(x)
+    if even_signs:
+        m = len(x)
+        groups = negative.reshape(m, -1, 8)
+        odd = groups.sum(axis=2) % 2 == 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            importance = ((weight * x) * x).reshape(m, -1, 8)
+        least = importance.argmin(axis=2)
+        rows, group = np.nonzero(odd)
+        column = group * 8 + least[rows, group]
+        negative = negative.copy()
+        negative[rows, column] ^= True
+        xval[rows, column] = -xval[rows, column]
+    return xval, negative
+
+
+def make_qp_scale(xval, weight, nmax):
+    """The scale llama.cpp's make_qp_quants returns, for rows xval (m, n) with weights (m, n).
+
+    A non-negative grid x ~ scale * l, l = 0..nmax: start at nmax / max, try 8 nearby inverse
+    scales (0.1 t + nmax) / max by weighted squared error, then sweep the weights in order (up to
+    5 times, stopping after a sweep without change), moving one code at a time to the value the
+    other weights' least-squares scale suggests if that raises sum(w x l)^2 / sum(w l^2).
+    Vectorized over rows; the sweeps are sequential in the weights, as in C. The codes are kept
+    as C's uint8 array keeps them: a negative code (only the parity-flipped weight can get one)
+    wraps to 256 + l when stored.
+    """
+    f32 = np.float32
+    m, n = xval.shape
+    top = np.maximum(xval.max(axis=1), f32(0))
+    zero = top < f32(1e-15)
+    top = np.where(zero, f32(1), top)
+    nmax_f = f32(nmax)
+
+    def codes_at(inverse, clamp):
+        l = nearest_int(inverse[:, None] * xval)
+        return np.minimum(l, nmax_f) if clamp else l
+
+    def mse(scale, l):
+        diff = xval - scale[:, None] * l
+        return sum_in_order((weight * diff) * diff, axis=1)
+
+    inverse = nmax_f / top
+    stored = np.mod(codes_at(inverse, False), f32(256))                # uint8 storage of L
+    best = mse(f32(1) / inverse, stored)
+    for t in (-4, -3, -2, -1, 1, 2, 3, 4):
+        trial = (f32(0.1) * f32(t) + nmax_f) / top
+        error = mse(f32(1) / trial, codes_at(trial, True))
+        better = error < best
+        best = np.where(better, error, best)
+        inverse = np.where(better, trial, inverse)
+    l = codes_at(inverse, True)
+    stored = np.mod(l, f32(256))
+    sum_lx = sum_in_order((weight * xval) * l, axis=1)
+    sum_l2 = sum_in_order((weight * l) * l, axis=1)
+    active = ~zero
+    for _ in range(5):
+        changed = np.zeros(m, dtype=bool)
+        for i in range(n):
+            w, x, old = weight[:, i], xval[:, i], stored[:, i]
+            slx = sum_lx - (w * x) * old
+            sl2 = sum_l2 - (w * old) * old
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.minimum(nearest_int((x * sl2) / slx), nmax_f)
+            propose = active & (slx > 0) & (sl2 > 0) & (new != old)
+            slx = slx + (w * x) * new
+            sl2 = sl2 + (w * new) * new
+            accept = propose & ((slx * slx) * sum_l2 > (sum_lx * sum_lx) * sl2)
+            stored[:, i] = np.where(accept, np.mod(new, f32(256)), old)
+            sum_lx = np.where(accept, slx, sum_lx)
+            sum_l2 = np.where(accept, sl2, sum_l2)
+            changed |= accept
+        active &= changed
+        if not active.any():
+            break
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0))
+    return np.where(zero, f32(0), scale).astype(f32)
+
+
+def _search(spec, x, weight):
+    """One i-quant's search over sub-blocks x (m, sub_block).
+
+    Returns the fitted scale (m,) float32, grid indices (m, groups), sign bits (m, sub_block) and
+    the mask of sub-blocks stored as zeros.
+    """
+    book = codebook(spec.grid)
+    m, groups = len(x), spec.sub_block // book.dim
+    xval, negative = magnitudes_and_signs(x, weight, spec.even_signs)
+    top = xval.max(axis=1)
+    xval = xval.reshape(m, groups, book.dim)
+    w = weight.reshape(m, groups, book.dim)
+    waux = np.sqrt(w)
+    zero = top < np.float32(spec.tiny) if spec.tiny else top == 0
+    top = np.where(zero, np.float32(1), top)
+    middle = np.float32(2 * spec.top_level + 1)
+    scale = top / middle
+    if spec.qp_start:
+        scale = make_qp_scale(xval.reshape(m, -1), weight, spec.top_level + 2)   # kMaxQ + 1
+        top = scale * np.float32(spec.top_level + 1)                  # eff_max = scale * kMaxQ
+        zero |= top <= 0
+        top = np.where(zero, np.float32(1), top)
+    best = np.zeros(m, dtype=np.float32)
+    index = np.zeros((m, groups), dtype=np.int32)         # before any try is kept: levels 0
+    on_grid = np.full((m, groups), spec.on_grid_at_start)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        for t in range(-spec.tries, spec.tries + 1):
+            inverse = ((middle + np.float32(t) * np.float32(spec.step)) / top)[:, None]
+            this_scale = np.float32(1) / inverse
+            idx, on = _grid_points(book, xval, waux, this_scale, inverse, spec.top_level)
+            sum_qx, sum_q2 = _weighted_sums(book, idx, xval, w)
+            better = (sum_q2 > 0) & (sum_qx * sum_qx > best * sum_q2)
+            scale = np.where(better, sum_qx / sum_q2, scale)
+            best = np.where(better, scale * sum_qx, best)
+            index = np.where(better[:, None], idx, index)
+            on_grid = np.where(better[:, None], on, on_grid)
+        # a group of the kept try went through the neighbour search: re-round at the fitted scale
+        # (lattice rounding with 1/scale, neighbours scored at scale) and refit once
+        redo = (scale > 0) if spec.qp_start else ~on_grid.all(axis=1) & (scale > 0)
+        if redo.any():
+            s = scale[redo][:, None]
+            idx, _ = _grid_points(book, xval[redo], waux[redo], s, np.float32(1) / s, spec.top_level)
+            if not spec.redo_all:
+                idx = np.where(on_grid[redo], index[redo], idx)
+            sum_qx, sum_q2 = _weighted_sums(book, idx, xval[redo], w[redo])
+            index[redo] = idx
+            scale[redo] = np.where(sum_q2 > 0, sum_qx / sum_q2, scale[redo])
+    return np.where(zero, np.float32(0), scale), index, negative, zero
+
+
+def sub_block_codes(scale, zero, top_code, factor):
+    """fp16 d and 4-bit codes of the sub-block scales: d = max / 31, code = nearest_int((s/d - 1) / 2).
+
+    The stored d is d * factor (llama.cpp's empirical tweak: 1.033 for IQ3_S, 0.9875 for IQ2_S).
+    """
+    max_scale = c_running_max(scale, zero)          # all-zero sub-blocks are skipped in C
+    d = max_scale / np.float32(31)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inverse = np.float32(1) / d
+        code = np.clip(nearest_int(np.float32(0.5) * (inverse[:, None] * scale - np.float32(1))), 0, top_code)
+    stored = max_scale != 0                          # C's `if (!max_scale) continue;` (nan is stored)
+    code = np.where(stored[:, None], code, 0).astype(np.uint8)
+    return fp16_to_bytes(np.where(stored, d * np.float32(factor), np.float32(0))), code
+
+
+def search_blocks(spec, blocks, weight):
+    """_search over every sub-block of blocks (n, 256), in chunks; results shaped per block."""
+    n = len(blocks)
+    sub = blocks.reshape(-1, spec.sub_block)
+    w = weight.reshape(-1, spec.sub_block)
+    parts = [_search(spec, sub[i:i + _CHUNK], w[i:i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
+    scale, index, negative, zero = (np.concatenate(p) for p in zip(*parts))
+    per_block = 256 // spec.sub_block
+    return (scale.reshape(n, per_block), index.reshape(n, per_block, -1),
+            negative.reshape(n, per_block, -1), zero.reshape(n, per_block))
+
+
+def sigma2_weights(blocks, importance):
+    """IQ2_XXS/XS fit weights: qw * sqrt(sigma2 + x^2) with sigma2 = mean(x^2) over the 256 (no 2x)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma2 = sum_in_order(blocks * blocks, axis=1) / np.float32(blocks.shape[1])
+        return importance * np.sqrt(sigma2[:, None] + blocks * blocks)
+
+
+def seven_sign_bits(negative):
+    """(n, sub, 32) sign bits -> (n, sub) uint32: 7 bits per group of 8 (the 8th is implied even)."""
+    bytes_ = np.packbits(negative.reshape(*negative.shape[:2], 4, 8), axis=3, bitorder="little")[..., 0]
+    bytes_ = (bytes_ & 127).astype(np.uint32)
+    return bytes_[..., 0] | bytes_[..., 1] << 7 | bytes_[..., 2] << 14 | bytes_[..., 3] << 21

@@ -1,0 +1,318 @@
+"""The newer GGML types (BF16, MXFP4, NVFP4, TQ1_0, TQ2_0, i-quants) against llama.cpp, bit for bit.
+
+Bytes are compared with libgguf (llama.cpp's C quantizers), decoded floats with gguf-py's
+dequantizers; both are independent of quantlab and imported plainly, so a missing oracle fails.
+The edge-case battery is test_ggml_oracle's (zeros, constants, tiny, huge, subnormals, ties, ...),
+plus cases aimed at these formats' own corners.
+"""
+
+import gguf
+import libgguf
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType
+from gguf.constants import GGML_QUANT_SIZES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
+
+import quantlab.ggml as ggml
+from quantlab.ggml import bf16, iq1, iq2, iq3, iq4_xs, iquants, iquants_grids, microscaling, ternary
+
+IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]
+# name -> (quantize, dequantize, layout)
+TYPES = {
+    "BF16": (bf16.quantize_bf16, bf16.dequantize_bf16, bf16.LAYOUT),
+    "MXFP4": (microscaling.quantize_mxfp4, microscaling.dequantize_mxfp4, microscaling.MXFP4),
+    "NVFP4": (microscaling.quantize_nvfp4, microscaling.dequantize_nvfp4, microscaling.NVFP4),
+    "TQ2_0": (ternary.quantize_tq2_0, ternary.dequantize_tq2_0, ternary.TQ2_0),
+    "TQ1_0": (ternary.quantize_tq1_0, ternary.dequantize_tq1_0, ternary.TQ1_0),
+    "IQ4_XS": (iq4_xs.quantize_iq4_xs, iq4_xs.dequantize_iq4_xs, iq4_xs.IQ4_XS),
+    "IQ3_S": (iq3.quantize_iq3_s, iq3.dequantize_iq3_s, iq3.IQ3_S),
+    "IQ2_S": (iq2.quantize_iq2_s, iq2.dequantize_iq2_s, iq2.IQ2_S),
+    "IQ3_XXS": (iq3.quantize_iq3_xxs, iq3.dequantize_iq3_xxs, iq3.IQ3_XXS),
+    "IQ2_XXS": (iq2.quantize_iq2_xxs, iq2.dequantize_iq2_xxs, iq2.IQ2_XXS),
+    "IQ2_XS": (iq2.quantize_iq2_xs, iq2.dequantize_iq2_xs, iq2.IQ2_XS),
+    "IQ1_S": (iq1.quantize_iq1_s, iq1.dequantize_iq1_s, iq1.IQ1_S),
+    "IQ1_M": (iq1.quantize_iq1_m, iq1.dequantize_iq1_m, iq1.IQ1_M),
+}
+REQUIRED = [name for name in TYPES if TYPES[name][2].imatrix == "required"]
+
+
+def near_powers_of_two(rng):
+    """Block maxima just below, at and just above powers of two (MXFP4's log2 floor, E4M3 carries)."""
+    x = rng.standard_normal(ROWS * ROW_LENGTH).reshape(-1, 16) * 0.1
+    power = np.float32(2.0) ** rng.integers(-20, 20, size=len(x))
+    nudge = rng.choice([-2, -1, 0, 1, 2], size=len(x)).astype(np.int32)
+    top = (power.astype(np.float32).view(np.int32) + nudge).view(np.float32)
+    x[:, 0] = top * rng.choice([-1, 1], size=len(x))
+    return x
+
+
+def saturating_scales(rng):
+    """NVFP4 scales beyond E4M3's 448 (max|x| > 2688) and below its subnormal step, side by side."""
+    x = rng.standard_normal(ROWS * ROW_LENGTH).reshape(-1, 16)
+    x *= np.float32(10.0) ** rng.integers(-6, 8, size=(len(x), 1))
+    return x
+
+
+EXTRA = {"near_powers_of_two": near_powers_of_two, "saturating_scales": saturating_scales}
+
+
+def make(case):
+    if case in EXTRA:
+        rng = np.random.default_rng(100 + sorted(EXTRA).index(case))
+        return np.asarray(EXTRA[case](rng), dtype=np.float32).reshape(ROWS, ROW_LENGTH)
+    return make_case(case)
+
+
+ALL_CASES = list(CASES) + list(EXTRA)
+
+
+def bits(x):
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+def importance(row_length, seed=3):
+    """A random positive imatrix, one weight per column, spread over 4 decades."""
+    return (10.0 ** np.random.default_rng(seed).uniform(-2, 2, row_length)).astype(np.float32)
+
+
+def default_imatrix(type_name, row_length):
+    """None, or a random positive imatrix for the types llama.cpp refuses to quantize without one."""
+    return importance(row_length, seed=5) if type_name in REQUIRED else None
+
+
+def assert_same_bytes(ours, expected, type_name, where):
+    layout = TYPES[type_name][2]
+    assert ours.dtype == np.uint8 and ours.shape == expected.shape, (ours.shape, expected.shape)
+    wrong = np.flatnonzero((ours != expected).reshape(-1, layout.bytes_per_block).any(axis=1))
+    assert len(wrong) == 0, f"{type_name}/{where}: {len(wrong)} blocks differ from llama.cpp, first {wrong[:5]}"
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_quantize_bytes_equal_libgguf(type_name, case):
+    x = make(case)
+    weights = default_imatrix(type_name, ROW_LENGTH)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8)
+    assert_same_bytes(TYPES[type_name][0](x, imatrix=weights), expected.reshape(ROWS, -1), type_name, case)
+
+
+@pytest.mark.parametrize("case", ["laplace", "mixed_blocks", "subnormal"])
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_quantize_with_imatrix_equals_libgguf(type_name, case):
+    x = make(case)
+    weights = importance(ROW_LENGTH)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8)
+    assert_same_bytes(TYPES[type_name][0](x, imatrix=weights), expected.reshape(ROWS, -1), type_name, case)
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_dequantize_equals_gguf_py(type_name, case):
+    data = libgguf.quantize_rows(make(case), GGMLQuantizationType[type_name],
+                                 imatrix=default_imatrix(type_name, ROW_LENGTH)).view(np.uint8).reshape(ROWS, -1)
+    expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
+    ours = TYPES[type_name][1](data)
+    assert ours.dtype == np.float32 and ours.shape == expected.shape
+    assert np.array_equal(bits(ours), bits(expected))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_dequantize_arbitrary_bytes_equals_gguf_py(type_name):
+    """Every code and every scale bit pattern, not only what quantize makes."""
+    layout = TYPES[type_name][2]
+    data = np.random.default_rng(7).integers(0, 256, size=(64, 16 * layout.bytes_per_block), dtype=np.uint8)
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
+        ours = TYPES[type_name][1](data)
+    nan = np.isnan(expected)
+    assert np.array_equal(np.isnan(ours), nan)
+    assert np.array_equal(bits(ours)[~nan], bits(expected)[~nan])
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_layout_matches_gguf_sizes(type_name):
+    layout = TYPES[type_name][2]
+    assert (layout.block_size, layout.bytes_per_block) == GGML_QUANT_SIZES[GGMLQuantizationType[type_name]]
+
+
+def test_bits_per_weight_from_the_layout():
+    """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
+    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
+                 "IQ3_S": 3.4375, "IQ2_S": 2.5625,
+                 "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625, "IQ2_XS": 2.3125,
+                 "IQ1_S": 1.5625, "IQ1_M": 1.75}
+    assert {name: TYPES[name][2].bits_per_weight for name in published} == published
+
+
+# ----------------------------------------------------------------------------- hypothesis
+
+SPECIAL = st.sampled_from([float(np.float32(v)) for v in (  # exact float32 values
+    0.0, -0.0, 1e-45, -1e-40, 1e-38, 0.5, -0.5, 1.5, -2.5, 6.0, -3.0, 448.0, 2688.0, 0.49999997,
+    1.9999999, -4.0000005, 3e38)])
+
+
+@st.composite
+def rows_of(draw, block_size, largest=3e38):
+    magnitude = float(np.float32(draw(st.sampled_from([1e-30, 1.0, 1e4, largest]))))
+    special = SPECIAL.filter(lambda v: abs(v) <= largest)
+    anything = st.floats(-magnitude, magnitude, width=32, allow_nan=False, allow_infinity=False)
+    elements = st.one_of(anything, special, st.integers(-40, 40).map(lambda k: k * 0.25))
+    n_blocks = draw(st.integers(1, 4))
+    return draw(hnp.arrays(np.float32, (2, n_blocks * block_size), elements=elements))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@given(data=st.data())
+def test_hypothesis_bytes_equal_libgguf(type_name, data):
+    # the i-quants' fits overflow float32 beyond |x| ~ 1e12 (x^2 * x * q): see quantlab.ggml.iquants
+    x = data.draw(rows_of(TYPES[type_name][2].block_size, 1e12 if type_name in IQUANTS else 3e38))
+    weights = default_imatrix(type_name, x.shape[1])
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(2, -1)
+    ours = TYPES[type_name][0](x, imatrix=weights)
+    assert np.array_equal(ours, expected), x.tolist()
+    assert np.array_equal(bits(TYPES[type_name][1](ours)),
+                          bits(gguf.quants.dequantize(expected, GGMLQuantizationType[type_name])))
+
+
+# ----------------------------------------------------------------------------- fast paths = references
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float32, (8, 16), elements=st.floats(-1e3, 1e3, width=32)),
+       scale_byte=st.integers(0, 255))
+def test_fp4_rounding_equals_its_reference(x, scale_byte):
+    d = np.full((8, 1), microscaling.UE4M3_HALF[scale_byte], dtype=np.float32)
+    assert np.array_equal(microscaling.fp4_codes(x, d), microscaling.fp4_codes_reference(x, d))
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_ternary_rounding_equals_its_reference(case):
+    blocks = make(case).reshape(-1, 256)
+    d, trits = ternary._trits(blocks)
+    d_ref, trits_ref = ternary.trits_reference(blocks)
+    assert np.array_equal(bits(d), bits(d_ref)) and np.array_equal(trits, trits_ref)
+
+
+def test_ue4m3_bytes_round_trip_and_round_to_nearest():
+    values = microscaling.UE4M3_HALF * 2
+    exact = np.arange(1, 0x78)      # every UE4M3 byte below exponent 15 encodes its own value
+    assert np.array_equal(microscaling.ue4m3_byte(values[exact]), exact)
+    # ggml_fp32_to_ue4m3 saturates the whole top binade: 256 .. 448 all become 0x7E = 448
+    assert (microscaling.ue4m3_byte(values[0x78:0x7F]) == 0x7E).all()
+    assert microscaling.ue4m3_byte(np.float32(1e6)) == 0x7E and microscaling.ue4m3_byte(np.float32(0)) == 0
+
+
+# ----------------------------------------------------------------------------- API
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_one_dimensional_and_bytes_input(type_name):
+    quantize, dequantize, _ = TYPES[type_name]
+    x = make("gaussian")[:1]
+    weights = default_imatrix(type_name, ROW_LENGTH)
+    flat = quantize(x.ravel(), imatrix=weights)
+    assert flat.ndim == 1 and np.array_equal(flat, quantize(x, imatrix=weights).ravel())
+    assert np.array_equal(dequantize(flat.tobytes()), dequantize(flat))
+    assert dequantize(flat).shape == (x.size,)
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_bad_input_is_refused_clearly(type_name):
+    quantize, dequantize, layout = TYPES[type_name]
+    x = make("gaussian")
+    with pytest.raises(ValueError, match="imatrix"):
+        quantize(x, imatrix=np.ones(7, np.float32))
+    with pytest.raises(ValueError, match="imatrix"):
+        quantize(x, imatrix=-importance(ROW_LENGTH))
+    with pytest.raises(ValueError, match="non-finite|finite"):
+        quantize(np.where(x > 0, np.inf, x))
+    with pytest.raises(TypeError, match="integer"):
+        quantize(np.ones((2, 256), dtype=np.int32))
+    if layout.block_size > 1:
+        with pytest.raises(ValueError, match=f"multiple of {layout.block_size}"):
+            quantize(x[:, :layout.block_size + 1])
+    with pytest.raises(TypeError, match="uint8"):
+        dequantize(np.zeros(layout.bytes_per_block, dtype=np.int16))
+    with pytest.raises(ValueError, match="whole number"):
+        dequantize(np.zeros(layout.bytes_per_block + 1, dtype=np.uint8))
+
+
+# ----------------------------------------------------------------------------- i-quant grids
+
+GRIDS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]   # IQ1_M uses IQ1_S's grid
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_vectorized_neighbour_search_equals_its_reference(name):
+    book = iquants_grids.codebook(name)
+    rng = np.random.default_rng(11)
+    off_grid = np.flatnonzero(book.neighbours[:, 0] >= 0)
+    keys = rng.choice(off_grid, size=200)
+    xval = rng.uniform(0, 16, size=(200, book.dim)).astype(np.float32)
+    weight = rng.uniform(0, 3, size=(200, book.dim)).astype(np.float32)
+    scale = rng.uniform(0.5, 2, size=200).astype(np.float32)
+    fast = iquants.best_neighbour(book, keys, xval, weight, scale)
+    slow = [iquants.best_neighbour_reference(book, k, xv, w, s) for k, xv, w, s in zip(keys, xval, weight, scale)]
+    assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_grids_equal_gguf_py(name):
+    """Our grid asset (from ggml-common.h) against gguf-py's copy of the same grid."""
+    book = iquants_grids.codebook(name)
+    quant = gguf.quants._type_traits[GGMLQuantizationType[name]]
+    quant.init_grid()
+    assert np.array_equal(book.values.astype(np.float32), quant.grid.reshape(book.size, book.dim))
+
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_imatrix_required_exactly_where_llama_cpp_requires_it(type_name):
+    required = libgguf.quantize_requires_imatrix(GGMLQuantizationType[type_name])
+    assert (TYPES[type_name][2].imatrix == "required") == required
+    if required:
+        with pytest.raises(ValueError, match=f"{type_name} needs an importance matrix"):
+            TYPES[type_name][0](make("gaussian"))
+
+
+FIELD_FORMULAS = {   # the weights from the decoded fields, by each format's documented formula
+    "TQ2_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
+    "TQ1_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
+    "MXFP4": lambda f: (microscaling.FP4_LEVELS[f["codes"]].astype(np.float32) / 2) * f["scale"][:, None],
+    "IQ4_XS": lambda f: ((f["d"][:, None] * f["multipliers"].astype(np.float32))[:, :, None]
+                         * np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],
+                                    np.float32)[f["codes"]].reshape(len(f["d"]), 8, 32)).reshape(len(f["d"]), -1),
+}
+
+
+@pytest.mark.parametrize("type_name", list(FIELD_FORMULAS))
+def test_fields_rebuild_gguf_py_weights(type_name):
+    quantize, _, layout = TYPES[type_name]
+    module = {"TQ2_0": ternary, "TQ1_0": ternary, "MXFP4": microscaling, "IQ4_XS": iq4_xs}[type_name]
+    data = quantize(make("laplace"))
+    fields = getattr(module, f"fields_{type_name.lower()}")(data.reshape(-1, layout.bytes_per_block))
+    rebuilt = FIELD_FORMULAS[type_name](fields).reshape(data.shape[0], -1)
+    assert np.array_equal(bits(rebuilt), bits(gguf.quants.dequantize(data, GGMLQuantizationType[type_name])))
+
+
+# ----------------------------------------------------------------------------- registry
+
+@pytest.mark.parametrize("type_name", list(TYPES))
+def test_registered_with_the_layout_and_the_same_bytes(type_name):
+    """ggml.quantize / dequantize / fields reach the same code; the table agrees with the Layout."""
+    quantize, dequantize, layout = TYPES[type_name]
+    fmt = ggml.format_info(type_name)
+    assert (fmt.block_size, fmt.bytes_per_block, fmt.bits_per_weight) == (
+        layout.block_size, layout.bytes_per_block, layout.bits_per_weight)
+    x = make("laplace")[:2]
+    if type_name in REQUIRED:
+        with pytest.raises(ValueError, match="importance matrix"):
+            ggml.quantize(x, type_name)
+        data = quantize(x, imatrix=importance(ROW_LENGTH))
+    else:
+        data = ggml.quantize(x, type_name)
+        assert np.array_equal(data, quantize(x))
+    assert np.array_equal(bits(ggml.dequantize(data, type_name)), bits(dequantize(data)))
+    assert all(len(v) == data.size // layout.bytes_per_block for v in ggml.fields(data, type_name).values())
