@@ -55,9 +55,11 @@ class Engine:
     """One GGUF file loaded in llama.cpp (xllamacpp), for embeddings or greedy completions.
 
     Use it in a `with` block, or call close(): each engine holds the model in memory.
+    flash_attention=False keeps attention in float32 (llama.cpp's flash attention casts K and V
+    to F16), so that only the weights and the matmul's activation rounding differ from numpy.
     """
 
-    def __init__(self, path, embedding=False, n_ctx=512, n_threads=None, flash_attention=True):
+    def __init__(self, path, embedding=False, n_ctx=512, n_threads=1, flash_attention=True):
         self.architecture = check_model_file(path)
         xllamacpp = import_xllamacpp()
         params = xllamacpp.CommonParams()
@@ -65,8 +67,11 @@ class Engine:
         params.n_ctx = n_ctx
         params.n_batch = params.n_ubatch = n_ctx
         params.n_parallel = 1
-        threads = n_threads or min(4, os.cpu_count() or 1)
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads
+        if isinstance(n_threads, bool) or not isinstance(n_threads, int) or not 1 <= n_threads <= (os.cpu_count() or 1):
+            raise ValueError(f"n_threads={n_threads!r} must be a whole number from 1 to the {os.cpu_count()} cores")
+        # one thread by default: ggml's threads wait for each other by spinning, and on a shared
+        # machine (Binder, CI, a busy laptop) two threads were 10-20x slower than one here
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
         params.verbosity = 0
         if not flash_attention:   # flash attention casts K and V to F16; without it attention stays F32
             params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED

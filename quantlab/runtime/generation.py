@@ -1,7 +1,7 @@
 """Greedy continuations of fixed prompts by llama.cpp, and how soon two continuations part ways.
 
     texts = complete_prompts("gemma-q8_0.gguf")            # {prompt: continuation}, temperature 0
-    departure(original_text, other_text)                    # Departure(word=5, char=31) or None if equal
+    departure(original_text, other_text)      # Departure(shared_words=5, shared_chars=31), None if equal
 
 Greedy decoding picks the most likely token every step, so two files give the same text until
 their top choices first differ; after that the texts are free to go anywhere. The word at which
@@ -24,10 +24,10 @@ PROMPTS = (
 
 @dataclass(frozen=True)
 class Departure:
-    """Where a text first differs from the reference: word index (whitespace-split) and character index."""
+    """How much of the reference a text repeats before it differs: whole words (split on spaces), characters."""
 
-    word: int
-    char: int
+    shared_words: int
+    shared_chars: int
 
 
 def departure(reference, text):
@@ -36,10 +36,10 @@ def departure(reference, text):
         raise TypeError("reference and text must be strings (two continuations to compare)")
     if reference == text:
         return None
-    char = next((i for i, (a, b) in enumerate(zip(reference, text)) if a != b), min(len(reference), len(text)))
+    shared_chars = next((i for i, (a, b) in enumerate(zip(reference, text)) if a != b), min(len(reference), len(text)))
     words_a, words_b = reference.split(), text.split()
-    word = next((i for i, (a, b) in enumerate(zip(words_a, words_b)) if a != b), min(len(words_a), len(words_b)))
-    return Departure(word, char)
+    shared_words = next((i for i, (a, b) in enumerate(zip(words_a, words_b)) if a != b), min(len(words_a), len(words_b)))
+    return Departure(shared_words, shared_chars)
 
 
 def complete_prompts(path, prompts=PROMPTS, n_predict=32):

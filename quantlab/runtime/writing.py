@@ -129,7 +129,10 @@ def write_gguf(path, architecture, add_metadata, tensors):
         for tensor in tensors:
             writer.add_tensor_info(tensor.name, tensor.byte_shape, np.dtype(np.uint8), tensor.n_bytes,
                                    raw_dtype=gguf.GGMLQuantizationType[tensor.type_name])
-        writer.write_header_to_file()
+        try:
+            writer.write_header_to_file()
+        except OSError as error:
+            raise ValueError(f"path={str(path)!r} cannot be written: {error.strerror or error}") from None
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         for tensor in tensors:
