@@ -54,7 +54,8 @@ def minilm_part(folder):
         result = fidelity.compare_minilm(path, sentences, fp32=fp32)
         pairs = [getattr(result, f"cosine_{c}") for c in ("numpy_llama", "llama_fp32", "numpy_fp32", "emulated_llama")]
         cells = " ".join(f"{c.min():9.6f} {c.mean():9.6f}" for c in pairs)
-        used = ", ".join(f"{t} x{n}" for t, n in sorted(info.type_counts.items(), key=lambda item: -item[1]) if t != "F32")
+        counts = sorted(info.type_counts.items(), key=lambda item: -item[1])
+        used = ", ".join(f"{t} x{n}" for t, n in counts if t != "F32")
         print(f"{kind[0]}:{name:12} {seconds:7.2f} {info.n_bytes / 1e6:6.1f} {cells}  {used or 'all F32'}", flush=True)
         last = path
     sensitivity = fidelity.ulp_sensitivity(last, sentences)
@@ -83,7 +84,8 @@ def gemma_part(folder, n_predict):
     for label, path in files.items():
         start = time.perf_counter()
         texts[label] = generation.complete_prompts(path, generation.PROMPTS, n_predict)
-        print(f"completed {len(generation.PROMPTS)} prompts with {label} in {time.perf_counter() - start:.1f} s", flush=True)
+        seconds = time.perf_counter() - start
+        print(f"completed {len(generation.PROMPTS)} prompts with {label} in {seconds:.1f} s", flush=True)
     original = texts["Q4_K_M (original)"]
     print("\nEach continuation: the words (characters) it shares with the original file's before departing")
     for prompt in generation.PROMPTS:

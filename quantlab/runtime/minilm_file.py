@@ -146,7 +146,8 @@ def _add_metadata(writer, types, mix):
     writer.add_token_types(token_types)
     # the converter's SpecialVocab also asks for "cls", which gguf has no key for (llama.cpp's WPM
     # vocabulary takes [CLS] as its begin token by default): leave it out rather than log a warning
-    special = gguf.SpecialVocab(folder, n_vocab=len(tokens), special_token_types=("bos", "eos", "unk", "sep", "pad", "mask"))
+    special = gguf.SpecialVocab(folder, n_vocab=len(tokens),
+                                special_token_types=("bos", "eos", "unk", "sep", "pad", "mask"))
     special.add_to_gguf(writer, quiet=True)
 
 

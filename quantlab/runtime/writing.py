@@ -58,7 +58,8 @@ def check_writable(path):
         raise TypeError(f"path must be a file path such as 'minilm-q4_0.gguf', got {type(path).__name__}")
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"path={str(path)!r} is a directory; give a file name inside it, e.g. {str(path / 'model.gguf')!r}")
+        raise ValueError(f"path={str(path)!r} is a directory; give a file name inside it, "
+                         f"e.g. {str(path / 'model.gguf')!r}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"path={str(path)!r}: the folder {str(folder)!r} does not exist; create it first")
