@@ -150,6 +150,17 @@ def test_corrupt_files_are_refused_before_llama_cpp_sees_them(folder, q4_k_m):
         Engine(folder / "missing.gguf", embedding=True)
 
 
+def test_a_well_formed_file_llama_cpp_cannot_load_is_a_value_error(folder):
+    path = folder / "no-tensors.gguf"
+    writer = gguf.GGUFWriter(path, "bert")
+    writer.add_block_count(6)
+    writer.add_token_list(["[PAD]", "\u2581a"])
+    writer.write_header_to_file(), writer.write_kv_data_to_file(), writer.write_ti_data_to_file()
+    writer.close()
+    with pytest.raises(ValueError, match="could not load"):
+        Engine(path, embedding=True)
+
+
 # --- llama.cpp runs the files ----------------------------------------------------------------------
 
 def test_llama_cpp_embeds_the_f32_file_as_numpy_does(folder, weights, fp32):

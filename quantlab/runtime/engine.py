@@ -54,12 +54,13 @@ def check_model_file(path):
 class Engine:
     """One GGUF file loaded in llama.cpp (xllamacpp), for embeddings or greedy completions.
 
-    Use it in a `with` block, or call close(): each engine holds the model in memory.
+    Use it in a `with` block, or call close(): each engine holds the model in memory. A file
+    llama.cpp cannot load (a missing tensor, a wrong shape) raises ValueError.
     flash_attention=False keeps attention in float32 (llama.cpp's flash attention casts K and V
     to F16), so that only the weights and the matmul's activation rounding differ from numpy.
     """
 
-    def __init__(self, path, embedding=False, n_ctx=512, n_threads=1, flash_attention=True):
+    def __init__(self, path, embedding=False, n_ctx=512, n_threads=1, flash_attention=True, verbose=False):
         self.architecture = check_model_file(path)
         xllamacpp = import_xllamacpp()
         params = xllamacpp.CommonParams()
@@ -72,14 +73,20 @@ class Engine:
         # one thread by default: ggml's threads wait for each other by spinning, and on a shared
         # machine (Binder, CI, a busy laptop) two threads were 10-20x slower than one here
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
-        params.verbosity = 0
+        params.verbosity = 3 if verbose else 0   # llama.cpp's log (to the terminal's stderr, not the notebook)
         if not flash_attention:   # flash attention casts K and V to F16; without it attention stays F32
             params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
         if embedding:
             params.embedding = True
             params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
         self.path, self.embedding = path, embedding
-        self._server = xllamacpp.Server(params)
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as error:   # xllamacpp says only "Failed to init server"
+            raise ValueError(f"llama.cpp could not load {path} (architecture {self.architecture!r}): a tensor or "
+                             f"metadata key it needs is missing or has the wrong shape, or this build does not "
+                             f"know the architecture. Engine(..., verbose=True) prints llama.cpp's log, which "
+                             f"names the problem, to the terminal ({error})") from None
 
     def __enter__(self):
         return self
