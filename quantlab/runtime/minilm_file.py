@@ -25,6 +25,7 @@ fallbacks (quantlab.recipes); `types={name: type}` -> exactly the named tensors 
 """
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,10 +168,8 @@ class WrittenFile:
 
     @property
     def type_counts(self):
-        counts = {}
-        for type_name in self.types.values():
-            counts[type_name] = counts.get(type_name, 0) + 1
-        return counts
+        """{type: number of tensors}, e.g. {'F32': 64, 'Q5_0': 28, 'Q4_K': 4, ...}."""
+        return dict(Counter(self.types.values()))
 
 
 def write_minilm(path, types=None, mix=None, rules="2026", weights=None):

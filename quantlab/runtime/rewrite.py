@@ -84,12 +84,11 @@ def _copy_metadata(source, writer, new_file_type):
 def _requantized(source, name, type_name, chunk_rows):
     """The tensor decoded and quantized to type_name, chunk_rows rows at a time, into one byte array."""
     tensor = source.tensors[name]
-    fmt_rows = tensor.n_rows
     out = None
-    for start, rows in source.iter_rows(name, chunk_rows):
+    for start, rows in source.iter_rows(name, chunk_rows):    # float32 for chunk_rows rows at a time
         data = tensor_bytes(rows, type_name)
         if out is None:
-            out = np.empty((fmt_rows, data.shape[1]), np.uint8)
+            out = np.empty((tensor.n_rows, data.shape[1]), np.uint8)
         out[start:start + len(rows)] = data
     return out
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from .. import ggml
-from ..ggml.registry import FORMATS
+from ..ggml import FORMATS
 
 # Mix name -> llama.cpp's file type id (general.file_type; llama.h LLAMA_FTYPE_*, gguf.LlamaFileType).
 FILE_TYPES = {
