@@ -7,11 +7,13 @@ import gguf
 import libgguf
 import numpy as np
 import pytest
+import xllamacpp  # noqa: F401  (the runtime extra: fail, not skip, without it)
 from gguf import GGMLQuantizationType
 
 from quantlab import ggml
 from quantlab.models import open_gemma
 from quantlab.models.weight_files import GGUFFile
+from quantlab.runtime.generation import complete_prompts
 from quantlab.runtime.rewrite import plan, rewrite_gguf
 
 
@@ -44,6 +46,14 @@ def test_one_tensor_requantized_from_its_decoded_rows(gemma, tmp_path):
             assert np.array_equal(rewritten.raw_rows(other), gemma.raw_rows(other))
         assert rewritten.metadata["general.file_type"] & gguf.LlamaFileType.GUESSED   # a hand-made mix
         assert rewritten.metadata["tokenizer.ggml.tokens"] == gemma.metadata["tokenizer.ggml.tokens"]
+
+
+def test_a_q8_0_rewrite_runs_in_llama_cpp(gemma, tmp_path):
+    """Re-quantized tensors (117 of them) and the copied tokenizer load and complete in the real engine."""
+    info = rewrite_gguf(gemma, tmp_path / "q8_0.gguf", mix="Q8_0")
+    assert info.n_requantized > 100
+    texts = complete_prompts(info.path, ["The quick brown fox jumps over the lazy"], n_predict=3)
+    assert texts["The quick brown fox jumps over the lazy"].startswith(" dog")
 
 
 def test_bad_rewrites_are_refused(gemma, tmp_path):
