@@ -226,7 +226,7 @@ class GGUFTensor:
 
 
 class GGUFFile:
-    """An open GGUF file: `metadata`, `tensors` (name -> GGUFTensor, file order), rows on demand.
+    """An open GGUF file: `metadata` (+ `metadata_types`), `tensors` (name -> GGUFTensor), rows on demand.
 
         model = GGUFFile(path)
         model.tensors["token_embd.weight"].gguf_shape   # (640, 262144)
@@ -252,10 +252,15 @@ class GGUFFile:
         if n_tensors > size // 24 or n_kv > size // 13:
             raise CorruptFileError(f"{self.path}: header claims {n_tensors} tensors and {n_kv} metadata entries, "
                                    f"impossible in {size} bytes (corrupt header)")
-        self.metadata = {}
+        self.metadata, self.metadata_types = {}, {}
         for i in range(n_kv):
             key = cursor.string(f"metadata key {i}")
-            self.metadata[key] = cursor.value(cursor.u32(f"the type of {key!r}"), f"metadata {key!r}")
+            kind = cursor.u32(f"the type of {key!r}")
+            item_kind = None
+            if kind == 9 and cursor.offset + 4 <= size:   # an array: its item type comes next
+                item_kind = struct.unpack_from("<I", self._map, cursor.offset)[0]
+            self.metadata[key] = cursor.value(kind, f"metadata {key!r}")
+            self.metadata_types[key] = (kind, item_kind)   # GGUF value type ids (item type for arrays), to write back
         entries = []
         for i in range(n_tensors):
             name = cursor.string(f"the name of tensor {i}")
