@@ -13,6 +13,7 @@ integer, bool and complex arrays are refused, since codes passed as weights are 
 import numpy as np
 
 from .._validate import as_float_array
+from . import weighted
 from .registry import FORMATS, BlockFormat, format_info
 
 __all__ = ["quantize", "dequantize", "fields", "format_info", "FORMATS", "BlockFormat"]
@@ -73,15 +74,48 @@ def _as_blocks(data, fmt):
     return blocks, data.shape[:-1]
 
 
-def quantize(x, type_name):
+def _as_importance(imatrix, row_length):
+    """Validate an importance matrix: float32 (row_length,), one finite entry >= 0 per column."""
+    values = np.asarray(imatrix)
+    if values.dtype.kind in "iub":
+        values = values.astype(np.float64)
+    values = as_float_array(values, "imatrix")
+    if values.ndim != 1 or values.size != row_length:
+        raise ValueError(
+            f"imatrix has shape {values.shape}; it needs one entry per column of x, i.e. shape "
+            f"({row_length},) for rows of {row_length} weights (the mean of x_j^2 over calibration "
+            f"tokens, quantlab.calibration.imatrix)")
+    with np.errstate(over="ignore"):
+        importance = values.astype(np.float32)
+    if not np.isfinite(importance).all():
+        raise ValueError("imatrix has values beyond float32's range (max 3.4e38); llama.cpp reads it as float32")
+    if (importance < 0).any():
+        index = int(np.argmax(importance < 0))
+        raise ValueError(f"imatrix[{index}] = {importance[index]} is negative; importances are means of "
+                         f"squares, >= 0 (a zero column is allowed: it says that column is never used)")
+    return importance
+
+
+def quantize(x, type_name, imatrix=None):
     """Quantize float weights to a GGML type: the exact bytes llama.cpp's quantizer writes.
 
     x is 1-D, or 2-D rows (as a GGUF tensor stores them); each row length must be a multiple of the
     type's block size. Returns uint8 bytes: 1-D for 1-D x, else (n_rows, bytes_per_row).
+    imatrix: optional importance matrix, one value >= 0 per column (llama-quantize --imatrix); the
+    quantizer then takes llama.cpp's weighted code path (quantlab.ggml.weighted). Q8_0, F16 and F32
+    ignore it, as llama.cpp does.
     """
     fmt = format_info(type_name)
     rows = _as_rows(x, fmt)
-    data = fmt.quantize_blocks(rows.reshape(-1, fmt.block_size))
+    if imatrix is None or fmt.name in weighted.IGNORED:
+        if imatrix is not None:
+            _as_importance(imatrix, rows.shape[1])
+        data = fmt.quantize_blocks(rows.reshape(-1, fmt.block_size))
+    else:
+        importance = _as_importance(imatrix, rows.shape[1])
+        if fmt.name not in weighted.WEIGHTED:
+            raise NotImplementedError(f"{fmt.name} with an importance matrix is not implemented yet")
+        data = weighted.quantize_rows(rows, fmt.name, importance)
     return data.reshape(-1) if np.ndim(x) == 1 else data.reshape(len(rows), -1)
 
 

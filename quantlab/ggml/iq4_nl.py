@@ -62,8 +62,12 @@ def _signed_absmax(blocks):
     return np.take_along_axis(blocks, first[:, None], axis=1)[:, 0]
 
 
-def _search_scale(blocks):
-    """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search."""
+def _search_scale(blocks, weights=None):
+    """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search.
+
+    weights: the importance of each weight (n, 32), given with an importance matrix; None for
+    C's default w = x * x.
+    """
     signed_max = _signed_absmax(blocks)
     tiny = np.abs(signed_max) < TINY_BLOCK
     signed_max = np.where(tiny, np.float32(1), signed_max)  # placeholder; these blocks get d = 0
@@ -74,7 +78,7 @@ def _search_scale(blocks):
 
     x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
     with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
-        weight = x * x
+        weight = x * x if weights is None else np.asarray(weights, dtype=np.float32).T[:, :, None]
         levels = _LEVEL_AT_HALF_STEP[_half_steps(x * (2 * inverse)[None])]  # (32, n, 16), |2v| < _REACH
         weighted = weight * levels
         sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
@@ -91,13 +95,18 @@ def _search_scale(blocks):
     return np.where(tiny, np.float32(0), scale)
 
 
-def quantize_iq4_nl(blocks):
-    """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles."""
+def quantize_iq4_nl(blocks, weights=None):
+    """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles.
+
+    weights: per-weight importance (n, 32) for the search (see quantlab.ggml.weighted), or None.
+    """
     blocks = np.asarray(blocks, dtype=np.float32)
-    scale = np.concatenate([_search_scale(blocks[i:i + _CHUNK]) for i in range(0, len(blocks), _CHUNK)])
+    scale = np.concatenate([_search_scale(blocks[i:i + _CHUNK], None if weights is None else weights[i:i + _CHUNK])
+                            for i in range(0, len(blocks), _CHUNK)])
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)  # 1/fp32 d, not 1/fp16 d
-    codes = nearest_level(blocks * inverse[:, None])
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 = nan goes to level 15, as in C
+        codes = nearest_level(blocks * inverse[:, None])
     return np.concatenate([fp16_to_bytes(scale), pack_halves(codes)], axis=1)
 
 
