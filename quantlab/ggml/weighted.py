@@ -171,114 +171,126 @@ def fit_positive_scale(x, weights, nmax, passes=5):
 
 
 # ---------------------------------------------------------------- K-quants (super-blocks of 256)
+# The sub-block searches run a slice of super-blocks at a time (their work arrays stay in cache);
+# the scale quantization (make_qp_quants / make_qx_quants over 8 or 16 scales) and the final codes
+# run over all super-blocks at once: their Python-level loops are short and their arrays small.
 
-def _k_weights(blocks, imatrix_blocks, sub, twice):
-    """Weights (n, n_sub, sub) and their per-sub-block sums: sigma2 = (2 *) sum x^2 / 256 per block."""
+def _k_weights(rows, imatrix, sub, twice):
+    """x as (n, n_sub, sub) super-blocks, their weights qw * sqrt(sigma2 + x^2) and per-sub-block sums.
+
+    sigma2 = sum x^2 / 256 over the super-block (twice that for Q3_K..Q5_K); sums from 0, in order.
+    """
+    blocks = rows.reshape(-1, 256)
+    importance = np.broadcast_to(imatrix.reshape(1, -1, 256), (len(rows), rows.shape[1] // 256, 256))
     sum_x2 = _row_sum_of_squares(blocks)
     sigma2 = (np.float32(2) * sum_x2 if twice else sum_x2) / np.float32(256)
-    weights = _importance(blocks, imatrix_blocks, sigma2[:, None]).reshape(len(blocks), -1, sub)
-    totals = sum_in_order(np.moveaxis(weights, -1, 0))             # C: sumw += weight[l], from 0
-    return weights, totals
+    weights = _importance(blocks, importance.reshape(-1, 256), sigma2[:, None])
+    x, weights = blocks.reshape(len(blocks), -1, sub), weights.reshape(len(blocks), -1, sub)
+    return x, weights, sum_in_order(np.moveaxis(weights, -1, 0))
 
 
-def _asymmetric_k(blocks, imatrix_blocks, sub, nmax, twice, workspace):
-    """Q2_K/Q4_K/Q5_K: make_qkx3_quants per sub-block, make_qp_quants for the scales and mins."""
-    n = len(blocks)
-    x = blocks.reshape(n, -1, sub)
-    weights, totals = _k_weights(blocks, imatrix_blocks, sub, twice)
-    scale, offset, iscale, origin = search_scale_and_min(x, weights, nmax=nmax, rmin=-0.9,
-                                                         rdelta=0.05, nstep=36, use_mad=False,
-                                                         workspace=workspace)
-    levels = 15 if sub == 16 else 63
-    d, scale_codes = fit_positive_scale(np.ascontiguousarray(scale.T), np.ascontiguousarray(totals.T), levels)
-    dmin, min_codes = fit_positive_scale(np.ascontiguousarray(offset.T), np.ascontiguousarray(totals.T), levels)
+def _in_slices(search, *arrays):
+    """search(*slices, workspace) over slices of super-blocks, its outputs concatenated."""
+    workspace = Workspace()
+    parts = [search(*(a[s:s + _SLICE_BLOCKS] for a in arrays), workspace)
+             for s in range(0, len(arrays[0]), _SLICE_BLOCKS)]
+    return [np.concatenate(outputs) for outputs in zip(*parts)]
+
+
+def _scale_and_min_levels(scale, minimum, totals, levels):
+    """make_qp_quants for the sub-block scales and for the mins: (d, scale codes), (dmin, min codes).
+
+    Both sets share the weights (the sub-block totals), so they run as one batch of columns.
+    """
+    n = len(scale)
+    columns = np.concatenate([scale.T, minimum.T], axis=1)
+    weights = np.concatenate([totals.T, totals.T], axis=1)
+    factor, codes = fit_positive_scale(np.ascontiguousarray(columns), np.ascontiguousarray(weights), levels)
+    return factor[:n], factor[n:], codes[:, :n].T, codes[:, n:].T
+
+
+def _asymmetric_k(rows, imatrix, sub, nmax, twice):
+    """Q2_K/Q4_K/Q5_K: make_qkx3_quants per sub-block, then make_qp_quants for its scales and mins."""
+    x, weights, totals = _k_weights(rows, imatrix, sub, twice)
+
+    def search(x, weights, workspace):
+        return search_scale_and_min(x, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36,
+                                    use_mad=False, workspace=workspace)
+
+    scale, minimum, iscale, origin = _in_slices(search, x, weights)
+    d, dmin, scale_codes, min_codes = _scale_and_min_levels(scale, minimum, totals, 15 if sub == 16 else 63)
 
     def search_codes(dead):   # needed only where step == 0: computed there alone
         return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=nmax)
 
-    return d, dmin, scale_codes.T, min_codes.T, x, search_codes
+    return x, d, dmin, scale_codes, min_codes, search_codes
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _q2_k_slice(blocks, imatrix_blocks, workspace):
-    d, dmin, scale_codes, min_codes, x, search_codes = _asymmetric_k(blocks, imatrix_blocks, 16, 3,
-                                                                     False, workspace)
+def quantize_q2_k(rows, imatrix):
+    x, d, dmin, scale_codes, min_codes, search_codes = _asymmetric_k(rows, imatrix, 16, 3, False)
     packed_scales = scale_codes | (min_codes << np.uint8(4))        # C: Ls[j] | (Lm[j] << 4)
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
     shift = fp16_round(dmin)[:, None] * (packed_scales >> 4).astype(np.float32)
-    codes = _requantize(x, step, search_codes, highest=3, offset=shift).reshape(len(blocks), 256)
+    codes = _requantize(x, step, search_codes, highest=3, offset=shift).reshape(len(x), 256)
     return np.concatenate([packed_scales, _pack_2bit_codes(codes), fp16_to_bytes(d),
                            fp16_to_bytes(dmin)], axis=1)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _q45_k_slice(blocks, imatrix_blocks, workspace, nmax):
-    d, dmin, scales6, mins6, x, search_codes = _asymmetric_k(blocks, imatrix_blocks, 32, nmax,
-                                                             True, workspace)
+def _quantize_q45_k(rows, imatrix, nmax):
+    x, d, dmin, scales6, mins6, search_codes = _asymmetric_k(rows, imatrix, 32, nmax, True)
     if nmax == 31:                                                  # Q5_K: MIN(63, ls)
         scales6, mins6 = np.minimum(scales6, 63), np.minimum(mins6, 63)
     packed = _pack_scales_mins_6bit(scales6, mins6)
     scales6, mins6 = _unpack_scales_mins_6bit(packed)               # what a reader sees
     step = fp16_round(d)[:, None] * scales6.astype(np.float32)
     shift = fp16_round(dmin)[:, None] * mins6.astype(np.float32)
-    codes = _requantize(x, step, search_codes, highest=nmax, offset=shift).reshape(len(blocks), 256)
+    codes = _requantize(x, step, search_codes, highest=nmax, offset=shift).reshape(len(x), 256)
     header = [fp16_to_bytes(d), fp16_to_bytes(dmin), packed]
     if nmax == 15:
         return np.concatenate(header + [_pack_nibbles_by_64(codes)], axis=1)
     return np.concatenate(header + [_pack_high_bits(codes, 4), _pack_nibbles_by_64(codes)], axis=1)
 
 
+def quantize_q4_k(rows, imatrix):
+    return _quantize_q45_k(rows, imatrix, 15)
+
+
+def quantize_q5_k(rows, imatrix):
+    return _quantize_q45_k(rows, imatrix, 31)
+
+
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _q3_k_slice(blocks, imatrix_blocks, workspace):
-    n = len(blocks)
-    x = blocks.reshape(n, 16, 16)
-    weights, totals = _k_weights(blocks, imatrix_blocks, 16, True)
-    scale, iscale = search_signed_scale(x, 4, workspace, weights=weights)
+def quantize_q3_k(rows, imatrix):
+    """make_qx_quants per sub-block (weighted), then make_qx_quants over the 16 scales, weighted
+    by the sub-block totals: 6-bit signed scale codes (C's Ls = l + 32) and d."""
+    x, weights, totals = _k_weights(rows, imatrix, 16, True)
+
+    def search(x, weights, workspace):
+        return search_signed_scale(x, 4, workspace, weights=weights)
+
+    scale, iscale = _in_slices(search, x, weights)
     d, block_iscale = search_signed_scale(scale, 32, weights=totals)
-    stored = signed_grid_codes(scale, block_iscale, 32)               # Ls = l + 32, 0..63
+    stored = signed_grid_codes(scale, block_iscale, 32)
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
 
     def search_codes(dead):
         return signed_grid_codes(x[dead], iscale[dead], 4)
 
-    codes = _requantize(x, step, search_codes, highest=3, lowest=-4).reshape(n, 256)
+    codes = _requantize(x, step, search_codes, highest=3, lowest=-4).reshape(len(x), 256)
     return np.concatenate([_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3),
                            _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1)
 
 
-def _q6_k_slice(blocks, imatrix_blocks, workspace):
-    return _quantize_q6_k_slice(blocks, workspace, weights=imatrix_blocks)
-
-
-def _by_slices(quantize_slice, rows, imatrix, **options):
-    """Super-blocks of all rows, with the matching 256 importances of each, a slice at a time."""
-    blocks = rows.reshape(-1, 256)
-    imatrix_blocks = np.broadcast_to(imatrix.reshape(1, -1, 256), (len(rows), rows.shape[1] // 256, 256))
-    imatrix_blocks = imatrix_blocks.reshape(-1, 256)
-    workspace = Workspace()
-    return np.concatenate([quantize_slice(blocks[s:s + _SLICE_BLOCKS], imatrix_blocks[s:s + _SLICE_BLOCKS],
-                                          workspace, **options)
-                           for s in range(0, len(blocks), _SLICE_BLOCKS)])
-
-
-def quantize_q2_k(rows, imatrix):
-    return _by_slices(_q2_k_slice, rows, imatrix)
-
-
-def quantize_q3_k(rows, imatrix):
-    return _by_slices(_q3_k_slice, rows, imatrix)
-
-
-def quantize_q4_k(rows, imatrix):
-    return _by_slices(_q45_k_slice, rows, imatrix, nmax=15)
-
-
-def quantize_q5_k(rows, imatrix):
-    return _by_slices(_q45_k_slice, rows, imatrix, nmax=31)
-
-
 def quantize_q6_k(rows, imatrix):
-    return _by_slices(_q6_k_slice, rows, imatrix)
+    """make_qx_quants with the importance matrix's entries themselves as weights, then as without."""
+    blocks = rows.reshape(-1, 256)
+    importance = np.broadcast_to(imatrix.reshape(1, -1), rows.shape).reshape(-1, 256)
+    workspace = Workspace()
+    return np.concatenate([_quantize_q6_k_slice(blocks[s:s + _SLICE_BLOCKS], workspace,
+                                                weights=importance[s:s + _SLICE_BLOCKS])
+                           for s in range(0, len(blocks), _SLICE_BLOCKS)])
 
 
 WEIGHTED = {"Q4_0": quantize_q4_0, "Q4_1": quantize_q4_1, "Q5_0": quantize_q5_0,
