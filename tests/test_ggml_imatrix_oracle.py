@@ -56,6 +56,14 @@ def test_bytes_equal_llama_cpp_degenerate_imatrix(type_name, case, imatrix_name)
     assert_same_bytes(make_case(case), type_name, make_imatrix(imatrix_name))
 
 
+@pytest.mark.parametrize("type_name", TYPES)
+def test_bytes_equal_llama_cpp_over_many_slices(type_name):
+    """Wide rows (several work slices of 65,536 weights each), rows of very different scales."""
+    rng = np.random.default_rng(11)
+    x = (rng.laplace(size=(6, 32768)) * 10.0 ** rng.integers(-3, 3, (6, 1))).astype(np.float32)
+    assert_same_bytes(x, type_name, rng.gamma(0.7, 1.0, 32768).astype(np.float32))
+
+
 @pytest.mark.parametrize("type_name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K",
                                        "Q4_K", "Q5_K", "Q6_K"])
 def test_imatrix_changes_the_result(type_name):

@@ -25,8 +25,8 @@ whole row (sigma2), so a row is the unit here, not a block.
 
 import numpy as np
 
-from .fp16 import fp16_round, fp16_to_bytes, pack_bits, pack_halves
 from . import iq4_nl
+from .fp16 import fp16_round, fp16_to_bytes, pack_bits, pack_halves
 from .kquants import (_pack_2bit_codes, _pack_high_bits, _pack_nibbles_by_64, _pack_q3_k_scales,
                       _pack_scales_mins_6bit, _quantize_q6_k_slice, _requantize,
                       _unpack_scales_mins_6bit)
@@ -35,7 +35,7 @@ from .kquants_search import (GROUP_MAX_EPS, Workspace, nearest_int, scale_and_mi
                              sum_in_order)
 
 IGNORED = ("F32", "F16", "Q8_0")   # types whose quantizer does not read quant_weights
-_SLICE_BLOCKS = 256                  # K-quant super-blocks per slice (keeps the searches in cache)
+_SLICE_WEIGHTS = 65536               # weights per slice of a search: its work arrays stay near the cache
 
 
 def _row_sum_of_squares(rows):
@@ -56,19 +56,33 @@ def _legacy_weights(rows, imatrix, block):
     return _importance(rows, imatrix[None, :], sigma2[:, None]).reshape(-1, block)
 
 
+def _in_slices(search, *arrays):
+    """search(*slices, workspace) over slices of blocks (_SLICE_WEIGHTS weights), outputs concatenated."""
+    workspace, size = Workspace(), max(_SLICE_WEIGHTS // arrays[0][0].size, 1)
+    parts = [search(*(a[s:s + size] for a in arrays), workspace) for s in range(0, len(arrays[0]), size)]
+    return [np.concatenate(outputs) for outputs in zip(*parts)]
+
+
 def _symmetric(rows, imatrix, nmax):
     """Q4_0/Q5_0: make_qx_quants with weights; d = its least-squares scale, codes from its best grid."""
     blocks = rows.reshape(-1, 32)
-    scale, iscale = search_signed_scale(blocks, nmax, weights=_legacy_weights(rows, imatrix, 32))
+
+    def search(blocks, weights, workspace):
+        return search_signed_scale(blocks, nmax, workspace, weights=weights)
+
+    scale, iscale = _in_slices(search, blocks, _legacy_weights(rows, imatrix, 32))
     return scale, signed_grid_codes(blocks, iscale, nmax)   # all-zero block: codes 0, as C leaves L
 
 
 def _affine(rows, imatrix, nmax):
     """Q4_1/Q5_1: make_qkx3_quants (rmin -0.9, rdelta 0.05, 36 steps, squared error); m = min."""
     blocks = rows.reshape(-1, 32)
-    scale, minimum, iscale, origin = search_scale_and_min(
-        blocks, _legacy_weights(rows, imatrix, 32), nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36,
-        use_mad=False)
+
+    def search(blocks, weights, workspace):
+        return search_scale_and_min(blocks, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36,
+                                    use_mad=False, workspace=workspace)
+
+    scale, minimum, iscale, origin = _in_slices(search, blocks, _legacy_weights(rows, imatrix, 32))
     with np.errstate(invalid="ignore"):   # a subnormal range gives iscale inf: C's garbage codes, silently
         codes = scale_and_min_codes(blocks, iscale, origin, nmax)
     return scale, -minimum, codes
@@ -171,7 +185,7 @@ def fit_positive_scale(x, weights, nmax, passes=5):
 
 
 # ---------------------------------------------------------------- K-quants (super-blocks of 256)
-# The sub-block searches run a slice of super-blocks at a time (their work arrays stay in cache);
+# The sub-block searches run a slice of super-blocks at a time (_in_slices);
 # the scale quantization (make_qp_quants / make_qx_quants over 8 or 16 scales) and the final codes
 # run over all super-blocks at once: their Python-level loops are short and their arrays small.
 
@@ -187,14 +201,6 @@ def _k_weights(rows, imatrix, sub, twice):
     weights = _importance(blocks, importance.reshape(-1, 256), sigma2[:, None])
     x, weights = blocks.reshape(len(blocks), -1, sub), weights.reshape(len(blocks), -1, sub)
     return x, weights, sum_in_order(np.moveaxis(weights, -1, 0))
-
-
-def _in_slices(search, *arrays):
-    """search(*slices, workspace) over slices of super-blocks, its outputs concatenated."""
-    workspace = Workspace()
-    parts = [search(*(a[s:s + _SLICE_BLOCKS] for a in arrays), workspace)
-             for s in range(0, len(arrays[0]), _SLICE_BLOCKS)]
-    return [np.concatenate(outputs) for outputs in zip(*parts)]
 
 
 def _scale_and_min_levels(scale, minimum, totals, levels):
@@ -287,10 +293,11 @@ def quantize_q6_k(rows, imatrix):
     """make_qx_quants with the importance matrix's entries themselves as weights, then as without."""
     blocks = rows.reshape(-1, 256)
     importance = np.broadcast_to(imatrix.reshape(1, -1), rows.shape).reshape(-1, 256)
-    workspace = Workspace()
-    return np.concatenate([_quantize_q6_k_slice(blocks[s:s + _SLICE_BLOCKS], workspace,
-                                                weights=importance[s:s + _SLICE_BLOCKS])
-                           for s in range(0, len(blocks), _SLICE_BLOCKS)])
+
+    def quantize_slice(blocks, weights, workspace):
+        return [_quantize_q6_k_slice(blocks, workspace, weights=weights)]
+
+    return _in_slices(quantize_slice, blocks, importance)[0]
 
 
 WEIGHTED = {"Q4_0": quantize_q4_0, "Q4_1": quantize_q4_1, "Q5_0": quantize_q5_0,
