@@ -260,3 +260,13 @@ def test_awq_bad_input():
         awq.fold_into_linear(np.ones((5, 3)), np.ones(4))
     with pytest.raises(ValueError, match="1-D"):
         awq.fold_into_norm(np.ones((2, 2)), np.ones(4))
+
+
+def test_inverse_cholesky_upper_factors_the_inverse_hessian():
+    _, inputs = layer(17)
+    matrix = gptq.Hessian.from_inputs(inputs).matrix + 0.1 * np.eye(48)
+    upper = gptq.inverse_cholesky_upper(matrix)
+    assert np.array_equal(upper, np.triu(upper)) and (np.diag(upper) > 0).all()
+    assert np.allclose(upper.T @ upper, np.linalg.inv(matrix), rtol=1e-9, atol=1e-12)
+    # and the reference's route: Cholesky of H^-1, upper (numpy gives the lower factor L = U^T)
+    assert np.allclose(upper, np.linalg.cholesky(np.linalg.inv(matrix)).T, rtol=1e-8, atol=1e-12)

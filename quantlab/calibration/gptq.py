@@ -35,6 +35,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from .. import uniform
 from .._validate import check_bits, check_group_size
@@ -171,17 +172,31 @@ def _prepare(weight, hessian, percdamp):
     return weight, matrix, dead, damp
 
 
-def _cholesky(matrix, percdamp, what="H"):
+def _cholesky(matrix, percdamp):
     try:
         return np.linalg.cholesky(matrix)
     except np.linalg.LinAlgError:
         raise ValueError(
-            f"{what} is not positive definite even after dampening (percdamp={percdamp} of mean diag H added "
+            f"H is not positive definite even after dampening (percdamp={percdamp} of mean diag H added "
             f"to the diagonal), so its Cholesky factorization fails. H = 2XX^T/n is only positive "
             f"semi-definite: singular when there are fewer calibration tokens than input features or "
             f"when features are collinear (duplicated, constant), and rounding can then make it slightly "
             f"indefinite. Dampening adds a multiple of the identity to fix that: raise percdamp (e.g. 0.1), "
             f"or give more, more varied calibration tokens.") from None
+
+
+def inverse_cholesky_upper(matrix, percdamp=None):
+    """U, upper triangular, with H^-1 = U^T U: from ONE Cholesky factorization and a triangular inverse.
+
+    The reference factors H, inverts, and factors H^-1 again. Reversing the order of the columns
+    (J, the exchange matrix) gives the same U at half the cost: if J H J = L L^T, then
+    H^-1 = J L^-T L^-1 J = (J L^-1 J)^T (J L^-1 J), and J L^-1 J is upper triangular.
+    Row j of U is the inverse Hessian of the columns j.. (not yet quantized when j comes up) over
+    the square root of its first entry: what GPTQ needs at step j, all computed up front.
+    """
+    lower = _cholesky(matrix[::-1, ::-1], percdamp)
+    inverse = scipy.linalg.solve_triangular(lower, np.eye(len(matrix)), lower=True)
+    return inverse[::-1, ::-1].copy()
 
 
 def _order(matrix, act_order):
@@ -218,9 +233,7 @@ def gptq(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_orde
     order = _order(matrix, act_order)
     weight, matrix = weight[:, order], matrix[np.ix_(order, order)]
 
-    lower = _cholesky(matrix, percdamp)
-    inverse = np.linalg.inv(lower)                     # H^-1 = L^-T L^-1
-    upper = _cholesky(inverse.T @ inverse, percdamp, "H^-1").T    # U with H^-1 = U^T U
+    upper = inverse_cholesky_upper(matrix, percdamp)
 
     quantized, codes = np.zeros_like(weight), np.zeros(weight.shape, dtype=np.int64)
     loss, group_of = np.zeros(width), np.zeros(width, dtype=np.int64)
