@@ -28,6 +28,10 @@ that a group's grid always sees every update made before it (the reference fits 
 inside a block on weights that miss that block's pending updates). Then the blocked algorithm is
 exactly the sequential one (gptq_reference, tested equal).
 The grid is quantlab.uniform's: symmetric or asymmetric, `bits`, one scale per row and group.
+
+Fewer calibration tokens than input features is a warning, not an error: H is then singular and
+only dampening makes it invertible, which works (the reference runs) but fits those few tokens.
+A Cholesky failure (possible only with percdamp = 0 or a badly scaled H) is an error that says so.
 """
 
 import dataclasses

@@ -4,6 +4,7 @@
     w_hat = dequantize(data, "Q4_K")    # float32, exactly what llama.cpp reads back
     fields(data, "Q4_K")                # d, dmin, sub-block scales and mins, codes, per block
     format_info("Q4_K").bits_per_weight # 4.5
+    quantize(w, "Q4_K", imatrix=v)      # with an importance matrix (llama-quantize --imatrix)
 
 Input policy: weights must be real floats. float16 and float64 are converted to float32 first, as
 llama.cpp's converter does before quantizing (float64 values too large for float32 are refused);
