@@ -122,3 +122,12 @@ def test_bad_imatrix_entries_are_refused(type_name, bad, message):
 def test_imatrix_must_be_numbers():
     with pytest.raises(TypeError, match="imatrix"):
         ggml.quantize(make_case("gaussian"), "Q4_0", imatrix=np.array(["a"] * ROW_LENGTH))
+
+
+@pytest.mark.parametrize("type_name", ["Q4_1", "Q3_K"])
+def test_one_dimensional_x_with_imatrix(type_name):
+    x = make_case("laplace")[0]
+    v = make_imatrix("gamma")
+    ours = ggml.quantize(x, type_name, imatrix=v)
+    assert ours.ndim == 1
+    assert np.array_equal(ours, libgguf.quantize_rows(x[None, :], GGMLQuantizationType[type_name], imatrix=v)[0])
