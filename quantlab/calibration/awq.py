@@ -14,6 +14,12 @@ not done at run time: diag(s)^-1 is folded into what produces x, a norm's gain (
 rows of the previous linear layer (fold_into_norm, fold_into_linear).
 The optional clipping search (auto_clip) then shrinks each group's range: max|w| * (1 - i/20) for
 i = 0..9, keeping per row and group the one of least error in that group's share of the output.
+Layers that share an input (q, k and v after one norm; gate and up) share one s in the reference:
+pass them stacked, np.vstack([w_q, w_k, w_v]), since grids are per row the stack quantizes as
+each layer alone and its output error is their sum (the reference scores the whole attention
+block's output instead). Where s folds: a norm's gain for q/k/v, ffn_up and the output head; the
+rows of v for the attention output; a GELU cannot absorb it, so the reference divides its output
+at run time (ScaledActivation) for ffn_down.
 Reference: mit-han-lab/llm-awq, awq/quantize/auto_scale.py and auto_clip.py. Grids are
 quantlab.uniform's (asymmetric by default, as the reference's zero_point=True).
 """
