@@ -270,3 +270,21 @@ def test_inverse_cholesky_upper_factors_the_inverse_hessian():
     assert np.allclose(upper.T @ upper, np.linalg.inv(matrix), rtol=1e-9, atol=1e-12)
     # and the reference's route: Cholesky of H^-1, upper (numpy gives the lower factor L = U^T)
     assert np.allclose(upper, np.linalg.cholesky(np.linalg.inv(matrix)).T, rtol=1e-8, atol=1e-12)
+
+
+def test_gptq_steps_reproduce_gptq_column_by_column():
+    weight, inputs = layer(18, out=8, width=24)
+    hessian = gptq.Hessian.from_inputs(inputs)
+    config = dict(bits=3, group_size=8, act_order=True)
+    result = gptq.gptq(weight, hessian, **config)
+    trace = list(gptq.steps(weight, hessian, **config))
+    assert [s.column for s in trace] == list(result.order)
+    assert np.allclose(trace[-1].after, result.weight, rtol=0, atol=1e-12)
+    assert np.allclose([s.loss for s in trace], result.column_loss[result.order])
+    for step in trace:
+        done = result.order[:step.step + 1]
+        assert np.array_equal(step.after[:, step.column], step.rounded)
+        assert np.all(step.update[:, done] == 0)            # rounded columns never move again
+        assert np.allclose(step.after - step.before, step.update + np.where(
+            np.arange(24) == step.column, step.after - step.before, 0))
+    assert np.array_equal(trace[0].before, weight)

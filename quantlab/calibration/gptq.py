@@ -209,13 +209,59 @@ def _order(matrix, act_order):
     return np.argsort(-np.diag(matrix), kind="stable") if act_order else np.arange(width)
 
 
-def _result(quantized, codes, scales, zeros, group_of, order, loss, dead, damp, symmetric):
-    inverse = np.argsort(order)
-    return GPTQResult(weight=quantized[:, inverse], codes=codes[:, inverse],
-                      scale=np.stack(scales, axis=1),
-                      zero_point=None if symmetric else np.stack(zeros, axis=1).astype(np.int32),
-                      group_index=group_of[inverse], order=order, column_loss=loss[inverse],
-                      dead=dead, damp=damp)
+class _Run:
+    """One GPTQ run's shared state: the prepared W and H in processing order, the grids, the records.
+
+    Each formulation (blocked, sequential reference, step by step) differs only in how it updates
+    the weights; choosing and fitting grids and assembling the result are the same for all three.
+    """
+
+    def __init__(self, weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp,
+                 block_size, grid_options):
+        weight = _check_options(weight, hessian, bits, group_size, block_size, percdamp)
+        self.width = weight.shape[1]
+        weight, matrix, self.dead, self.damp = _prepare(weight, hessian, percdamp)
+        self.bits, self.scheme, self.grid_options, self.percdamp = bits, scheme, grid_options, percdamp
+        self.group = self.width if group_size is None else group_size
+        self.static = [fit_grid(weight[:, s:s + self.group], bits, scheme, **grid_options)
+                       for s in range(0, self.width, self.group)] if static_groups else None
+        self.order = _order(matrix, act_order)
+        self.weight, self.matrix = weight[:, self.order], matrix[np.ix_(self.order, self.order)]
+        self.quantized = np.zeros_like(self.weight)
+        self.codes = np.zeros(self.weight.shape, dtype=np.int64)
+        self.loss, self.group_of = np.zeros(self.width), np.zeros(self.width, dtype=np.int64)
+        self.grids, self.grid = list(self.static or []), None
+
+    def starts_group(self, position):
+        """Whether a dynamic group starts here (its grid must be fitted on the weights as they are now)."""
+        return self.static is None and position % self.group == 0
+
+    def round(self, position, column, current_group=None):
+        """Round `column` (the weights of column `position`, as updated so far) on its group's grid.
+
+        current_group: the up-to-date weights of the group that starts here (only when it starts).
+        Returns the rounded column; records codes and values.
+        """
+        if self.static is not None:
+            self.grid = self.static[self.order[position] // self.group]
+            self.group_of[position] = self.order[position] // self.group
+        else:
+            if current_group is not None:
+                self.grid = fit_grid(current_group, self.bits, self.scheme, **self.grid_options)
+                self.grids.append(self.grid)
+            self.group_of[position] = len(self.grids) - 1
+        self.codes[:, position], self.quantized[:, position] = round_column(self.grid, column)
+        return self.quantized[:, position]
+
+    def result(self):
+        inverse = np.argsort(self.order)
+        fields = [_grid_fields(grid) for grid in self.grids]
+        return GPTQResult(weight=self.quantized[:, inverse], codes=self.codes[:, inverse],
+                          scale=np.stack([scale for scale, _ in fields], axis=1),
+                          zero_point=None if self.scheme == "symmetric"
+                          else np.stack([zero for _, zero in fields], axis=1).astype(np.int32),
+                          group_index=self.group_of[inverse], order=self.order,
+                          column_loss=self.loss[inverse], dead=self.dead, damp=self.damp)
 
 
 # ---------------------------------------------------------------- GPTQ, blocked
@@ -228,52 +274,25 @@ def gptq(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_orde
     the quantlab.uniform grid: one per row without groups, one per row and group of columns with.
     scheme defaults to asymmetric, as in the reference (its --sym is opt-in). Returns a GPTQResult.
     """
-    weight = _check_options(weight, hessian, bits, group_size, block_size, percdamp)
-    out_features, width = weight.shape
-    weight, matrix, dead, damp = _prepare(weight, hessian, percdamp)
-    group = width if group_size is None else group_size
-    static = [fit_grid(weight[:, s:s + group], bits, scheme, **grid_options)
-              for s in range(0, width, group)] if static_groups else None
-    order = _order(matrix, act_order)
-    weight, matrix = weight[:, order], matrix[np.ix_(order, order)]
-
-    upper = inverse_cholesky_upper(matrix, percdamp)
-
-    quantized, codes = np.zeros_like(weight), np.zeros(weight.shape, dtype=np.int64)
-    loss, group_of = np.zeros(width), np.zeros(width, dtype=np.int64)
-    scales, zeros, grid = [], [], None
-    # Block boundaries: every block_size columns, and at every group start (see the module docstring).
-    starts = sorted(set(range(0, width, block_size)) | set(range(0, width, group)))
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp,
+               block_size, grid_options)
+    weight, width = run.weight, run.width
+    upper = inverse_cholesky_upper(run.matrix, percdamp)
+    # Block boundaries: every block_size columns, and at every group start (see the module
+    # docstring), so that a group's first column is a block's first: weight[:, j:] is up to date.
+    starts = sorted(set(range(0, width, block_size)) | set(range(0, width, run.group)))
     for start, stop in zip(starts, starts[1:] + [width]):
         block = weight[:, start:stop].copy()
         errors = np.zeros_like(block)
-        for i in range(stop - start):
-            column = start + i
-            if static is not None:
-                grid = static[order[column] // group]
-                group_of[column] = order[column] // group
-            elif column % group == 0:                  # a group starts: fit its grid now
-                grid = fit_grid(np.concatenate([block[:, i:], weight[:, stop:column + group]], axis=1)
-                                [:, :group], bits, scheme, **grid_options)
-                scale, zero = _grid_fields(grid)
-                scales.append(scale)
-                zeros.append(zero)
-            if static is None:
-                group_of[column] = len(scales) - 1
-            codes[:, column], quantized[:, column] = round_column(grid, block[:, i])
-            diagonal = upper[column, column]
-            error = (block[:, i] - quantized[:, column]) / diagonal
-            loss[column] = float(np.sum(error ** 2)) / 2
-            block[:, i:] -= np.outer(error, upper[column, column:stop])
+        for i, j in enumerate(range(start, stop)):
+            current_group = weight[:, j:j + run.group] if run.starts_group(j) else None
+            rounded = run.round(j, block[:, i], current_group)
+            error = (block[:, i] - rounded) / upper[j, j]
+            run.loss[j] = float(np.sum(error ** 2)) / 2
+            block[:, i:] -= np.outer(error, upper[j, j:stop])
             errors[:, i] = error
         weight[:, stop:] -= errors @ upper[start:stop, stop:]     # the block's lazy update
-    if static is not None:
-        for grid in static:
-            scale, zero = _grid_fields(grid)
-            scales.append(scale)
-            zeros.append(zero)
-    return _result(quantized, codes, scales, zeros, group_of, order, loss, dead, damp,
-                   symmetric=scheme == "symmetric")
+    return run.result()
 
 
 # ---------------------------------------------------------------- GPTQ, the slow and obvious way
@@ -287,35 +306,62 @@ def gptq_reference(weight, hessian, bits=4, scheme="asymmetric", group_size=None
         q_j = round(w_j);  w_F -= (w_j - q_j) / Hinv[j, j] * Hinv[j, :]
     then j leaves F. Groups fit their grid on the current weights when their first column comes up.
     """
-    weight = _check_options(weight, hessian, bits, group_size, 1, percdamp)
-    width = weight.shape[1]
-    weight, matrix, dead, damp = _prepare(weight, hessian, percdamp)
-    group = width if group_size is None else group_size
-    static = [fit_grid(weight[:, s:s + group], bits, scheme, **grid_options)
-              for s in range(0, width, group)] if static_groups else None
-    order = _order(matrix, act_order)
-    weight, matrix = weight[:, order], matrix[np.ix_(order, order)]
-    quantized, codes = np.zeros_like(weight), np.zeros(weight.shape, dtype=np.int64)
-    loss, group_of = np.zeros(width), np.zeros(width, dtype=np.int64)
-    scales, zeros = [], []
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1,
+               grid_options)
+    weight, width = run.weight, run.width
     for j in range(width):
-        if static is not None:
-            grid, group_of[j] = static[order[j] // group], order[j] // group
-        else:
-            if j % group == 0:
-                grid = fit_grid(weight[:, j:j + group], bits, scheme, **grid_options)
-                scales.append(_grid_fields(grid)[0])
-                zeros.append(_grid_fields(grid)[1])
-            group_of[j] = len(scales) - 1
-        codes[:, j], quantized[:, j] = round_column(grid, weight[:, j])
+        rounded = run.round(j, weight[:, j], weight[:, j:j + run.group] if run.starts_group(j) else None)
         remaining = np.arange(j, width)
-        inverse = np.linalg.inv(matrix[np.ix_(remaining, remaining)])
-        step = (weight[:, j] - quantized[:, j]) / inverse[0, 0]
-        loss[j] = float(np.sum((weight[:, j] - quantized[:, j]) ** 2 / inverse[0, 0])) / 2
-        weight[:, remaining] -= np.outer(step, inverse[0, :])
-    if static is not None:
-        for grid in static:
-            scales.append(_grid_fields(grid)[0])
-            zeros.append(_grid_fields(grid)[1])
-    return _result(quantized, codes, scales, zeros, group_of, order, loss, dead, damp,
-                   symmetric=scheme == "symmetric")
+        inverse = np.linalg.inv(run.matrix[np.ix_(remaining, remaining)])
+        run.loss[j] = float(np.sum((weight[:, j] - rounded) ** 2 / inverse[0, 0])) / 2
+        weight[:, remaining] -= np.outer((weight[:, j] - rounded) / inverse[0, 0], inverse[0, :])
+    return run.result()
+
+
+# ---------------------------------------------------------------- GPTQ, one column at a time
+
+@dataclass(frozen=True)
+class GPTQStep:
+    """One column's step, for watching GPTQ work (all in the original column order).
+
+    column: which input column was rounded (step k rounds column order[k]).
+    before: the weights (out x in) just before the step: columns done so far hold their rounded
+        values, the others their values as updated so far. after: the same just after it.
+    rounded: the column's new values (out,); error: (w_j - q_j) per row.
+    update: how the step moves every column not yet rounded, after - before (0 elsewhere).
+    loss: GPTQ's estimate of the output-error increase of this step (as column_loss).
+    """
+
+    step: int
+    column: int
+    before: np.ndarray
+    after: np.ndarray
+    rounded: np.ndarray
+    error: np.ndarray
+    update: np.ndarray
+    loss: float
+
+
+def steps(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_order=False,
+          static_groups=False, percdamp=0.01, **grid_options):
+    """GPTQ one column at a time: yields a GPTQStep per column (the same numbers as gptq()).
+
+    For small layers (each step copies the whole weight): a slider over columns in a notebook.
+    """
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1,
+               grid_options)
+    weight, width, inverse_order = run.weight, run.width, np.argsort(run.order)
+    upper = inverse_cholesky_upper(run.matrix, percdamp)
+    for j in range(width):
+        before = weight.copy()
+        original = weight[:, j].copy()
+        rounded = run.round(j, original, weight[:, j:j + run.group] if run.starts_group(j) else None)
+        error = (original - rounded) / upper[j, j]
+        run.loss[j] = float(np.sum(error ** 2)) / 2
+        weight[:, j:] -= np.outer(error, upper[j, j:])
+        weight[:, j] = rounded
+        yield GPTQStep(step=j, column=int(run.order[j]), before=before[:, inverse_order],
+                       after=weight[:, inverse_order].copy(), rounded=rounded.copy(),
+                       error=original - rounded,
+                       update=(weight - before)[:, inverse_order] * (inverse_order > j)[None, :],
+                       loss=run.loss[j])
