@@ -288,3 +288,21 @@ def test_gptq_steps_reproduce_gptq_column_by_column():
         assert np.allclose(step.after - step.before, step.update + np.where(
             np.arange(24) == step.column, step.after - step.before, 0))
     assert np.array_equal(trace[0].before, weight)
+
+
+# ----------------------------------------------------------------------------- the character model's layer inputs
+
+def test_char_lm_reports_the_inputs_of_every_linear_layer():
+    from quantlab.lm import CharLM
+    model = CharLM.load()
+    ids = np.arange(40).reshape(2, 20) % model.vocab_size
+    inputs = {}
+    logits = model.logits(ids, inputs_of=inputs)
+    assert np.array_equal(logits, model.logits(ids))                  # capturing changes nothing
+    matrices = {name: shape for name, shape in model.tensor_shapes().items()
+                if len(shape) == 2 and name != "token_embd.weight"}    # the embedding is a lookup
+    assert sorted(inputs) == sorted(matrices)
+    for name, rows in inputs.items():
+        assert rows.shape == (40, matrices[name][1])
+    head = inputs["output.weight"] @ model.weights["output.weight"].T
+    assert np.array_equal(head.reshape(logits.shape), logits)
