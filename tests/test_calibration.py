@@ -34,6 +34,15 @@ def test_output_error_is_the_sum_over_tokens_and_outputs():
     assert result.relative == pytest.approx(expected / sum(float(np.sum((weight @ x) ** 2)) for x in inputs))
 
 
+def test_layer_objective_via_the_gram_matrix_equals_output_error():
+    weight, inputs = layer(3)
+    weight_hat = round_to_nearest(weight, 3, group_size=16)
+    fast, plain = objective.LayerObjective(weight, inputs)(weight_hat), objective.output_error(weight, weight_hat, inputs)
+    assert fast.total == pytest.approx(plain.total, rel=1e-9)
+    assert fast.relative == pytest.approx(plain.relative, rel=1e-9)
+    assert objective.LayerObjective(weight, inputs)(weight).total == 0
+
+
 def test_output_error_bad_shapes():
     weight, inputs = layer(1)
     with pytest.raises(ValueError, match="weight_hat has shape"):
@@ -224,12 +233,12 @@ def test_awq_alpha_zero_is_round_to_nearest_and_the_curve_is_returned():
     result = awq.awq(weight, inputs, bits=3, group_size=16)
     assert np.array_equal(result.alphas, np.arange(20) / 20)     # 0 .. 0.95: never 1
     rtn = round_to_nearest(weight, 3, group_size=16)
-    assert result.errors[0] == objective.output_error(weight, rtn, inputs).total
+    assert result.errors[0] == pytest.approx(objective.output_error(weight, rtn, inputs).total, rel=1e-9)
     assert np.array_equal(awq.quantize_scaled(weight, awq.scales_for(np.abs(inputs).mean(0), 0.0), 3,
                                               group_size=16)[1], rtn)
     assert result.alpha == result.alphas[np.argmin(result.errors)] > 0
     assert result.errors.min() < 0.7 * result.errors[0]           # outlier channels: AWQ helps
-    assert objective.output_error(weight, result.weight, inputs).total == result.errors.min()
+    assert objective.output_error(weight, result.weight, inputs).total == pytest.approx(result.errors.min(), rel=1e-9)
 
 
 def test_awq_scales_are_normalised_as_the_reference():

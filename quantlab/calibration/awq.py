@@ -30,7 +30,7 @@ import numpy as np
 
 from .._validate import as_float_array, check_bits, check_group_size
 from .base import as_inputs, as_weight, round_to_nearest
-from .objective import output_error
+from .objective import LayerObjective
 
 N_GRID = 20           # alpha = 0, 1/20, ..., 19/20
 MIN_SCALE = 1e-4      # the reference clamps stat^alpha below at 1e-4
@@ -99,10 +99,11 @@ def awq(weight, inputs, bits=4, scheme="asymmetric", group_size=None, auto_clip=
     statistic = np.mean(np.abs(inputs), axis=0)
     alphas = np.arange(N_GRID) / N_GRID
     errors = np.empty(N_GRID)
+    objective = LayerObjective(weight, inputs)
     for k, alpha in enumerate(alphas):
         _, effective = quantize_scaled(weight, scales_for(statistic, alpha), bits, scheme,
                                        group_size, **grid_options)
-        errors[k] = output_error(weight, effective, inputs).total
+        errors[k] = objective(effective).total
     best = int(np.argmin(errors))               # first minimum, as `loss < best_error`
     scales = scales_for(statistic, alphas[best])
     clip = None

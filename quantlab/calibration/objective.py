@@ -23,6 +23,37 @@ class OutputError:
     relative: float
 
 
+class LayerObjective:
+    """The output error of many candidate W_hat for one layer W and one set of inputs, fast.
+
+    ||(W - W_hat) X||^2 = sum((D G) * D) with D = W - W_hat and G = X X^T (in x in), the Gram
+    matrix of the inputs, computed once: each candidate then costs out x in x in operations
+    instead of out x in x n_tokens (AWQ scores 20 candidates; n_tokens is often >> in_features).
+    """
+
+    def __init__(self, weight, inputs):
+        self.weight = as_weight(weight)
+        inputs = as_inputs(inputs, self.weight.shape[1])
+        self.n_tokens = len(inputs)
+        self.gram = inputs.T @ inputs
+        self.reference = float(np.sum((self.weight @ self.gram) * self.weight))
+
+    def __call__(self, weight_hat):
+        """The OutputError of weight_hat (same shape as the layer's weight)."""
+        weight_hat = as_weight(weight_hat, "weight_hat")
+        if weight_hat.shape != self.weight.shape:
+            raise ValueError(f"weight_hat has shape {weight_hat.shape} but weight has {self.weight.shape}; "
+                             f"compare a layer with its own quantized copy")
+        difference = self.weight - weight_hat
+        total = max(float(np.sum((difference @ self.gram) * difference)), 0.0)   # >= 0 up to rounding
+        return _error(total, self.reference, self.n_tokens)
+
+
+def _error(total, reference, n_tokens):
+    return OutputError(total=total, per_token=total / n_tokens,
+                       relative=total / reference if reference > 0 else (0.0 if total == 0 else np.inf))
+
+
 def output_error(weight, weight_hat, inputs):
     """The layer output error of W_hat against W on calibration inputs (n_tokens, in_features)."""
     weight = as_weight(weight)
@@ -33,7 +64,4 @@ def output_error(weight, weight_hat, inputs):
     inputs = as_inputs(inputs, weight.shape[1])
     reference = inputs @ weight.T                            # (tokens, out) = (W X)^T
     difference = inputs @ (weight - weight_hat).T
-    total = float(np.sum(difference ** 2))
-    scale = float(np.sum(reference ** 2))
-    return OutputError(total=total, per_token=total / len(inputs),
-                       relative=total / scale if scale > 0 else (0.0 if total == 0 else np.inf))
+    return _error(float(np.sum(difference ** 2)), float(np.sum(reference ** 2)), len(inputs))
