@@ -5,7 +5,7 @@
 Calibration text: the model's TRAINING text (training/char_lm_data.load_split; the held-out plays
 are never used here), `--windows` random windows of one context length each (seeded). Each linear
 layer's inputs come from one forward pass of the F32 model (CharLM.logits(ids, inputs_of=...)).
-Prints, per layer: Hessian and GPTQ seconds, and the output error of GPTQ relative to
+Prints, per layer: Hessian and GPTQ seconds (and AWQ's search, for comparison), and the output error of GPTQ relative to
 round-to-nearest on the same grids, on the calibration tokens and on other training-text windows
 (GPTQ fits its calibration tokens: the second ratio is the honest one); then the total (issue 10's target: <= 10 s on 2 cores), and
 Q4_K/Q3_K/Q2_K quantization of the same tensors with and without an importance matrix (target:
@@ -25,7 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import quantlab.ggml as ggml  # noqa: E402
-from quantlab.calibration import gptq, imatrix, objective  # noqa: E402
+from quantlab.calibration import awq, gptq, imatrix, objective  # noqa: E402
 from quantlab.calibration.base import round_to_nearest  # noqa: E402
 from quantlab.lm import CharLM  # noqa: E402
 
@@ -64,8 +64,9 @@ def main():
           f"forward pass with capture {forward_seconds:.2f} s")
     print(f"GPTQ INT{args.bits}, groups of {args.group_size}, act_order={args.act_order}")
     print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
-    print(f"{'tensor':24} {'shape':>11} {'H s':>6} {'GPTQ s':>7} {'GPTQ/RTN calib':>15} {'other windows':>14}")
-    total = forward_seconds
+    print(f"{'tensor':24} {'shape':>11} {'H s':>6} {'GPTQ s':>7} {'GPTQ/RTN calib':>15} {'other windows':>14}"
+          f" {'AWQ s':>6} {'alpha':>5} {'AWQ/RTN other':>14}")
+    total, awq_total = forward_seconds, 0.0
     weights = model.weights
     for name, x in inputs.items():
         weight = weights[name]
@@ -76,8 +77,13 @@ def main():
         rtn = round_to_nearest(weight, args.bits, group_size=args.group_size)
         ratios = [objective.output_error(weight, result.weight, z).total / objective.output_error(weight, rtn, z).total
                   for z in (x, other[name])]
-        print(f"{name:24} {str(weight.shape):>11} {h_seconds:6.2f} {g_seconds:7.2f} {ratios[0]:15.3f} {ratios[1]:14.3f}")
-    print(f"total (forward + Hessians + GPTQ): {total:.2f} s   (target <= 10 s)")
+        a_seconds, scaled = seconds(lambda: awq.awq(weight, x, bits=args.bits, group_size=args.group_size))
+        awq_total += a_seconds
+        awq_ratio = (objective.output_error(weight, scaled.weight, other[name]).total
+                     / objective.output_error(weight, rtn, other[name]).total)
+        print(f"{name:24} {str(weight.shape):>11} {h_seconds:6.2f} {g_seconds:7.2f} {ratios[0]:15.3f} {ratios[1]:14.3f}"
+              f" {a_seconds:6.2f} {scaled.alpha:5.2f} {awq_ratio:14.3f}")
+    print(f"total (forward + Hessians + GPTQ): {total:.2f} s   (target <= 10 s); AWQ's searches: {awq_total:.2f} s")
 
     print("\nGGUF quantization of the same tensors (all rows of 256 or 1024), best of 3:")
     print(f"{'type':6} {'plain s':>8} {'imatrix s':>10} {'ratio':>6}")
