@@ -315,3 +315,24 @@ def test_char_lm_reports_the_inputs_of_every_linear_layer():
         assert rows.shape == (40, matrices[name][1])
     head = inputs["output.weight"] @ model.weights["output.weight"].T
     assert np.array_equal(head.reshape(logits.shape), logits)
+
+
+def test_char_lm_imatrix_and_a_mix_quantized_with_it():
+    import quantlab.ggml as ggml
+    from quantlab.lm import CharLM, quality
+    model = CharLM.load()
+    ids = np.arange(256).reshape(2, 128) % model.vocab_size
+    importance = imatrix.for_char_lm(model, ids)
+    assert all(name.startswith("blk.") for name in importance) and len(importance) == 18
+    assert "output.weight" in imatrix.for_char_lm(model, ids, include_output=True)
+    weights = model.weights
+    quantized = quality.apply_mix(model, "Q4_K_M", imatrix=importance).weights
+    plain = quality.apply_mix(model, "Q4_K_M").weights
+    types = quality.plan_types(model.tensor_shapes(), "Q4_K_M")
+    name = "blk.1.ffn_up.weight"
+    expected = ggml.dequantize(ggml.quantize(weights[name], types[name], imatrix=importance[name]),
+                               types[name], weights[name].shape)
+    assert np.array_equal(quantized[name], expected) and not np.array_equal(quantized[name], plain[name])
+    assert np.array_equal(quantized["token_embd.weight"], plain["token_embd.weight"])
+    with pytest.raises(ValueError, match="not matrices of this model"):
+        quality.apply_mix(model, "Q4_K_M", imatrix={"blk.0.attn_norm.weight": np.ones(256)})

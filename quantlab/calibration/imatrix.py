@@ -75,3 +75,16 @@ def collect(inputs, min_batch_tokens=MIN_BATCH_TOKENS):
     collector = ImatrixCollector(batch.shape[-1], min_batch_tokens)
     collector.update(batch)
     return collector.importance()
+
+
+def for_char_lm(model, ids, include_output=False):
+    """{tensor name: importance} for every linear layer of the character model, from ids (n, length).
+
+    As llama.cpp's imatrix tool: the matrices of the blocks (blk.*), and the output head only with
+    include_output (its --process-output); the embedding is a lookup, not a product, and has none.
+    Calibrate on training text: an imatrix from the evaluation text flatters the score.
+    """
+    inputs = {}
+    model.logits(ids, inputs_of=inputs)
+    return {name: collect(rows) for name, rows in inputs.items()
+            if name.startswith("blk.") or (include_output and name == "output.weight")}
