@@ -9,7 +9,7 @@ the columns scaled up, and those are chosen by the activations: with stat_j = me
 
 and alpha on a grid of 20 values 0, 0.05, ..., 0.95 (never 1: range(20) / 20), each scored by the
 output error ||W X - Q(W diag(s)) diag(s)^-1 X||^2 on the calibration inputs; the lowest wins
-(the first, on a tie). alpha = 0 gives s = 1: plain round-to-nearest. The division by x / s is
+(the first, on a tie). alpha = 0 gives s = 1: plain round-to-nearest. Dividing x by s is
 not done at run time: diag(s)^-1 is folded into what produces x, a norm's gain (and bias) or the
 rows of the previous linear layer (fold_into_norm, fold_into_linear).
 The optional clipping search (auto_clip) then shrinks each group's range: max|w| * (1 - i/20) for
