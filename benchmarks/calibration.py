@@ -1,6 +1,6 @@
 """Time GPTQ on every linear layer of the character model, and imatrix-weighted GGUF quantization.
 
-    python benchmarks/calibration.py [--windows 64] [--bits 4] [--group-size 32] [--act-order]
+    python benchmarks/calibration.py [--windows 64] [--bits 4] [--group-size 32] [--act-order] [--mixes]
 
 Calibration text: the model's TRAINING text (training/char_lm_data.load_split; the held-out plays
 are never used here), `--windows` random windows of one context length each (seeded). Each linear
@@ -9,7 +9,8 @@ Prints, per layer: Hessian and GPTQ seconds (and AWQ's search, for comparison), 
 round-to-nearest on the same grids, on the calibration tokens and on other training-text windows
 (GPTQ fits its calibration tokens: the second ratio is the honest one); then the total (issue 10's target: <= 10 s on 2 cores), and
 Q4_K/Q3_K/Q2_K quantization of the same tensors with and without an importance matrix (target:
-the weighted path within 2x of the unweighted one).
+the weighted path within 2x of the unweighted one). --mixes adds perplexity and KL on the whole
+held-out text for Q4_K_M, Q3_K_M and Q2_K with and without the importance matrix (~3 min).
 """
 
 import argparse
@@ -27,7 +28,7 @@ import numpy as np  # noqa: E402
 import quantlab.ggml as ggml  # noqa: E402
 from quantlab.calibration import awq, gptq, imatrix, objective  # noqa: E402
 from quantlab.calibration.base import round_to_nearest  # noqa: E402
-from quantlab.lm import CharLM  # noqa: E402
+from quantlab.lm import CharLM, quality  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from char_lm_data import load_split  # noqa: E402
@@ -53,6 +54,7 @@ def main():
     parser.add_argument("--bits", type=int, default=4)
     parser.add_argument("--group-size", type=int, default=32)
     parser.add_argument("--act-order", action="store_true")
+    parser.add_argument("--mixes", action="store_true")
     args = parser.parse_args()
 
     model = CharLM.load()
@@ -93,6 +95,19 @@ def main():
         weighted = min(seconds(lambda: [ggml.quantize(weights[n], type_name, imatrix=importance[n])
                                         for n in inputs])[0] for _ in range(3))
         print(f"{type_name:6} {plain:8.3f} {weighted:10.3f} {weighted / plain:6.2f}")
+    if args.mixes:
+        mixes_with_and_without(model, imatrix.for_char_lm(model, ids))
+
+
+def mixes_with_and_without(model, importance):
+    """Perplexity and KL to F32 on the whole held-out text, per mix, without and with the imatrix."""
+    plain, weighted = quality.QualityMeter(model), quality.QualityMeter(model, imatrix=importance)
+    print(f"\nwhole held-out text; F32 perplexity {plain.reference.perplexity:.4f} per character")
+    for mix in ("Q4_K_M", "Q3_K_M", "Q2_K"):
+        for meter in (plain, weighted):
+            q = meter.measure(mix)
+            print(f"{q.label:18} {q.bits_per_weight:6.3f} bpw  perplexity {q.perplexity:8.4f} "
+                  f"({100 * q.relative_increase:+7.2f} %)  KL {q.kl_divergence:.5f}")
 
 
 if __name__ == "__main__":
