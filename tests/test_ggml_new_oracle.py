@@ -316,3 +316,17 @@ def test_registered_with_the_layout_and_the_same_bytes(type_name):
         assert np.array_equal(data, quantize(x))
     assert np.array_equal(bits(ggml.dequantize(data, type_name)), bits(dequantize(data)))
     assert all(len(v) == data.size // layout.bytes_per_block for v in ggml.fields(data, type_name).values())
+
+
+@pytest.mark.parametrize("type_name", ["BF16", "MXFP4", "NVFP4", "TQ1_0", "TQ2_0", "IQ4_XS", "IQ3_S", "IQ3_XXS",
+                                       "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_S", "IQ1_M"])
+def test_ggml_quantize_routes_the_imatrix_to_the_newer_types(type_name):
+    """quantlab.ggml.quantize(x, type, imatrix=v) reaches each type's own weighted search, byte for byte."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 0.02, (3, 512)).astype(np.float32)
+    importance = rng.uniform(0.05, 3.0, 512).astype(np.float32)
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=importance).view(np.uint8)
+    assert np.array_equal(ggml.quantize(x, type_name, imatrix=importance).ravel(), expected.ravel())
+    if libgguf.quantize_requires_imatrix(GGMLQuantizationType[type_name]):
+        with pytest.raises(ValueError, match="needs an importance matrix"):
+            ggml.quantize(x, type_name)

@@ -4,6 +4,7 @@
     w_hat = dequantize(data, "Q4_K")    # float32, exactly what llama.cpp reads back
     fields(data, "Q4_K")                # d, dmin, sub-block scales and mins, codes, per block
     format_info("Q4_K").bits_per_weight # 4.5
+    quantize(w, "Q4_K", imatrix=v)      # with an importance matrix (llama-quantize --imatrix)
 
 Input policy: weights must be real floats. float16 and float64 are converted to float32 first, as
 llama.cpp's converter does before quantizing (float64 values too large for float32 are refused);
@@ -13,6 +14,7 @@ integer, bool and complex arrays are refused, since codes passed as weights are 
 import numpy as np
 
 from .._validate import as_float_array
+from . import weighted
 from .registry import FORMATS, BlockFormat, format_info
 
 __all__ = ["quantize", "dequantize", "fields", "format_info", "FORMATS", "BlockFormat"]
@@ -73,15 +75,47 @@ def _as_blocks(data, fmt):
     return blocks, data.shape[:-1]
 
 
-def quantize(x, type_name):
+def _as_importance(imatrix, row_length):
+    """Validate an importance matrix: float32 (row_length,), one finite entry >= 0 per column."""
+    values = np.asarray(imatrix)
+    if values.dtype.kind in "iub":
+        values = values.astype(np.float64)
+    values = as_float_array(values, "imatrix")
+    if values.ndim != 1 or values.size != row_length:
+        raise ValueError(
+            f"imatrix has shape {values.shape}; it needs one entry per column of x, i.e. shape "
+            f"({row_length},) for rows of {row_length} weights (the mean of x_j^2 over calibration "
+            f"tokens, quantlab.calibration.imatrix)")
+    with np.errstate(over="ignore"):
+        importance = values.astype(np.float32)
+    if not np.isfinite(importance).all():
+        raise ValueError("imatrix has values beyond float32's range (max 3.4e38); llama.cpp reads it as float32")
+    if (importance < 0).any():
+        index = int(np.argmax(importance < 0))
+        raise ValueError(f"imatrix[{index}] = {importance[index]} is negative; importances are means of "
+                         f"squares, >= 0 (a zero column is allowed: it says that column is never used)")
+    return importance
+
+
+def quantize(x, type_name, imatrix=None):
     """Quantize float weights to a GGML type: the exact bytes llama.cpp's quantizer writes.
 
     x is 1-D, or 2-D rows (as a GGUF tensor stores them); each row length must be a multiple of the
     type's block size. Returns uint8 bytes: 1-D for 1-D x, else (n_rows, bytes_per_row).
+    imatrix: optional importance matrix, one value >= 0 per column (llama-quantize --imatrix); the
+    quantizer then takes llama.cpp's weighted code path (quantlab.ggml.weighted, or the i-quants' own
+    searches). Q8_0, F16, F32, BF16, MXFP4, NVFP4, TQ1_0 and TQ2_0 ignore it, as llama.cpp does;
+    IQ2_XXS, IQ2_XS and IQ1_S refuse to quantize without one, as llama.cpp does.
     """
     fmt = format_info(type_name)
     rows = _as_rows(x, fmt)
-    data = fmt.quantize_blocks(rows.reshape(-1, fmt.block_size))
+    importance = None if imatrix is None else _as_importance(imatrix, rows.shape[1])
+    if fmt.name in weighted.WEIGHTED and importance is not None:
+        data = weighted.quantize_rows(rows, fmt.name, importance)
+    elif fmt.name in weighted.WEIGHTED or fmt.name in weighted.IGNORED:
+        data = fmt.quantize_blocks(rows.reshape(-1, fmt.block_size))
+    else:   # the newer types read their importance per column themselves (and refuse to go without
+        data = fmt.quantize_blocks(rows, imatrix=importance)   # one where llama.cpp requires it)
     return data.reshape(-1) if np.ndim(x) == 1 else data.reshape(len(rows), -1)
 
 

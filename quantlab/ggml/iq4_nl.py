@@ -65,8 +65,9 @@ def _signed_absmax(blocks):
 def search_scale(blocks, weight=None):
     """The scale d of each block (float32, before fp16 rounding), by llama.cpp's candidate search.
 
-    weight: per-weight importance of the least-squares fits, float32 like blocks; None means x^2
-    (llama.cpp's default). IQ4_XS runs the same search on its 32-weight sub-blocks.
+    weight: per-weight importance of the least-squares fits (n, 32), given with an importance matrix
+    (see quantlab.ggml.weighted); None means C's default x^2. IQ4_XS runs the same search on its
+    32-weight sub-blocks.
     """
     return np.concatenate([_search_scale(blocks[i:i + _CHUNK], None if weight is None else weight[i:i + _CHUNK])
                            for i in range(0, len(blocks), _CHUNK)])
@@ -83,7 +84,7 @@ def _search_scale(blocks, weight=None):
 
     x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
     with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
-        weight = x * x if weight is None else weight.T[:, :, None]
+        weight = x * x if weight is None else np.asarray(weight, dtype=np.float32).T[:, :, None]
         levels = _LEVEL_AT_HALF_STEP[_half_steps(x * (2 * inverse)[None])]  # (32, n, 16), |2v| < _REACH
         weighted = weight * levels
         sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
@@ -100,13 +101,17 @@ def _search_scale(blocks, weight=None):
     return np.where(tiny, np.float32(0), scale)
 
 
-def quantize_iq4_nl(blocks):
-    """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles."""
+def quantize_iq4_nl(blocks, weights=None):
+    """IQ4_NL: searched scale d (fp16) and 4-bit indices into IQ4_NL_LEVELS, in nibbles.
+
+    weights: per-weight importance (n, 32) for the search (see quantlab.ggml.weighted), or None.
+    """
     blocks = np.asarray(blocks, dtype=np.float32)
-    scale = search_scale(blocks)
+    scale = search_scale(blocks, weights)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         inverse = np.where(scale == 0, np.float32(0), np.float32(1) / scale)  # 1/fp32 d, not 1/fp16 d
-    codes = nearest_level(blocks * inverse[:, None])
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 = nan goes to level 15, as in C
+        codes = nearest_level(blocks * inverse[:, None])
     return np.concatenate([fp16_to_bytes(scale), pack_halves(codes)], axis=1)
 
 

@@ -407,10 +407,13 @@ def _unpack_q6_k_codes(low, high):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q6_k_slice(blocks, workspace):
+def _quantize_q6_k_slice(blocks, workspace, weights=None):
+    """weights: the importance matrix's entries for these blocks (n, 256), used as they are
+    (quantize_row_q6_K_impl), or None for the search's default w = x * x."""
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, iscale = search_signed_scale(x, nmax=32, workspace=workspace)
+    scale, iscale = search_signed_scale(x, nmax=32, workspace=workspace,
+                                        weights=None if weights is None else weights.reshape(n, 16, 16))
     max_scale, max_magnitude = largest_magnitude(np.ascontiguousarray(scale.T))
     empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
     inverse = np.float32(-128) / max_scale

@@ -160,6 +160,11 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
 
     lowest, high = xs.min(axis=0), xs.max(axis=0)
     offset = np.minimum(lowest, f32(0))                       # the grid always contains 0
+    # C's running `if (x[i] < min) min = x[i]` keeps the first zero, with its sign, when the
+    # smallest weight is a zero; a min above zero becomes +0.0. (Q4_1/Q5_1 store the min itself.)
+    first_zero = np.flatnonzero(lowest == 0)
+    offset[first_zero] = xs[np.argmax(xs[:, first_zero] == 0, axis=0), first_zero]
+    offset[lowest > 0] = 0
     flat = high == offset                                     # constant or all-zero sub-block
     codes, weighted_codes, scratch = (workspace.array(name, (n, m))
                                       for name in ("codes", "weighted codes", "scratch"))
@@ -264,11 +269,13 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale(x, nmax, workspace=None):
+def search_signed_scale(x, nmax, workspace=None, weights=None):
     """The search of fit_signed_scale: returns scale (...) and the chosen grid's iscale (...).
 
     Q6_K needs the search's codes only where a sub-block's final scale rounds to 0, so it asks for
     them with signed_grid_codes on those sub-blocks alone.
+    weights: float32 like x, the importance of each weight (make_qx_quants' quant_weights, given
+    when quantizing with an importance matrix); None for C's default w = x * x.
     """
     workspace = workspace or Workspace()
     f32 = np.float32
@@ -283,7 +290,10 @@ def search_signed_scale(x, nmax, workspace=None):
     # k = 0 first, then -9..9 without 0, each numerator nmax + 0.1f * k in float32.
     k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=f32)
     iscales = -(f32(nmax) + f32(0.1) * k)[:, None] / peak     # (C, m)
-    weights = np.multiply(xs, xs, out=workspace.array("weights", (n, m)))       # w = x * x
+    if weights is None:
+        weights = np.multiply(xs, xs, out=workspace.array("weights", (n, m)))   # w = x * x
+    else:
+        weights = _element_first(np.asarray(weights, dtype=f32), workspace, "weights")
     weighted_x = np.multiply(weights, xs, out=workspace.array("weighted x", (n, m)))
     codes, terms = workspace.array("codes", (n, m)), workspace.array("terms", (n, m))
     sum_lx, sum_l2 = np.empty((2, len(k), m), dtype=f32)

@@ -149,19 +149,24 @@ class QuantizedCopy:
 
 
 class TensorCache:
-    """Quantize-then-dequantize each (tensor, type) once, so re-evaluating a mix re-quantizes nothing."""
+    """Quantize-then-dequantize each (tensor, type) once, so re-evaluating a mix re-quantizes nothing.
 
-    def __init__(self, model):
+    imatrix: optionally {tensor name: importance vector} (quantlab.calibration.imatrix), used for the
+    tensors it names, as `llama-quantize --imatrix` does (others, e.g. the embedding, have none).
+    """
+
+    def __init__(self, model, imatrix=None):
         self.model = model
         self._weights = model.weights
         self._copies = {}
+        self.imatrix = _check_imatrix(imatrix, self._weights)
         self.n_quantized = 0   # how many (tensor, type) pairs were actually quantized
 
     def get(self, name, type_name):
         key = (name, type_name)
         if key not in self._copies:
             w = self._weights[name]
-            data = ggml.quantize(w, type_name)           # rows of the numpy array are the GGUF rows
+            data = ggml.quantize(w, type_name, imatrix=self.imatrix.get(name))   # numpy rows = GGUF rows
             weights = w if type_name == "F32" else ggml.dequantize(data, type_name, w.shape)
             weights.setflags(write=False)
             self._copies[key] = QuantizedCopy(weights, int(data.nbytes), hashlib.sha256(data.tobytes()).hexdigest())
@@ -174,6 +179,18 @@ class TensorCache:
         fingerprint = hashlib.sha256("".join(f"{n}:{types[n]}:{c.sha256};" for n, c in copies.items()).encode())
         model = self.model.with_weights({n: c.weights for n, c in copies.items() if types[n] != "F32"})
         return model, sum(c.n_bytes for c in copies.values()), fingerprint.hexdigest()
+
+
+def _check_imatrix(imatrix, weights):
+    """{} or a dict of importance vectors for 2-D tensors of the model (each checked by ggml.quantize)."""
+    if imatrix is None:
+        return {}
+    if not isinstance(imatrix, dict):
+        raise TypeError(f"imatrix must be a dict {{tensor name: importance vector}}, got {type(imatrix).__name__}")
+    unknown = [name for name in imatrix if name not in weights or np.ndim(weights[name]) != 2]
+    if unknown:
+        raise ValueError(f"imatrix names {unknown[:3]}, not matrices of this model; see model.tensor_shapes()")
+    return dict(imatrix)
 
 
 # --- measuring -------------------------------------------------------------------------------------
@@ -225,12 +242,12 @@ class QualityMeter:
     start every `stride` characters (default: the context length, as in the committed table).
     """
 
-    def __init__(self, model=None, text=None, stride=None):
+    def __init__(self, model=None, text=None, stride=None, imatrix=None):
         self.model = CharLM.load() if model is None else model
         self.text = heldout_text() if text is None else text
         self.stride = stride
         self.reference = evaluate(self.model, self.text, stride)
-        self.tensors = TensorCache(self.model)
+        self.tensors = TensorCache(self.model, imatrix)
         self.shapes = self.model.tensor_shapes()
         self.n_weights = sum(int(np.prod(s)) for s in self.shapes.values())
 
@@ -244,7 +261,8 @@ class QualityMeter:
         else:
             result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
             divergence = result.kl_divergence
-        return Quality(label(mix, overrides), mix, overrides, types, self.n_weights, n_bytes, result.perplexity,
+        name = label(mix, overrides) + (" + imatrix" if self.tensors.imatrix else "")
+        return Quality(name, mix, overrides, types, self.n_weights, n_bytes, result.perplexity,
                        result.mean_nll, divergence, self.reference.perplexity, result.n_predictions, fingerprint)
 
 
@@ -254,9 +272,12 @@ def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):
     return tuple(map_with_progress(meter.measure, mixes, progress))
 
 
-def apply_mix(model, mix, overrides=None):
-    """The model as llama.cpp would run it under `mix` (with `overrides`): every matrix quantized and decoded."""
-    quantized, _, _ = TensorCache(model).apply(plan_types(model.tensor_shapes(), mix, overrides))
+def apply_mix(model, mix, overrides=None, imatrix=None):
+    """The model as llama.cpp would run it under `mix` (with `overrides`): every matrix quantized and decoded.
+
+    imatrix: optionally {tensor name: importance vector}, as llama-quantize --imatrix uses it.
+    """
+    quantized, _, _ = TensorCache(model, imatrix).apply(plan_types(model.tensor_shapes(), mix, overrides))
     return quantized
 
 
