@@ -29,7 +29,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from ..mixes import recipes
 from ..models.minilm import tokenizer
