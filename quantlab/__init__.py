@@ -3,7 +3,7 @@
 The names a notebook needs most are here; every public module is reachable as `quantlab.<name>`
 (loaded on first use, as scipy does): the core (uniform, floats, memory, metrics, data, outliers,
 tradeoff, codebook, codebook_tradeoff, progress), the domains (ggml, mixes, models, lm, calibration,
-runtime), and the
+activations, runtime), and the
 layers learners touch (plots, widgets, checks, figures).
 """
 
@@ -20,8 +20,8 @@ except PackageNotFoundError:                 # a source tree that was never inst
     __version__ = "unknown (not installed)"
 
 SUBMODULES = ("codebook", "codebook_tradeoff", "data", "floats", "memory", "metrics", "nn", "outliers", "progress",
-              "tradeoff", "uniform", "ggml", "mixes", "models", "lm", "calibration", "runtime", "plots", "widgets",
-              "checks", "figures")
+              "tradeoff", "uniform", "ggml", "mixes", "models", "lm", "calibration", "activations", "runtime", "plots",
+              "widgets", "checks", "figures")
 
 __all__ = ["QuantizedTensor", "code_range", "dequantize", "error_report", "fake_quantize", "max_abs_error", "mse",
            "quantize", "rmse", "sqnr_db", *SUBMODULES]

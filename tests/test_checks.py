@@ -68,6 +68,14 @@ def run(check, answer, capsys):
         (checks.check_fake_quantize, unrounded_zero_point, False, ["exactly 0"]),
         (checks.check_fake_quantize, lambda w: np.rint(w * 1000) / 1000, False, ["distinct values"]),
         (checks.check_fake_quantize, lambda w: w[:10], False, ["shape"]),
+        # SmoothQuant: 16^0.75 / 0.5^0.25, computed by hand (not through quantlab)
+        (checks.check_smoothing_scale, 8 / 0.5 ** 0.25, True, ["Right", "1.68"]),
+        (checks.check_smoothing_scale, 2 / 0.5 ** 0.75, False, ["swapped"]),
+        (checks.check_smoothing_scale, 8, False, ["numerator"]),
+        (checks.check_smoothing_scale, 8 * 0.5 ** 0.25, False, ["divides"]),
+        (checks.check_smoothing_scale, 0.5 ** 0.25 / 8, False, ["1 / s_j"]),
+        (checks.check_smoothing_scale, 3, False, ["Hint"]),
+        (checks.check_smoothing_scale, None, False, ["Not answered"]),
     ],
 )
 def test_checks_name_the_mistake(check, answer, ok, words, capsys):

@@ -173,12 +173,14 @@ class CharLM:
             raise ValueError(f"{ids.shape[-1]} characters exceed the context length {self.config.context_length}; split into windows")
         return ids
 
-    def logits(self, ids, inputs_of=None):
+    def logits(self, ids, inputs_of=None, linear=None):
         """Next-character logits, float32 of shape ids.shape + (vocab_size,): position t sees ids[..., :t+1].
 
         inputs_of: optionally a dict, filled with {matrix name: the float32 rows (n_tokens, row
         length) it multiplied}, the calibration inputs of every linear layer (GPTQ's Hessian, the
         importance matrix, AWQ's statistic; see quantlab.calibration).
+        linear(x, weight, None, name), if given, computes every block's matmul x @ weight.T instead
+        (quantlab.activations records or quantizes the inputs this way); the output head stays as is.
         """
         ids = self._checked_ids(ids)
         batch = ids.reshape(-1, ids.shape[-1])
@@ -190,21 +192,23 @@ class CharLM:
         def split_heads(y):  # (n * length, width) -> (n, heads, length, head)
             return y.reshape(n, length, cfg.n_head, head).transpose(0, 2, 1, 3)
 
-        def linear(rows, name):  # rows @ W^T, noting the rows as this matrix's inputs if asked
+        def matmul(rows, name, hooked=True):  # rows @ W^T, noting the rows as this matrix's inputs if asked
             if inputs_of is not None:
                 inputs_of[name] = rows
+            if linear is not None and hooked:
+                return linear(rows, w[name], None, name)
             return rows @ w[name].T
 
         x = (w["token_embd.weight"][batch] + self._positions[:length]).reshape(n * length, width)
         for i in range(cfg.n_layer):
             h = rms_norm(x, w[f"blk.{i}.attn_norm.weight"], cfg.norm_eps)
-            q, k, v = (split_heads(linear(h, f"blk.{i}.attn_{name}.weight")) for name in "qkv")
+            q, k, v = (split_heads(matmul(h, f"blk.{i}.attn_{name}.weight")) for name in "qkv")
             scores = q @ k.transpose(0, 1, 3, 2) * np.float32(1 / np.sqrt(head)) + causal_mask
             attended = (softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(n * length, width)
-            x = x + linear(attended, f"blk.{i}.attn_output.weight")
+            x = x + matmul(attended, f"blk.{i}.attn_output.weight")
             h = rms_norm(x, w[f"blk.{i}.ffn_norm.weight"], cfg.norm_eps)
-            x = x + linear(gelu(linear(h, f"blk.{i}.ffn_up.weight")), f"blk.{i}.ffn_down.weight")
-        logits = linear(rms_norm(x, w["output_norm.weight"], cfg.norm_eps), "output.weight")
+            x = x + matmul(gelu(matmul(h, f"blk.{i}.ffn_up.weight")), f"blk.{i}.ffn_down.weight")
+        logits = matmul(rms_norm(x, w["output_norm.weight"], cfg.norm_eps), "output.weight", hooked=False)
         return logits.reshape(ids.shape + (self.vocab_size,))
 
     def generate(self, prompt, n_chars=200, temperature=0.8, seed=0):

@@ -152,8 +152,8 @@ def _layer_norm(x, weight, bias, eps):
     return (x - mean) / np.sqrt(variance + eps) * weight + bias
 
 
-def _linear(x, weights, name):
-    return x @ weights[f"{name}.weight"].T + weights[f"{name}.bias"]   # PyTorch layout: (out, in)
+def _linear(x, weights, name, linear):
+    return linear(x, weights[f"{name}.weight"], weights[f"{name}.bias"], name)
 
 
 def gelu(x):
@@ -161,13 +161,16 @@ def gelu(x):
     return 0.5 * x * (1.0 + erf(x / np.float32(np.sqrt(2.0))))
 
 
-def hidden_states(token_ids, mask, weights):
+def hidden_states(token_ids, mask, weights, linear=None):
     """The encoder's last hidden states (n, length, hidden), zero at padding: BERT with padded keys masked.
 
     Every step but attention acts on one token at a time, so it runs on the real tokens only,
     packed into (n_tokens, hidden) rows; attention scatters them into the padded (n, length) grid.
+    linear(x, weight, bias, name), if given, computes every encoder Linear instead of x @ weight.T + bias
+    (quantlab.activations records or quantizes the inputs this way).
     """
     cfg = config()
+    linear = linear or (lambda x, weight, bias, name: x @ weight.T + bias)   # PyTorch layout: (out, in)
     n, length = token_ids.shape
     head_size = cfg.hidden_size // cfg.n_head
     positions = np.broadcast_to(np.arange(length), (n, length))[mask]
@@ -184,16 +187,16 @@ def hidden_states(token_ids, mask, weights):
 
     for i in range(cfg.n_layer):
         layer = f"encoder.layer.{i}"
-        query, key, value = (heads(_linear(x, weights, f"{layer}.attention.self.{part}"))
+        query, key, value = (heads(_linear(x, weights, f"{layer}.attention.self.{part}", linear))
                              for part in ("query", "key", "value"))
         scores = query @ key.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_size))
         attention = softmax(np.where(key_is_padding, -np.inf, scores))
         context = (attention @ value).transpose(0, 2, 1, 3)[mask].reshape(-1, cfg.hidden_size)
-        x = _layer_norm(x + _linear(context, weights, f"{layer}.attention.output.dense"),
+        x = _layer_norm(x + _linear(context, weights, f"{layer}.attention.output.dense", linear),
                         weights[f"{layer}.attention.output.LayerNorm.weight"],
                         weights[f"{layer}.attention.output.LayerNorm.bias"], cfg.norm_eps)
-        up = gelu(_linear(x, weights, f"{layer}.intermediate.dense"))
-        x = _layer_norm(x + _linear(up, weights, f"{layer}.output.dense"),
+        up = gelu(_linear(x, weights, f"{layer}.intermediate.dense", linear))
+        x = _layer_norm(x + _linear(up, weights, f"{layer}.output.dense", linear),
                         weights[f"{layer}.output.LayerNorm.weight"], weights[f"{layer}.output.LayerNorm.bias"],
                         cfg.norm_eps)
     states = np.zeros((n, length, cfg.hidden_size), dtype=x.dtype)
@@ -201,11 +204,13 @@ def hidden_states(token_ids, mask, weights):
     return states
 
 
-def embed(sentences, weights=None):
-    """Sentence embeddings (n, 384), float32 rows of length 1: mean of the real tokens' states, normalised."""
+def embed(sentences, weights=None, linear=None):
+    """Sentence embeddings (n, 384), float32 rows of length 1: mean of the real tokens' states, normalised.
+
+    linear: an optional hook for every encoder Linear, see hidden_states."""
     weights = load_minilm() if weights is None else weights
     token_ids, mask = tokenize(sentences)
-    states = hidden_states(token_ids, mask, weights)
+    states = hidden_states(token_ids, mask, weights, linear)
     counts = mask.sum(axis=1, keepdims=True).astype(np.float32)
     pooled = (states * mask[..., None]).sum(axis=1) / counts
     return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))

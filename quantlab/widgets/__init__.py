@@ -3,6 +3,7 @@
 Every explorer is reachable as quantlab.widgets.<Name>, which is also how its `call()` prints it.
 """
 
+from .activations import OutlierThresholdExplorer, RotationExplorer, SmoothQuantExplorer
 from .base import Explorer
 from .codebook import CodebookExplorer
 from .gguf import BlockExplorer
@@ -12,6 +13,6 @@ from .quality import QualityExplorer
 from .uniform import QuantizationExplorer
 
 EXPLORERS = (MemoryExplorer, FloatExplorer, QuantizationExplorer, CodebookExplorer, BlockExplorer, MixExplorer,
-             MixCalculator, QualityExplorer)
+             MixCalculator, QualityExplorer, OutlierThresholdExplorer, SmoothQuantExplorer, RotationExplorer)
 
 __all__ = ["EXPLORERS", "Explorer", *(cls.__name__ for cls in EXPLORERS)]
