@@ -7,15 +7,16 @@
     gguf       a block's levels and bytes, sub-block scales
     mixes      mix sizes, quality, class shares, per-layer type maps
     quality    quality against bits per weight; notebook 08's figures
+    calibration  GPTQ's column steps, AWQ's error-vs-alpha curve, the importance per column
 
 Each `draw_*` takes `ax=`, draws once and returns a Panel whose `update(...)` moves its artists.
 """
 
-from . import base, codebook, gguf, mixes, numbers, quality, uniform
+from . import base, calibration, codebook, gguf, mixes, numbers, quality, uniform
 from .base import (OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style)
 from .uniform import (draw_distribution, draw_error_histogram, draw_levels_on_histogram, draw_lines, draw_tradeoff,
                       draw_transfer)
 
-__all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "base", "codebook", "draw_distribution",
+__all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "base", "calibration", "codebook", "draw_distribution",
            "draw_error_histogram", "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer",
            "figure_png", "gguf", "mixes", "new_figure", "nice_range", "numbers", "quality", "style", "uniform"]

@@ -4,6 +4,7 @@ Every explorer is reachable as quantlab.widgets.<Name>, which is also how its `c
 """
 
 from .base import Explorer
+from .calibration import AWQExplorer, GPTQExplorer
 from .codebook import CodebookExplorer
 from .gguf import BlockExplorer
 from .mixes import MixCalculator, MixExplorer
@@ -12,6 +13,6 @@ from .quality import QualityExplorer
 from .uniform import QuantizationExplorer
 
 EXPLORERS = (MemoryExplorer, FloatExplorer, QuantizationExplorer, CodebookExplorer, BlockExplorer, MixExplorer,
-             MixCalculator, QualityExplorer)
+             MixCalculator, QualityExplorer, GPTQExplorer, AWQExplorer)
 
 __all__ = ["EXPLORERS", "Explorer", *(cls.__name__ for cls in EXPLORERS)]
