@@ -16,6 +16,8 @@ held-out text for Q4_K_M, Q3_K_M and Q2_K with and without the importance matrix
 output head left in F32), each scored on the whole held-out text; then the flattery experiment:
 GPTQ INT3 and Q3_K_M + imatrix calibrated on training text, on the held-out text itself and on
 random characters (~10 min under load). Every layer is calibrated on the F32 model's inputs.
+--imatrix-layers: each blk.* matrix's output error on held-out inputs, Q3_K and Q2_K, without and with
+the training-text imatrix (each layer alone; ~30 s).
 """
 
 import argparse
@@ -62,7 +64,11 @@ def main():
     parser.add_argument("--act-order", action="store_true")
     parser.add_argument("--mixes", action="store_true")
     parser.add_argument("--methods", action="store_true")
+    parser.add_argument("--imatrix-layers", action="store_true")
     args = parser.parse_args()
+    if args.imatrix_layers:
+        imatrix_layers(args.windows)
+        return
     if args.methods:
         methods_table(args.windows)
         return
@@ -118,6 +124,23 @@ def mixes_with_and_without(model, importance):
             q = meter.measure(mix)
             print(f"{q.label:18} {q.bits_per_weight:6.3f} bpw  perplexity {q.perplexity:8.4f} "
                   f"({100 * q.relative_increase:+7.2f} %)  KL {q.kl_divergence:.5f}")
+
+
+def imatrix_layers(n_windows):
+    """Per blk.* matrix: relative output error on held-out inputs of Q3_K and Q2_K, without / with the imatrix."""
+    model = CharLM.load()
+    calibration = lesson.layer_inputs(model, training_windows(model, n_windows, seed=0))
+    held_out = lesson.layer_inputs(model, lesson.windows(model, "held-out", n_windows, seed=1))
+    print(f"{'tensor':26} {'Q3_K':>9} {'+ imatrix':>9} {'ratio':>6} {'Q2_K':>9} {'+ imatrix':>9} {'ratio':>6}")
+    for name in (n for n in calibration if n.startswith("blk.")):
+        weight = model.weights[name].astype(np.float64)
+        score = objective.LayerObjective(weight, held_out[name])
+        cells = []
+        for type_name in ("Q3_K", "Q2_K"):
+            plain, weighted = (score(lesson.quantize_layer(type_name + extra, weight, calibration[name])[0]).relative
+                               for extra in ("", " + imatrix"))
+            cells.append(f"{plain:9.2e} {weighted:9.2e} {weighted / plain:6.2f}")
+        print(f"{name:26} " + " ".join(cells))
 
 
 def methods_table(n_windows):
