@@ -85,15 +85,14 @@ class GPTQWalk:
         rtn = round_to_nearest(weight, bits, group_size=group_size)
         every = list(gptq.steps(weight, hessian, bits=bits, group_size=group_size, act_order=act_order))
         columns = np.array([s.column for s in every])
-        mixed = np.array(weight, dtype=np.float64)
-        gptq_error, rtn_error = [0.0], [0.0]
-        for s in every:
-            mixed[:, s.column] = rtn[:, s.column]
-            gptq_error.append(objective(s.after).relative)
-            rtn_error.append(objective(mixed).relative)
+        done = np.zeros((len(every), weight.shape[1]), dtype=bool)       # after step k: columns rounded so far
+        done[np.arange(len(every)), columns] = True
+        done = np.cumsum(done, axis=0) > 0
+        gptq_error = _relative_errors(objective, weight - np.stack([s.after for s in every]))
+        rtn_error = _relative_errors(objective, (weight - rtn)[None, :, :] * done[:, None, :])
         return cls(column=columns, error=np.array([s.error for s in every]),
                    update=np.array([np.sqrt(np.mean(s.update ** 2, axis=0)) for s in every]),
-                   gptq_error=np.array(gptq_error), rtn_error=np.array(rtn_error))
+                   gptq_error=np.concatenate([[0.0], gptq_error]), rtn_error=np.concatenate([[0.0], rtn_error]))
 
     def text(self, step):
         """The readout at `step` (0-based): which column, its error, where its update went, the errors so far."""
@@ -109,6 +108,13 @@ class GPTQWalk:
                 f"  GPTQ {self.gptq_error[k]:.2e}   RTN {self.rtn_error[k]:.2e}\n"
                 f"at the end: GPTQ {self.gptq_error[-1]:.2e}, RTN {self.rtn_error[-1]:.2e} "
                 f"({self.gptq_error[-1] / self.rtn_error[-1]:.2f}x)")
+
+
+def _relative_errors(objective, differences):
+    """||D_k X||^2 / ||W X||^2 for a stack of differences D_k (k, out, in), in one product with the Gram matrix."""
+    n, out, width = differences.shape
+    products = (differences.reshape(n * out, width) @ objective.gram).reshape(n, out, width)
+    return np.maximum(np.einsum("koi,koi->k", products, differences), 0.0) / objective.reference
 
 
 def awq_curve(weight, inputs, bits=4, group_size=32, alphas=None):
