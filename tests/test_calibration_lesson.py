@@ -103,3 +103,10 @@ def test_check_awq_alpha_names_the_mistakes(capsys):
     assert not checks.check_awq_alpha(None)
     with pytest.raises(TypeError, match="alpha"):
         checks.check_awq_alpha("half")
+
+
+def test_layer_case_refuses_a_tensor_that_is_not_a_matrix():
+    with pytest.raises(ValueError, match="not a matrix"):
+        lesson.layer_case("blk.0.attn_norm.weight")
+    with pytest.raises(ValueError, match="not a matrix"):
+        lesson.layer_case("blk.9.attn_q.weight")
