@@ -1,6 +1,6 @@
 """Time GPTQ on every linear layer of the character model, and imatrix-weighted GGUF quantization.
 
-    python benchmarks/calibration.py [--windows 64] [--bits 4] [--group-size 32] [--act-order] [--mixes]
+    python benchmarks/calibration.py [--windows 64] [--bits 4] [--group-size 32] [--act-order] [--mixes] [--methods]
 
 Calibration text: the model's TRAINING text (training/char_lm_data.load_split; the held-out plays
 are never used here), `--windows` random windows of one context length each (seeded). Each linear
@@ -11,6 +11,13 @@ round-to-nearest on the same grids, on the calibration tokens and on other train
 Q4_K/Q3_K/Q2_K quantization of the same tensors with and without an importance matrix (target:
 the weighted path within 2x of the unweighted one). --mixes adds perplexity and KL on the whole
 held-out text for Q4_K_M, Q3_K_M and Q2_K with and without the importance matrix (~3 min).
+--methods (notebook 09's table): every blk.* matrix quantized by RTN, GPTQ, GPTQ act-order and AWQ
+(INT4 and INT3, groups of 32) and by Q4_K/Q3_K/Q2_K with and without the imatrix (embedding and
+output head left in F32), each scored on the whole held-out text; then the flattery experiment:
+GPTQ INT3 and Q3_K_M + imatrix calibrated on training text, on the held-out text itself and on
+random characters (~10 min under load). Every layer is calibrated on the F32 model's inputs.
+--imatrix-layers: each blk.* matrix's output error on held-out inputs, Q3_K and Q2_K, without and with
+the training-text imatrix (each layer alone; ~30 s).
 """
 
 import argparse
@@ -28,7 +35,8 @@ import numpy as np  # noqa: E402
 import quantlab.ggml as ggml  # noqa: E402
 from quantlab.calibration import awq, gptq, imatrix, objective  # noqa: E402
 from quantlab.calibration.base import round_to_nearest  # noqa: E402
-from quantlab.lm import CharLM, quality  # noqa: E402
+from quantlab.calibration import lesson  # noqa: E402
+from quantlab.lm import CharLM, evaluation, quality  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from char_lm_data import load_split  # noqa: E402
@@ -55,7 +63,15 @@ def main():
     parser.add_argument("--group-size", type=int, default=32)
     parser.add_argument("--act-order", action="store_true")
     parser.add_argument("--mixes", action="store_true")
+    parser.add_argument("--methods", action="store_true")
+    parser.add_argument("--imatrix-layers", action="store_true")
     args = parser.parse_args()
+    if args.imatrix_layers:
+        imatrix_layers(args.windows)
+        return
+    if args.methods:
+        methods_table(args.windows)
+        return
 
     model = CharLM.load()
     ids = training_windows(model, args.windows, seed=0)
@@ -108,6 +124,66 @@ def mixes_with_and_without(model, importance):
             q = meter.measure(mix)
             print(f"{q.label:18} {q.bits_per_weight:6.3f} bpw  perplexity {q.perplexity:8.4f} "
                   f"({100 * q.relative_increase:+7.2f} %)  KL {q.kl_divergence:.5f}")
+
+
+def imatrix_layers(n_windows):
+    """Per blk.* matrix: relative output error on held-out inputs of Q3_K and Q2_K, without / with the imatrix."""
+    model = CharLM.load()
+    calibration = lesson.layer_inputs(model, training_windows(model, n_windows, seed=0))
+    held_out = lesson.layer_inputs(model, lesson.windows(model, "held-out", n_windows, seed=1))
+    print(f"{'tensor':26} {'Q3_K':>9} {'+ imatrix':>9} {'ratio':>6} {'Q2_K':>9} {'+ imatrix':>9} {'ratio':>6}")
+    for name in (n for n in calibration if n.startswith("blk.")):
+        weight = model.weights[name].astype(np.float64)
+        score = objective.LayerObjective(weight, held_out[name])
+        cells = []
+        for type_name in ("Q3_K", "Q2_K"):
+            plain, weighted = (score(lesson.quantize_layer(type_name + extra, weight, calibration[name])[0]).relative
+                               for extra in ("", " + imatrix"))
+            cells.append(f"{plain:9.2e} {weighted:9.2e} {weighted / plain:6.2f}")
+        print(f"{name:26} " + " ".join(cells))
+
+
+def methods_table(n_windows):
+    """Notebook 09's table: each method on every blk.* matrix, scored on the whole held-out text."""
+    model = CharLM.load()
+    meter = quality.QualityMeter(model)
+    reference = meter.reference
+    held_out_ids = np.stack([model.encode(meter.text[s:s + 128], errors="replace")
+                             for s in range(0, len(meter.text) - 128, len(meter.text) // n_windows)][:n_windows])
+    calibration = {"training": lesson.layer_inputs(model, training_windows(model, n_windows, seed=0)),
+                   "held-out": lesson.layer_inputs(model, held_out_ids),
+                   "random": lesson.layer_inputs(model, lesson.windows(model, "random", n_windows, seed=0))}
+    names = [name for name in calibration["training"] if name.startswith("blk.")]
+    n_blk = sum(model.weights[n].size for n in names)
+    print(f"F32 perplexity {reference.perplexity:.4f} per character on {reference.n_predictions:,} held-out characters;"
+          f" calibration: {n_windows} windows of 128 characters; blk.* matrices only ({n_blk:,} weights), "
+          f"embedding and output head in F32")
+    print(f"{'method':24} {'calibrated on':>13} {'bpw (blk)':>9} {'perplexity':>10} {'change':>8} {'KL':>8} {'seconds':>8}")
+
+    def row(method, bits, text="training"):
+        replaced, total = {}, 0.0
+        for name in names:
+            replaced[name], seconds = lesson.quantize_layer(method, model.weights[name], calibration[text][name], bits, 32)
+            total += seconds
+        bpw = sum(lesson.method_bits(method, model.weights[n], bits, 32) * model.weights[n].size for n in names) / n_blk
+        result = evaluation.evaluate(model.with_weights({n: w.astype(np.float32) for n, w in replaced.items()}),
+                                     meter.text, reference_logits=reference.logits)
+        label = method if bits is None else f"INT{bits} g32 {method}"
+        print(f"{label:24} {text:>13} {bpw:9.3f} {result.perplexity:10.4f} "
+              f"{100 * (result.perplexity / reference.perplexity - 1):+7.2f}% {result.kl_divergence:8.5f} {total:8.2f}",
+              flush=True)
+
+    for bits in (4, 3):
+        for method in lesson.METHODS:
+            row(method, bits)
+    for type_name in lesson.GGUF_TYPES:
+        for extra in ("", " + imatrix"):
+            row(type_name + extra, None)
+    print("\nflattery: calibrated on the held-out text itself, and on random characters")
+    for text in ("held-out", "random"):
+        row("GPTQ", 3, text)
+        row("Q3_K + imatrix", None, text)
+        row("Q2_K + imatrix", None, text)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ CASES = [
     ("04 groups", lambda: widgets.QuantizationExplorer(group_size=32, show=("bits", "group_size", "scale_dtype", "outliers", "scheme"), panels=("histogram", "error", "tradeoff")), "bits", list(range(2, 9))),
     ("00 MemoryExplorer", lambda: widgets.MemoryExplorer(), "billions_of_parameters", list(np.round(np.linspace(0.5, 70, 50), 1))),
     ("01 FloatExplorer", lambda: widgets.FloatExplorer(), "value", list(np.geomspace(1e-7, 1e5, 50))),
+    ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "step", list(range(0, 256, 5))),
+    ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "act_order", [True, False]),
+    ("09 AWQExplorer", lambda: widgets.AWQExplorer(), "alpha", list(np.round(np.linspace(0, 1, 21), 2))),
 ]
 
 

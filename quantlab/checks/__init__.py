@@ -6,11 +6,10 @@ Every check is reachable as quantlab.checks.check_<name>; one module per topic, 
 from .activations import check_smoothing_scale
 from .base import NOT_ANSWERED, Verdict
 from .basics import check_bits_per_weight, check_fake_quantize, check_largest_fp16, check_memory, check_outlier_mse
+from .calibration import check_awq_alpha
 from .codebook import check_codebook_bits_per_weight, check_lloyd_step
 from .gguf import check_dequantize_q4_k
 from .mixes import check_largest_fit
 from .quality import check_beat_q4_k_m
 
-__all__ = ["NOT_ANSWERED", "Verdict", "check_beat_q4_k_m", "check_bits_per_weight", "check_codebook_bits_per_weight",
-           "check_dequantize_q4_k", "check_fake_quantize", "check_largest_fit", "check_largest_fp16", "check_lloyd_step",
-           "check_memory", "check_outlier_mse", "check_smoothing_scale"]
+__all__ = ["NOT_ANSWERED", "Verdict", *sorted(name for name in dir() if name.startswith("check_"))]

@@ -1,22 +1,35 @@
 """Drawing on a given matplotlib Axes (never computing): one module per topic, a shared base.
 
-    base       palette (Okabe-Ito), figures, style, the fast renderer, panels, axis ladders
-    uniform    level grids over histograms, transfer functions, errors, trade-offs, curves
-    numbers    memory bars, float bit fields
-    codebook   codebook levels in lanes, grid scores, the Pareto front
-    gguf       a block's levels and bytes, sub-block scales
-    mixes      mix sizes, quality, class shares, per-layer type maps
-    quality    quality against bits per weight; notebook 08's figures
+    base         palette (Okabe-Ito), figures, style, the fast renderer, panels, axis ladders
+    uniform      level grids over histograms, transfer functions, errors, trade-offs, curves
+    numbers      memory bars, float bit fields
+    codebook     codebook levels in lanes, grid scores, the Pareto front
+    gguf         a block's levels and bytes, sub-block scales
+    mixes        mix sizes, quality, class shares, per-layer type maps
+    quality      quality against bits per weight; notebook 08's figures
+    calibration  GPTQ's column steps, AWQ's error-vs-alpha curve, the importance per column
     activations  activations per channel, knob curves, value histograms, heat maps (notebook 10)
 
 Each `draw_*` takes `ax=`, draws once and returns a Panel whose `update(...)` moves its artists.
 """
 
-from . import activations, base, codebook, gguf, mixes, numbers, quality, uniform
-from .base import (OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style)
+from . import (
+    activations,
+    base,
+    calibration,
+    codebook,
+    gguf,
+    mixes,
+    numbers,
+    quality,
+    uniform,
+)
+from .base import OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style
 from .uniform import (draw_distribution, draw_error_histogram, draw_levels_on_histogram, draw_lines, draw_tradeoff,
                       draw_transfer)
 
-__all__ = ["OKABE_ITO", "activations", "SERIES_COLORS", "FastRenderer", "Panel", "base", "codebook", "draw_distribution",
-           "draw_error_histogram", "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer",
-           "figure_png", "gguf", "mixes", "new_figure", "nice_range", "numbers", "quality", "style", "uniform"]
+TOPICS = ("activations", "base", "calibration", "codebook", "gguf", "mixes", "numbers", "quality", "uniform")
+
+__all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "draw_distribution", "draw_error_histogram",
+           "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer", "figure_png", "new_figure",
+           "nice_range", "style", *TOPICS]

@@ -5,6 +5,7 @@ Every explorer is reachable as quantlab.widgets.<Name>, which is also how its `c
 
 from .activations import OutlierThresholdExplorer, RotationExplorer, SmoothQuantExplorer
 from .base import Explorer
+from .calibration import AWQExplorer, GPTQExplorer
 from .codebook import CodebookExplorer
 from .gguf import BlockExplorer
 from .mixes import MixCalculator, MixExplorer
@@ -12,7 +13,20 @@ from .numbers import FloatExplorer, MemoryExplorer
 from .quality import QualityExplorer
 from .uniform import QuantizationExplorer
 
-EXPLORERS = (MemoryExplorer, FloatExplorer, QuantizationExplorer, CodebookExplorer, BlockExplorer, MixExplorer,
-             MixCalculator, QualityExplorer, OutlierThresholdExplorer, SmoothQuantExplorer, RotationExplorer)
+EXPLORERS = (
+    MemoryExplorer,
+    FloatExplorer,
+    QuantizationExplorer,
+    CodebookExplorer,
+    BlockExplorer,
+    MixExplorer,
+    MixCalculator,
+    QualityExplorer,
+    GPTQExplorer,
+    AWQExplorer,
+    OutlierThresholdExplorer,
+    SmoothQuantExplorer,
+    RotationExplorer,
+)
 
 __all__ = ["EXPLORERS", "Explorer", *(cls.__name__ for cls in EXPLORERS)]

@@ -1,0 +1,83 @@
+"""Notebook 09's explorers: GPTQ stepped column by column, and AWQ's alpha, on a real layer of the character model."""
+
+import ipywidgets as W
+import numpy as np
+
+from ..calibration import awq, lesson
+from ..plots import calibration as panels
+from .base import Explorer, slider
+
+
+class GPTQExplorer(Explorer):
+    """Slide over GPTQ's steps: the column being rounded, its error, where the update goes, the error so far.
+
+    The steps are computed once per act_order (gptq.steps on `rows` output rows of `layer`, calibrated
+    on training text); the slider only moves artists.
+    """
+
+    def __init__(self, step=0, act_order=False, layer=lesson.LAYER, rows=64, bits=3, group_size=32):
+        self.layer, self.rows, self.bits, self.group_size = layer, rows, bits, group_size
+        width = self._walk(act_order).update.shape[1]
+        controls = {
+            "step": slider("step", step, 0, width - 1),
+            "act_order": W.ToggleButtons(value=act_order, options=[("left to right", False), ("act order", True)],
+                                         style={"button_width": "100px"}),
+        }
+        options = {"layer": layer, "rows": rows, "bits": bits, "group_size": group_size}
+        super().__init__(controls, n_panels=3, width=11.0, height=2.9, options=options, readout_width=330)
+
+    def _walk(self, act_order):
+        return lesson.walk(self.layer, self.rows, self.bits, self.group_size, act_order)
+
+    def compute(self):
+        return self._walk(self.settings["act_order"]), self.settings["step"]
+
+    def draw(self, result):
+        both = [self._walk(False), self._walk(True)]     # fixed axes for both orders: cheap redraws
+        width, rows = both[0].update.shape[1], both[0].error.shape[1]
+        top = {name: max(float(np.max(np.abs(getattr(w, name)))) for w in both)
+               for name in ("update", "error", "rtn_error", "gptq_error")}
+        return {"update": panels.draw_update(width, top["update"], self.axes[0]),
+                "error": panels.draw_column_error(rows, top["error"], self.axes[1]),
+                "curve": panels.draw_running_error(width, max(top["rtn_error"], top["gptq_error"]), self.axes[2])}
+
+    def update(self, result):
+        walk, step = result
+        self.panels["update"].update(walk.update[step], walk.column[step])
+        self.panels["error"].update(walk.error[step])
+        self.panels["curve"].update(walk.gptq_error, walk.rtn_error, step + 1)
+
+    def summary(self, result):
+        walk, step = result
+        return walk.text(step)
+
+
+class AWQExplorer(Explorer):
+    """Slide AWQ's alpha: the scales s = mean|x|^alpha and the layer's output error, alpha = 0 being RTN."""
+
+    def __init__(self, alpha=0.5, layer=lesson.LAYER, bits=3, group_size=32):
+        self.layer, self.bits, self.group_size = layer, bits, group_size
+        weight, inputs = lesson.layer_case(layer)
+        self.statistic = awq.activation_statistic(inputs)
+        self.alphas, self.errors = lesson.awq_curve(weight, inputs, bits, group_size)
+        controls = {"alpha": slider("α", alpha, 0.0, 1.0, 0.05, kind=W.FloatSlider, readout_format=".2f")}
+        super().__init__(controls, n_panels=2, width=8.6, height=2.8,
+                         options={"layer": layer, "bits": bits, "group_size": group_size}, readout_width=330)
+
+    def compute(self):
+        alpha = self.settings["alpha"]
+        k = int(np.argmin(np.abs(self.alphas - alpha)))
+        return k, awq.scales_for(self.statistic, self.alphas[k])
+
+    def draw(self, result):
+        return {"curve": panels.draw_awq_curve(self.alphas, self.errors, self.axes[0]),
+                "scales": panels.draw_awq_scales(self.statistic, self.axes[1])}
+
+    def update(self, result):
+        k, scales = result
+        self.panels["curve"].update(self.alphas[k], self.errors[k])
+        self.panels["scales"].update(scales)
+
+    def summary(self, result):
+        k, _ = result
+        return lesson.awq_text(self.alphas, self.errors, self.alphas[k])
