@@ -8,6 +8,7 @@ from .base import NOT_ANSWERED, Verdict
 from .basics import check_bits_per_weight, check_fake_quantize, check_largest_fp16, check_memory, check_outlier_mse
 from .calibration import check_awq_alpha
 from .codebook import check_codebook_bits_per_weight, check_lloyd_step
+from .formats import check_iq2_xxs_bits
 from .gguf import check_dequantize_q4_k
 from .mixes import check_largest_fit
 from .quality import check_beat_q4_k_m

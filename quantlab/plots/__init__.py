@@ -7,6 +7,7 @@
     gguf         a block's levels and bytes, sub-block scales
     mixes        mix sizes, quality, class shares, per-layer type maps
     quality      quality against bits per weight; notebook 08's figures
+    formats      an i-quant codebook in 2-D, rows of levels (notebook 13)
     calibration  GPTQ's column steps, AWQ's error-vs-alpha curve, the importance per column
     activations  activations per channel, knob curves, value histograms, heat maps (notebook 10)
 
@@ -18,6 +19,7 @@ from . import (
     base,
     calibration,
     codebook,
+    formats,
     gguf,
     mixes,
     numbers,
@@ -28,7 +30,7 @@ from .base import OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new
 from .uniform import (draw_distribution, draw_error_histogram, draw_levels_on_histogram, draw_lines, draw_tradeoff,
                       draw_transfer)
 
-TOPICS = ("activations", "base", "calibration", "codebook", "gguf", "mixes", "numbers", "quality", "uniform")
+TOPICS = ("activations", "base", "calibration", "codebook", "formats", "gguf", "mixes", "numbers", "quality", "uniform")
 
 __all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "draw_distribution", "draw_error_histogram",
            "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer", "figure_png", "new_figure",

@@ -7,6 +7,7 @@ from .activations import OutlierThresholdExplorer, RotationExplorer, SmoothQuant
 from .base import Explorer
 from .calibration import AWQExplorer, GPTQExplorer
 from .codebook import CodebookExplorer
+from .formats import FormatExplorer
 from .gguf import BlockExplorer
 from .mixes import MixCalculator, MixExplorer
 from .numbers import FloatExplorer, MemoryExplorer
@@ -24,6 +25,7 @@ EXPLORERS = (
     QualityExplorer,
     GPTQExplorer,
     AWQExplorer,
+    FormatExplorer,
     OutlierThresholdExplorer,
     SmoothQuantExplorer,
     RotationExplorer,
