@@ -63,3 +63,4 @@ def _update_bit_fields(panel, bits):
     for cells, row_bits in zip(panel.cells, bits):
         for column, cell in enumerate(cells):
             cell.set_text(row_bits[column] if column < len(row_bits) else "")
+            cell.set_visible(column < len(row_bits))   # fp16/bf16 rows use 16 cells: skip drawing the rest
