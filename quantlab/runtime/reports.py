@@ -58,3 +58,12 @@ def file_text(info, f32_bytes=None):
     return (f"{info.path.name}: {info.n_bytes:,} bytes{share}\n"
             f"{info.bits_per_weight:.2f} bits per weight, everything counted (vocabulary, norms, F32 tables)\n"
             f"tensors: {counts}")
+
+
+def w8a8_text(run):
+    """A run's distance from FP32 in numpy (weights rounded) and in llama.cpp (weights and activations rounded)."""
+    rows = (("numpy: weights rounded, activations float32", run.cosine_numpy),
+            ("llama.cpp: weights and activations rounded", run.cosine_llama))
+    lines = [f"{run.label}: 1 - cosine to FP32 over the 40 sentences   mean    worst"]
+    lines += [f"  {label:<47} {(1 - c).mean():.1e}  {(1 - c).max():.1e}" for label, c in rows]
+    return "\n".join(lines)
