@@ -92,6 +92,9 @@ def test_activation_rounding_closes_the_gap_on_one_matrix(runner):
 def test_reports_are_text(runner):
     text = reports.run_text(runner.run("Q8_0"), runner.f32_bytes())
     assert "Q8_0" in text and "llama.cpp" in text and "numpy" in text
+    run = runner.run("Q8_0")
+    w8a8 = reports.w8a8_text(run).splitlines()
+    assert f"{(1 - run.cosine_llama).max():.1e}" in w8a8[2] and f"{(1 - run.cosine_numpy).max():.1e}" in w8a8[1]
     lines = reports.completions_text({"a": {"p": " dog. The end"}, "b": {"p": " dog. A cat"}}, "a").splitlines()
     assert lines[0] == "'p'" and "same text" in lines[1] and "1 words, 6 chars" in lines[2]
 
