@@ -12,5 +12,6 @@ from .formats import check_iq2_xxs_bits
 from .gguf import check_dequantize_q4_k
 from .mixes import check_largest_fit
 from .quality import check_beat_q4_k_m
+from .runtime import check_small_faithful_file
 
 __all__ = ["NOT_ANSWERED", "Verdict", *sorted(name for name in dir() if name.startswith("check_"))]

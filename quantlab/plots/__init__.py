@@ -10,6 +10,7 @@
     formats      an i-quant codebook in 2-D, rows of levels (notebook 13)
     calibration  GPTQ's column steps, AWQ's error-vs-alpha curve, the importance per column
     activations  activations per channel, knob curves, value histograms, heat maps (notebook 10)
+    runtime    a MiniLM file's size and per-sentence fidelity in llama.cpp (notebook 11)
 
 Each `draw_*` takes `ax=`, draws once and returns a Panel whose `update(...)` moves its artists.
 """
@@ -24,13 +25,15 @@ from . import (
     mixes,
     numbers,
     quality,
+    runtime,
     uniform,
 )
 from .base import OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style
 from .uniform import (draw_distribution, draw_error_histogram, draw_levels_on_histogram, draw_lines, draw_tradeoff,
                       draw_transfer)
 
-TOPICS = ("activations", "base", "calibration", "codebook", "formats", "gguf", "mixes", "numbers", "quality", "uniform")
+TOPICS = ("activations", "base", "calibration", "codebook", "formats", "gguf", "mixes", "numbers", "quality", "runtime",
+          "uniform")
 
 __all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "draw_distribution", "draw_error_histogram",
            "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer", "figure_png", "new_figure",

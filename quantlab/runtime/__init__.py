@@ -8,5 +8,13 @@
 - fidelity.py: one MiniLM file in llama.cpp vs numpy vs FP32.
 - generation.py: fixed prompts completed greedily; where two continuations part.
 
+- runs.py: MiniLM written in a chosen mix and run in llama.cpp, cached per choice (notebook 11).
+- reports.py: the notebook's text (tables of fidelity, sizes, completions).
+
 Nothing here is needed by the rest of quantlab; xllamacpp is imported only when a model is run.
+runtime_ready() says whether it is installed (and, if not, prints the pip command).
 """
+
+from .engine import RUNTIME_PIP, Engine, runtime_ready
+
+__all__ = ["RUNTIME_PIP", "Engine", "runtime_ready"]

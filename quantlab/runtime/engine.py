@@ -127,3 +127,20 @@ class Engine:
             return reply["choices"][0]["text"]
         except (KeyError, IndexError, TypeError):
             raise RuntimeError(f"llama.cpp refused the completion request: {reply}") from None
+
+
+RUNTIME_PIP = 'pip install "quantlab[runtime]"'
+RUNTIME_PACKAGES = {"xllamacpp": "xllamacpp", "gguf": "gguf"}   # module -> PyPI name (the runtime extra)
+
+
+def runtime_ready():
+    """True if llama.cpp (xllamacpp) and gguf can be imported; otherwise print the pip commands and return False."""
+    import importlib.util
+
+    missing = [package for module, package in RUNTIME_PACKAGES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        print("This part runs llama.cpp and needs optional packages. Install them with\n"
+              f"    %{RUNTIME_PIP}\n(or the packages alone: %pip install {' '.join(missing)}),\n"
+              "then restart the kernel and run the notebook again.")
+        return False
+    return True

@@ -12,6 +12,7 @@ from .gguf import BlockExplorer
 from .mixes import MixCalculator, MixExplorer
 from .numbers import FloatExplorer, MemoryExplorer
 from .quality import QualityExplorer
+from .runtime import MiniLMFileExplorer
 from .uniform import QuantizationExplorer
 
 EXPLORERS = (
@@ -29,6 +30,7 @@ EXPLORERS = (
     OutlierThresholdExplorer,
     SmoothQuantExplorer,
     RotationExplorer,
+    MiniLMFileExplorer,
 )
 
 __all__ = ["EXPLORERS", "Explorer", *(cls.__name__ for cls in EXPLORERS)]
