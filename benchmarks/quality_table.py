@@ -10,7 +10,6 @@ the notebook loads the committed file.
 """
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -45,9 +44,12 @@ def main():
     print(f"\n{len(rows) + len(short)} rows in {seconds:.1f} s; peak resident memory "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if not args.write:
-        cached = json.loads(quality.TABLE_PATH.read_text(encoding="utf-8"))
-        same = [r.record() for r in rows] == cached["full_text"] and [r.record() for r in short] == cached["explorer_slice"]
-        print("the committed table", "agrees exactly" if same else f"DIFFERS: run {quality.REFRESH_COMMAND}")
+        table = quality.load_table()
+        exact = quality.same_environment(table.versions)
+        found = [f"{row.label}: {difference}" for got, cached in zip(rows + short, table.full_text + table.explorer_slice)
+                 for row in [got] for difference in quality.row_differences(got, cached, exact)]
+        agrees = "agrees exactly" if exact else f"agrees (another numpy/BLAS/CPU: scores within {quality.SCORE_TOLERANCE:.0e} nats)"
+        print("the committed table", agrees if not found else f"DIFFERS: run {quality.REFRESH_COMMAND}\n" + "\n".join(found))
 
 
 if __name__ == "__main__":

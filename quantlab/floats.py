@@ -65,10 +65,12 @@ def round_to_bfloat16(x):
     bf16 is the top 16 bits of a float32, so rounding is integer arithmetic on the bit pattern.
     """
     x = np.asarray(x, dtype=np.float32)
-    bits = x.view(np.uint32).astype(np.uint64)
-    lsb = (bits >> 16) & 1
-    rounded = ((bits + 0x7FFF + lsb) >> 16) << 16
-    rounded = np.where(np.isnan(x), bits | 0x400000, rounded)  # keep NaN a NaN
+    bits = x.view(np.uint32).astype(np.uint64)  # 64 bits: room for the carry out of bit 31
+    # Typed constants: numpy 1.x turns uint64 (op) Python int into float64 on a 0-d input, and shifts refuse floats.
+    half, one, sixteen = np.uint64(0x7FFF), np.uint64(1), np.uint64(16)
+    lsb = (bits >> sixteen) & one
+    rounded = ((bits + half + lsb) >> sixteen) << sixteen
+    rounded = np.where(np.isnan(x), bits | np.uint64(0x400000), rounded)  # keep NaN a NaN
     return rounded.astype(np.uint32).view(np.float32)
 
 

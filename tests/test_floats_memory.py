@@ -30,6 +30,13 @@ def test_bfloat16_is_the_top_half_of_float32_after_rounding():
     assert stored[1] == 1.0 and stored[3] == -2.5
 
 
+@pytest.mark.parametrize("value", [0.1, np.float32(0.1), np.array(0.1, dtype=np.float32), [0.1]])
+def test_bfloat16_rounds_scalars_and_0d_arrays_too(value):
+    """numpy 1.x casts uint64 (op) Python int to float64 on 0-d inputs; the shifts must still work."""
+    assert float(np.ravel(floats.round_to_bfloat16(value))[0]) == 0.10009765625   # 0x3DCD: 0.1 in bf16
+    assert floats.bit_fields(0.1, "bf16")["mantissa"] == "1001101"
+
+
 def test_bit_fields_decode_back_to_the_stored_value():
     for name in floats.FORMATS:
         for value in (0.1, -3.75, 65504.0, 1e-7):

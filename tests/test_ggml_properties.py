@@ -14,13 +14,29 @@ from gguf import GGMLQuantizationType  # noqa: E402
 
 SMALL_BLOCKS = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"]
 K_QUANTS = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+
+
+def exactly_float32(*values):
+    """The float32 nearest each value, as a Python float: hypothesis refuses an element the array would change."""
+    return [float(np.float32(v)) for v in values]
+
+
+# Subnormals come only from these fixed lists, never from floats(): whether floats() may draw them
+# depends on how numpy was compiled (flush-to-zero builds), and the examples must not.
+SUBNORMALS = exactly_float32(1e-45, -1e-45, -1e-40, 1e-38)   # float32 normals start at 1.18e-38
 # Values that stress rounding: signed zeros, subnormals, exact halves, powers of two, and anything.
-SPECIAL = st.sampled_from([0.0, -0.0, 1e-45, -1e-40, 1e-38, 0.5, -0.5, 1.5, -2.5, 8.0, -8.0, 127.0, 0.49999997])
+SPECIAL = st.sampled_from(exactly_float32(0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 8.0, -8.0, 127.0, 0.49999997)
+                          + SUBNORMALS)
+
+
+def float32s(low=None, high=None, **options):
+    """float32 elements in [low, high] without subnormals, whatever numpy's build (SUBNORMALS adds them)."""
+    return st.floats(low, high, width=32, allow_subnormal=False, **options)
 
 
 def weights(block_size, max_blocks, magnitude):
     """float32 arrays of whole blocks, values within +-magnitude plus SPECIAL ones."""
-    anything = st.floats(-magnitude, magnitude, width=32, allow_nan=False, allow_infinity=False)
+    anything = float32s(-magnitude, magnitude, allow_nan=False, allow_infinity=False)
     scaled_integers = st.integers(-40, 40).map(lambda k: k * 0.25)
     elements = st.one_of(anything, SPECIAL, scaled_integers)
     return st.integers(1, max_blocks).flatmap(
@@ -80,7 +96,7 @@ def best_index_brute_force(v):
 
 @settings(max_examples=300, deadline=None)
 @given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
-    st.floats(-300, 300, width=32), st.sampled_from([np.nan, -4.5, 7.0, -16.0, 101.0, -116.0, 1e-45, -1e-45]))))
+    float32s(-300, 300), st.sampled_from([np.nan, -4.5, 7.0, -16.0, 101.0, -116.0] + SUBNORMALS))))
 def test_iq4_nl_nearest_level_matches_best_index_int8(values):
     from quantlab.ggml.iq4_nl import nearest_level
     assert nearest_level(values).tolist() == [best_index_brute_force(v) for v in values]
@@ -88,8 +104,8 @@ def test_iq4_nl_nearest_level_matches_best_index_int8(values):
 
 # ----------------------------------------------------------------------------- fp16.py helpers
 
-FLOAT32 = hnp.arrays(np.float32, st.integers(1, 64),
-                     elements=st.floats(width=32, allow_nan=False, allow_infinity=False))
+FLOAT32 = hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
+    float32s(allow_nan=False, allow_infinity=False), st.sampled_from(SUBNORMALS)))
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,7 +128,7 @@ def test_fp16_bytes_match_struct(values):
 
 @settings(max_examples=200, deadline=None)
 @given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
-    st.floats(-1e7, 1e7, width=32), st.sampled_from([0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997]))))
+    float32s(-1e7, 1e7), st.sampled_from(exactly_float32(0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997) + SUBNORMALS))))
 def test_rounding_rules(values):
     """roundf and nearest_int, against float64 arithmetic where x + 0.5 is exact."""
     from quantlab.ggml.fp16 import round_half_away_from_zero, round_half_to_even
@@ -149,3 +165,10 @@ def test_packing_layouts(seed, n):
     word = int.from_bytes(pack_bits(bits)[0].tobytes(), "little")
     assert [(word >> i) & 1 for i in range(32)] == bits[0].tolist()
     assert np.array_equal(unpack_bits(pack_bits(bits)), bits)
+
+
+def test_the_injected_subnormals_are_exact_float32_subnormals():
+    """The fixed list is what puts subnormals in the examples: each must be one, stored without change."""
+    tiny = float(np.finfo(np.float32).tiny)
+    assert all(0 < abs(v) < tiny and float(np.float32(v)) == v for v in SUBNORMALS)
+    assert {np.sign(v) for v in SUBNORMALS} == {-1.0, 1.0}

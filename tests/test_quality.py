@@ -178,17 +178,12 @@ def table(model):
 
 
 def _compare(got, cached, table):
-    """Exactly equal; on another numpy/BLAS/CPU than the one that wrote the table, floats within 1e-6."""
-    same_machine = all(table.versions.get(k) == v for k, v in quality.environment().items())
-    got, cached = got.record(), cached.record()
-    floats = ("perplexity", "mean_nll", "kl_divergence", "reference_perplexity")
-    if same_machine:
-        assert got == cached
-        return
-    warnings.warn("the table was written on another machine: scores compared to 1e-6, bytes exactly")
-    assert {k: v for k, v in got.items() if k not in floats} == {k: v for k, v in cached.items() if k not in floats}
-    for key in floats:
-        assert got[key] == pytest.approx(cached[key], rel=1e-6, abs=1e-12), key
+    """The same result (quality.row_differences): scores bit for bit on the machine that wrote the table."""
+    exact = quality.same_environment(table.versions)
+    if not exact:
+        warnings.warn(f"the table was written with another numpy/BLAS/CPU: scores compared to "
+                      f"{quality.SCORE_TOLERANCE:.0e} nats, bytes exactly")
+    assert quality.row_differences(got, cached, exact) == []
 
 
 def test_cached_full_text_rows_recompute_exactly(model, table):
@@ -252,3 +247,61 @@ def test_format_table_has_one_line_per_row(table):
 def test_bad_settings_are_named(short_meter, mix, overrides, error, match):
     with pytest.raises(error, match=match):
         short_meter.measure(mix, overrides)
+
+
+# --- what "the same result" means across machines ---------------------------------------------------------
+
+def _moved(row, **changes):
+    return quality.Quality(**(row.record() | changes))
+
+
+def test_a_row_is_the_same_result_as_itself_in_both_modes(table):
+    row = table.row("Q4_K_M")
+    assert quality.row_differences(row, row, exact=True) == quality.row_differences(row, row, exact=False) == []
+
+
+def test_float32_order_noise_passes_across_machines_but_not_on_the_same_one(table):
+    """5e-7 relative on perplexity and 5e-7 nats on the KL: inside SCORE_TOLERANCE (1e-6 nats), not exact."""
+    row = table.row("Q4_K_M")
+    noisy = _moved(row, perplexity=row.perplexity * (1 + 5e-7), kl_divergence=row.kl_divergence + 5e-7,
+                   mean_nll=row.mean_nll - 5e-7)
+    assert quality.row_differences(noisy, row, exact=False) == []
+    assert [d.split(":")[0] for d in quality.row_differences(noisy, row, exact=True)] == \
+           ["perplexity", "mean_nll", "kl_divergence"]
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"kl_divergence": 3e-6}, "kl_divergence"),        # added to the cached value below
+    ({"perplexity": 1e-5}, "perplexity"),
+    ({"sha256": "0" * 64}, "sha256"),
+    ({"n_bytes": 1}, "n_bytes"),
+])
+def test_a_real_difference_is_refused_on_any_machine(table, changes, key):
+    row = table.row("Q4_K_M")
+    moved = _moved(row, **{k: (v if isinstance(v, str) else getattr(row, k) * (1 + v) if k == "perplexity"
+                              else getattr(row, k) + v) for k, v in changes.items()})
+    for exact in (True, False):
+        assert [d.split(":")[0] for d in quality.row_differences(moved, row, exact)] == [key]
+
+
+def test_one_tensor_class_changed_moves_the_kl_far_beyond_the_tolerance(short_meter):
+    """The tolerance cannot hide a stale row: the smallest step (output Q6_K -> Q8_0) moves the KL 100x more."""
+    base, step = short_meter.measure("Q4_K_M"), short_meter.measure("Q4_K_M", {"output": "Q8_0"})
+    assert abs(step.kl_divergence - base.kl_divergence) > 100 * quality.SCORE_TOLERANCE
+
+
+def test_the_environment_names_numpy_blas_and_cpu():
+    found = quality.environment()
+    assert found["numpy"] == np.__version__ and found["blas"] and "?" not in found["blas"].split()[0]
+    assert quality.same_environment(found) and not quality.same_environment(found | {"numpy": "0.0"})
+
+
+def test_a_table_written_on_another_machine_is_not_called_stale(tmp_path, model):
+    """load_table checks weights, text, settings and rules (all exact), never numpy, BLAS or the CPU."""
+    path = tmp_path / "quality_table.json"
+    record = json.loads(quality.TABLE_PATH.read_text())
+    record["versions"] |= {"numpy": "1.24.0", "blas": "openblas64_", "cpu": "another CPU", "machine": "arm64"}
+    path.write_text(json.dumps(record))
+    table = quality.load_table(path, model)
+    assert table.row("Q4_K_M") == quality.load_table(model=model).row("Q4_K_M")
+    assert not quality.same_environment(table.versions)

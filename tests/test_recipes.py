@@ -295,6 +295,10 @@ def test_lower_case_mix_names_are_accepted():
 @pytest.mark.parametrize("shape, error, match", [
     ((256, 0), ValueError, "at least 1"), ((-1, 256), ValueError, "at least 1"), ((), ValueError, "1 to 4"),
     ((256.5, 2), TypeError, "whole numbers"), (None, TypeError, "tuple of ints"),
+    ("4096x4096", TypeError, r"e\.g\. \(4096, 4096\), got the string '4096x4096'"), ("4096", TypeError, "string"),
+    ((float("nan"), 256), TypeError, "whole numbers"), ((float("inf"), 256), TypeError, "whole numbers"),
+    ((True, 256), TypeError, "whole numbers"), (("4096", "4096"), TypeError, "whole numbers"),
+    (((4096, 4096),), TypeError, "whole numbers"), (4096, TypeError, "tuple of ints"),
 ])
 def test_bad_shapes(shape, error, match):
     with pytest.raises(error, match=match):
@@ -328,6 +332,23 @@ def test_other_bad_arguments():
         recipes.choose_types(shapes, "Q4_K_M", n_head=8)
     with pytest.raises(TypeError, match="unknown hyperparameter"):
         recipes.choose_types(shapes, "Q4_K_M", n_layers=4)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"n_head": "32", "n_head_kv": "8"}, ValueError, "n_head='32' must be an integer"),
+    ({"n_head": 32, "n_head_kv": 2.5}, ValueError, "n_head_kv=2.5 must be an integer"),
+    ({"n_expert": -1}, ValueError, "n_expert=-1 must be an integer >= 0"),
+    ({"architecture": 7}, TypeError, "architecture=7"),
+    ({"rules": ["2026"]}, ValueError, r"rules=\['2026'\] is not known"),
+    ({"imatrix": "yes"}, TypeError, "imatrix='yes' must be True or False"),
+    ({"unquantized_type": ["F32"]}, ValueError, "unquantized_type"),
+    ({"shape_order": ["numpy"]}, ValueError, "shape_order"),
+])
+def test_bad_options_are_named(options, error, match):
+    shapes = {"blk.0.attn_q.weight": (256, 256), "blk.0.attn_k.weight": (256, 64)}
+    for function in (recipes.choose_types, recipes.explain_types):
+        with pytest.raises(error, match=match):
+            function(shapes, "Q4_K_M", **options)
     with pytest.raises(ValueError, match="rules="):
         recipes.choose_types(shapes, "Q4_K_M", rules="2024")
     with pytest.raises(ValueError, match="shape_order"):

@@ -341,11 +341,19 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
+def _blas():
+    """numpy's BLAS, e.g. 'scipy-openblas 0.3.31.188.0' (numpy < 1.26 names the library only)."""
+    try:
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    except TypeError:   # numpy < 1.26: show_config() only prints; numpy.__config__ has the libraries
+        info = np.__config__.get_info("blas_ilp64_opt") or np.__config__.get_info("blas_opt")
+        return f"{(info.get('libraries') or ['?'])[0]} (version not reported by numpy {np.__version__})"
+    return f"{blas.get('name', '?')} {blas.get('version', '?')}"
+
+
 def environment():
     """What the floating-point results depend on: numpy, its BLAS, the CPU."""
-    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    return {"numpy": np.__version__, "blas": f"{blas.get('name', '?')} {blas.get('version', '?')}",
-            "machine": platform.machine(), "cpu": _cpu_name()}
+    return {"numpy": np.__version__, "blas": _blas(), "machine": platform.machine(), "cpu": _cpu_name()}
 
 
 def settings(model):
@@ -388,6 +396,42 @@ def write_table(path=TABLE_PATH, progress=None):
               "full_text": [row.record() for row in full], "explorer_slice": [row.record() for row in short]}
     Path(path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return record
+
+
+# What "the same row" means. Types, bytes (their sha256), sizes and counts: equal, on every machine.
+# The scores come from float32 matrix products whose additions numpy's BLAS orders by its version, its
+# kernels for the CPU and its thread count: equal where numpy, BLAS and CPU are the table's, and
+# elsewhere within SCORE_TOLERANCE nats on the mean NLL (so on log perplexity) and on the KL.
+# Measured (benchmarks/quality_spread.py, the explorer slice, every mix): numpy 2.4.6 on an AMD EPYC
+# gives the table written on an Intel Xeon exactly, with 1 or 2 BLAS threads; numpy 1.24.0 (another
+# OpenBLAS) moves the mean NLL by up to 3.3e-8 nats and the KL by up to 8.2e-9 nats, which is 1.7e-6 of
+# the KL (so a relative KL tolerance of 1e-6 fails). 1e-6 nats is 30x the largest spread seen, while
+# the smallest real change, one class one type up (output Q6_K -> Q8_0), moves the KL 100x more
+# (tests/test_quality.py), and changed bytes are caught exactly by the sha256.
+SCORE_TOLERANCE = 1e-6
+SCORES = ("perplexity", "mean_nll", "kl_divergence", "reference_perplexity")
+
+
+def same_environment(table_versions):
+    """Whether this process runs the numpy, BLAS and CPU that wrote a table (then its scores must be equal)."""
+    return all(table_versions.get(key) == value for key, value in environment().items())
+
+
+def row_differences(got, cached, exact):
+    """How a recomputed row differs from a cached one, as sentences ([] when it is the same result).
+
+    exact: compare the scores bit for bit (same numpy, BLAS and CPU); otherwise within SCORE_TOLERANCE nats.
+    """
+    got, cached = got.record(), cached.record()
+    found = [f"{key}: {got[key]!r} != {cached[key]!r}" for key in got if key not in SCORES and got[key] != cached[key]]
+    for key in SCORES:
+        a, b = got[key], cached[key]
+        in_nats = "perplexity" in key    # perplexities compare as log perplexity: the mean NLL in nats
+        distance = abs(np.log(a) - np.log(b)) if in_nats else abs(a - b)
+        if (a != b) if exact else not distance <= SCORE_TOLERANCE:
+            found.append(f"{key}: {a!r} != {b!r} ({distance:.1e} nats apart; "
+                         f"{'this machine wrote it, so it must be equal' if exact else f'allowed {SCORE_TOLERANCE:.0e}'})")
+    return found
 
 
 @dataclass(frozen=True)

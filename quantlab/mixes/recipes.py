@@ -282,6 +282,32 @@ def _layer_of(name):
     return int(match.group(1)) if match else -1
 
 
+def _is_whole_number(d):
+    if isinstance(d, (bool, np.bool_)):
+        return False
+    return isinstance(d, (int, np.integer)) or (isinstance(d, (float, np.floating)) and float(d).is_integer())
+
+
+def _check_shape(name, shape):
+    """A GGUF shape as a tuple of ints; strings, scalars, NaN and fractions are refused by name."""
+    expected = "a tuple of ints in GGUF order (row length first), e.g. (4096, 4096)"
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"shape of {name!r} must be {expected}, got the string {shape!r}")
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape of {name!r} must be {expected}, got {shape!r}") from None
+    if not all(_is_whole_number(d) for d in dims):
+        raise TypeError(f"shape of {name!r} must hold whole numbers: {expected}, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def _check_count(name, value, minimum):
+    """An optional hyperparameter: None, or an int >= minimum."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum):
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum} (or left out to read it off the tensors)")
+
+
 def _check_tensors(tensors):
     """Validate {name: GGUF shape}; return {name: tuple of ints}."""
     if not hasattr(tensors, "items"):
@@ -296,12 +322,7 @@ def _check_tensors(tensors):
         if not _GGUF_NAME.match(name):
             raise ValueError(f"tensor name {name!r} is not a GGUF tensor name such as 'blk.0.attn_q.weight' "
                              f"(letters, digits, '_' and '.')")
-        try:
-            dims = tuple(int(d) for d in shape)
-        except TypeError:
-            raise TypeError(f"shape of {name!r} must be a tuple of ints, got {shape!r}") from None
-        if any(int(d) != d for d in shape):
-            raise TypeError(f"shape of {name!r} must hold whole numbers, got {shape!r}")
+        dims = _check_shape(name, shape)
         if not 1 <= len(dims) <= 4:
             raise ValueError(f"shape of {name!r} has {len(dims)} dimensions; GGUF tensors have 1 to 4")
         if min(dims) <= 0:
@@ -334,6 +355,10 @@ def model_facts(tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=
     (80 layers for llama with GQA, qwen2, deci, olmo; 68 for jais2).
     """
     tensors = _check_tensors(tensors)
+    for key, value, minimum in (("n_head", n_head, 1), ("n_head_kv", n_head_kv, 0), ("n_expert", n_expert, 0)):
+        _check_count(key, value, minimum)
+    if architecture is not None and not isinstance(architecture, str):
+        raise TypeError(f"architecture={architecture!r} must be a llama.cpp architecture name such as 'llama'")
     layers = [_layer_of(name) for name in tensors]
     found = max(layers) + 1
     if n_layer is None:
@@ -379,16 +404,19 @@ def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type
     such tensors, e.g. Mamba's ssm_in). Names that are not GGUF names at all are an error.
     """
     mix = _check_mix(mix)
-    if rules not in RULES:
+    if not isinstance(rules, str) or rules not in RULES:
         raise ValueError(f"rules={rules!r} is not known; choose '2026' (llama.cpp@0c1e57098) or '2025' (@4227c9be)")
-    if unquantized_type not in ("F32", "F16"):
+    if not isinstance(imatrix, (bool, np.bool_)):
+        raise TypeError(f"imatrix={imatrix!r} must be True or False: whether the model is quantized with an "
+                        f"importance matrix (the rules only ask whether there is one)")
+    if not isinstance(unquantized_type, str) or unquantized_type not in ("F32", "F16"):
         raise ValueError(f"unquantized_type={unquantized_type!r}; tensors llama.cpp leaves alone are 'F32' "
                          f"(1-D, as converted) or 'F16'")
     unknown = set(hparams) - {"n_layer", "n_head", "n_head_kv", "n_expert", "architecture", "is_70b"}
     if unknown:
         raise TypeError(f"unknown hyperparameter(s) {sorted(unknown)}; use n_layer, n_head, n_head_kv, "
                         f"n_expert, architecture, is_70b")
-    if shape_order not in ("gguf", "numpy"):
+    if not isinstance(shape_order, str) or shape_order not in ("gguf", "numpy"):
         raise ValueError(f"shape_order={shape_order!r}; use 'gguf' (row length first, as llama.cpp prints) "
                          f"or 'numpy' (row length last, as array.shape)")
     tensors = _check_tensors(tensors)
