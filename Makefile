@@ -38,6 +38,7 @@ test-lowest: $(LOWEST)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check quantlab tests benchmarks tools training
+	$(BIN)/ruff format --check quantlab tests benchmarks tools training
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m quantlab.figures figures

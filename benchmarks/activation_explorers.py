@@ -31,17 +31,23 @@ def main():
         explorer = cls()
         build = time.perf_counter() - start
         times = time_changes(explorer, cycle(control, values))
-        print(f"{cls.__name__:<26}{control:<12}{build:>8.2f}{len(times):>4}{np.median(times):>11.1f}"
-              f"{np.percentile(times, 95):>9.1f}")
+        print(
+            f"{cls.__name__:<26}{control:<12}{build:>8.2f}{len(times):>4}{np.median(times):>11.1f}"
+            f"{np.percentile(times, 95):>9.1f}"
+        )
     explorer = widgets.RotationExplorer(rotated=True)
     times = time_changes(explorer, cycle("bits", [4, 8], n=2))
-    print(f"RotationExplorer bits (first time at 4 bits: a new layer setup) {times[0]:.0f} ms, back to 8: {times[1]:.0f} ms")
+    print(
+        f"RotationExplorer bits (first time at 4 bits: a new layer setup) {times[0]:.0f} ms, back to 8: {times[1]:.0f} ms"
+    )
     for cls in (widgets.OutlierThresholdExplorer, widgets.SmoothQuantExplorer, widgets.RotationExplorer):
         explorer = cls()
         times = time_changes(explorer, [{"layer": "minilm.3.ffn_up"}, {"layer": "minilm.1.ffn_up"}])
         print(f"{cls.__name__:<26} new layer (curves computed): {times[0]:.0f} ms; cached layer: {times[1]:.0f} ms")
-    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
-          f"load average at end: {os.getloadavg()[0]:.1f}")
+    print(
+        f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+        f"load average at end: {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

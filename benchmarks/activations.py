@@ -27,16 +27,27 @@ from quantlab.activations import capture, compare, effects, planted, stats
 
 def print_stats(title, inputs, readers):
     print(f"\n{title}: input of every linear (q/k/v share one), {next(iter(inputs.values())).shape[0]} tokens")
-    print(f"{'layer input':46} {'max|x|':>7} {'median ch max':>13} {'kurt max':>8} {'kurt med':>8} {'n >= 6':>6}  "
-          "features >= 6 (share of tokens)")
+    print(
+        f"{'layer input':46} {'max|x|':>7} {'median ch max':>13} {'kurt max':>8} {'kurt med':>8} {'n >= 6':>6}  "
+        "features >= 6 (share of tokens)"
+    )
     for s in stats.layer_table(inputs):
-        shown = ", ".join(f"{f} ({t:.3f})" for f, t in sorted(zip(s.outlier_features, s.token_share), key=lambda p: -p[1])[:4])
-        print(f"{s.name:46} {s.max_abs:7.2f} {s.median_channel_absmax:13.2f} {s.max_kurtosis:8.1f} "
-              f"{s.median_kurtosis:8.2f} {len(s.outlier_features):6d}  {shown}")
+        shown = ", ".join(
+            f"{f} ({t:.3f})" for f, t in sorted(zip(s.outlier_features, s.token_share), key=lambda p: -p[1])[:4]
+        )
+        print(
+            f"{s.name:46} {s.max_abs:7.2f} {s.median_channel_absmax:13.2f} {s.max_kurtosis:8.1f} "
+            f"{s.median_kurtosis:8.2f} {len(s.outlier_features):6d}  {shown}"
+        )
     found = stats.systematic_features(capture.residual_inputs(inputs, readers))
-    print(f"systematic (LLM.int8() sec. 4.1) over the {found.n_layers} residual-stream inputs ({', '.join(readers)}):",
-          ", ".join(f"dim {f}: {l:.0%} of layers, {t:.1%} of positions"
-                    for f, l, t in zip(found.features, found.layer_share, found.token_share)) or "none")
+    print(
+        f"systematic (LLM.int8() sec. 4.1) over the {found.n_layers} residual-stream inputs ({', '.join(readers)}):",
+        ", ".join(
+            f"dim {f}: {l:.0%} of layers, {t:.1%} of positions"
+            for f, l, t in zip(found.features, found.layer_share, found.token_share)
+        )
+        or "none",
+    )
     return found
 
 
@@ -55,13 +66,17 @@ def main():
     found = print_stats("MiniLM", inputs, capture.MINILM_RESIDUAL_READERS)
     weight_dims = minilm_outliers.outlier_dimensions(top=8)
     print("MiniLM outlier weight dimensions (dim, outlier weights, matrices):", weight_dims)
-    print("systematic activation features among them:",
-          sorted(set(found.features.tolist()) & {d for d, _, _ in weight_dims}))
+    print(
+        "systematic activation features among them:",
+        sorted(set(found.features.tolist()) & {d for d, _, _ in weight_dims}),
+    )
     if "char" in models:
         start = time.perf_counter()
         char_inputs, reference = bench.char_capture
-        print(f"\ncharacter model FP32 capture + evaluation: {time.perf_counter() - start:.2f} s; "
-              f"FP32 perplexity {reference.perplexity:.4f} on {reference.n_predictions} predictions")
+        print(
+            f"\ncharacter model FP32 capture + evaluation: {time.perf_counter() - start:.2f} s; "
+            f"FP32 perplexity {reference.perplexity:.4f} on {reference.n_predictions} predictions"
+        )
         print_stats("character model", char_inputs, capture.CHAR_RESIDUAL_READERS)
 
     def progress(i, n, method):
@@ -72,40 +87,55 @@ def main():
     total = time.perf_counter() - start
     print("\n" + compare.format_table(table))
     w8a8 = [r for r in table if r["W"] == 8]
-    print(f"\nW8A8 rows: {sum(r['seconds'] for r in w8a8):.1f} s; all {len(table)} rows: {total:.1f} s "
-          f"({'MiniLM only' if args.minilm_only else 'both models'})")
+    print(
+        f"\nW8A8 rows: {sum(r['seconds'] for r in w8a8):.1f} s; all {len(table)} rows: {total:.1f} s "
+        f"({'MiniLM only' if args.minilm_only else 'both models'})"
+    )
 
     other = compare.Bench(calibration="other")
-    print("\nSmoothQuant calibrated on other text (Twelfth Night: 40 lines for MiniLM, 4,096 characters for the "
-          "character model) instead of the evaluation text:")
+    print(
+        "\nSmoothQuant calibrated on other text (Twelfth Night: 40 lines for MiniLM, 4,096 characters for the "
+        "character model) instead of the evaluation text:"
+    )
     rows = [m for m in compare.methods() if m.kind == "smoothquant"]
     print("\n".join(compare.format_table([other.row(m, models) for m in rows]).splitlines()[2:]))
 
     if not args.no_sweep:
         start = time.perf_counter()
         sweep = compare.best_alpha(bench, models=models)
-        print(f"\nSmoothQuant alpha sweep, W8A8 per-tensor ({time.perf_counter() - start:.1f} s; best alpha chosen "
-              "on the evaluation text itself: optimistic)")
+        print(
+            f"\nSmoothQuant alpha sweep, W8A8 per-tensor ({time.perf_counter() - start:.1f} s; best alpha chosen "
+            "on the evaluation text itself: optimistic)"
+        )
         for alpha, cosine, kl in sweep:
-            print(f"  alpha {alpha:.1f}: MiniLM mean cos {cosine:.6f}" + (f", char KL {kl:.5f}" if kl is not None else ""))
+            print(
+                f"  alpha {alpha:.1f}: MiniLM mean cos {cosine:.6f}" + (f", char KL {kl:.5f}" if kl is not None else "")
+            )
 
     print("\nPlanted outlier (size 100 in N(0,1), 256 x 384), relative error of A B^T after quantizing A:")
     print(f"{'bits':>4} {'outlier':8} {'scale':6} {'plain':>8} {'rotated':>8}  (median row: plain / rotated)")
     results = planted.planted_table()
     for plain, rotated in zip(results[::2], results[1::2]):
-        print(f"{plain.bits:4} {plain.kind:8} {plain.scale:6} {plain.relative_error:8.4f} {rotated.relative_error:8.4f}"
-              f"  ({plain.median_row_error:.4f} / {rotated.median_row_error:.4f})")
+        print(
+            f"{plain.bits:4} {plain.kind:8} {plain.scale:6} {plain.relative_error:8.4f} {rotated.relative_error:8.4f}"
+            f"  ({plain.median_row_error:.4f} / {rotated.median_row_error:.4f})"
+        )
     print("\nMiniLM's real weights, 4-bit round-to-nearest, relative error ||W_hat - W|| / ||W|| before -> after W Q:")
     print(f"{'matrix':46} {'max|w|/std':>10} {'per-row scales':>17} {'per-tensor scale':>17}")
-    for r in effects.rotation_on_weights({n: w for n, w in bench.minilm_weights.items()
-                                          if n.startswith("encoder.layer.") and w.ndim == 2}):
+    for r in effects.rotation_on_weights(
+        {n: w for n, w in bench.minilm_weights.items() if n.startswith("encoder.layer.") and w.ndim == 2}
+    ):
         if r["max_over_std"] > 20 or ".layer.3." in r["name"]:
-            print(f"{r['name']:46} {r['max_over_std']:10.1f} {r['row']:8.4f} {r['row_rotated']:8.4f} "
-                  f"{r['tensor']:8.4f} {r['tensor_rotated']:8.4f}")
+            print(
+                f"{r['name']:46} {r['max_over_std']:10.1f} {r['row']:8.4f} {r['row_rotated']:8.4f} "
+                f"{r['tensor']:8.4f} {r['tensor_rotated']:8.4f}"
+            )
     print("(matrices with max|w|/std > 20, and all of layer 3)")
     layer_knobs(bench)
-    print(f"peak resident memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
-          f"load average at end: {os.getloadavg()[0]:.1f}")
+    print(
+        f"peak resident memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+        f"load average at end: {os.getloadavg()[0]:.1f}"
+    )
 
 
 def layer_knobs(bench, repeats=20):
@@ -127,11 +157,13 @@ def layer_knobs(bench, repeats=20):
             line += f"; {knob.__name__} {np.median(times):.0f} / {np.percentile(times, 95):.0f}"
         print(line)
         t6, a5 = layer.threshold(6.0), layer.alpha(0.5)
-        print(f"    t=6: {t6.n_float_features} features in float, int8 share {t6.int8_share:.4f}, error "
-              f"{t6.relative_error:.4f} (plain {layer.plain_error:.4f}); alpha=0.5: difficulty x {a5.activation_difficulty:.1f} "
-              f"/ W {a5.weight_difficulty:.1f}, error {a5.relative_error:.4f}; rotation: max kurtosis "
-              f"{np.nanmax(rotation.kurtosis_before):.1f} -> {np.nanmax(rotation.kurtosis_after):.2f}, max|x| "
-              f"{rotation.max_abs_before:.1f} -> {rotation.max_abs_after:.2f}, error {rotation.error_after:.4f}")
+        print(
+            f"    t=6: {t6.n_float_features} features in float, int8 share {t6.int8_share:.4f}, error "
+            f"{t6.relative_error:.4f} (plain {layer.plain_error:.4f}); alpha=0.5: difficulty x {a5.activation_difficulty:.1f} "
+            f"/ W {a5.weight_difficulty:.1f}, error {a5.relative_error:.4f}; rotation: max kurtosis "
+            f"{np.nanmax(rotation.kurtosis_before):.1f} -> {np.nanmax(rotation.kurtosis_after):.2f}, max|x| "
+            f"{rotation.max_abs_before:.1f} -> {rotation.max_abs_after:.2f}, error {rotation.error_after:.4f}"
+        )
 
 
 if __name__ == "__main__":

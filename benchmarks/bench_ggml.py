@@ -86,11 +86,17 @@ def main():
 
     rows = max(1, args.weights // 1024)
     x = (np.random.default_rng(0).standard_normal((rows, 1024)) * 0.02).astype(np.float32)
-    print(f"{x.size:,} float32 weights as {rows} rows of 1024; best of {args.repeat}; "
-          f"libgguf threads: {os.environ['LIBGGUF_NUM_THREADS']}; Mw/s = million weights per second")
-    print(f"{'':8}| {'quantize Mw/s':^29} | {'ratio quantlab /':^17} | {'dequantize Mw/s':^29} | {'ratio quantlab /':^17}")
-    print(f"{'type':8}| {'quantlab':>9}{'gguf-py':>10}{'libgguf':>10} | {'gguf-py':>8}{'libgguf':>9} "
-          f"| {'quantlab':>9}{'gguf-py':>10}{'libgguf':>10} | {'gguf-py':>8}{'libgguf':>9}")
+    print(
+        f"{x.size:,} float32 weights as {rows} rows of 1024; best of {args.repeat}; "
+        f"libgguf threads: {os.environ['LIBGGUF_NUM_THREADS']}; Mw/s = million weights per second"
+    )
+    print(
+        f"{'':8}| {'quantize Mw/s':^29} | {'ratio quantlab /':^17} | {'dequantize Mw/s':^29} | {'ratio quantlab /':^17}"
+    )
+    print(
+        f"{'type':8}| {'quantlab':>9}{'gguf-py':>10}{'libgguf':>10} | {'gguf-py':>8}{'libgguf':>9} "
+        f"| {'quantlab':>9}{'gguf-py':>10}{'libgguf':>10} | {'gguf-py':>8}{'libgguf':>9}"
+    )
     for type_name in [t.strip().upper() for t in args.types.split(",")]:
         try:
             rates = measure(type_name, x, args.repeat)
@@ -98,10 +104,12 @@ def main():
             print(f"{type_name:8}| skipped: {error}")
             continue
         q, d = rates["quantize"], rates["dequantize"]
-        print(f"{type_name:8}| {cell(q['quantlab'])}{cell(q.get('gguf-py'), 10)}{cell(q.get('libgguf'), 10)} "
-              f"| {cell(ratio(q['quantlab'], q.get('gguf-py')), 8, 2)}{cell(ratio(q['quantlab'], q.get('libgguf')), 9, 3)} "
-              f"| {cell(d['quantlab'])}{cell(d.get('gguf-py'), 10)}{cell(d.get('libgguf'), 10)} "
-              f"| {cell(ratio(d['quantlab'], d.get('gguf-py')), 8, 2)}{cell(ratio(d['quantlab'], d.get('libgguf')), 9, 3)}")
+        print(
+            f"{type_name:8}| {cell(q['quantlab'])}{cell(q.get('gguf-py'), 10)}{cell(q.get('libgguf'), 10)} "
+            f"| {cell(ratio(q['quantlab'], q.get('gguf-py')), 8, 2)}{cell(ratio(q['quantlab'], q.get('libgguf')), 9, 3)} "
+            f"| {cell(d['quantlab'])}{cell(d.get('gguf-py'), 10)}{cell(d.get('libgguf'), 10)} "
+            f"| {cell(ratio(d['quantlab'], d.get('gguf-py')), 8, 2)}{cell(ratio(d['quantlab'], d.get('libgguf')), 9, 3)}"
+        )
 
 
 if __name__ == "__main__":

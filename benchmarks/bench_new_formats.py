@@ -14,7 +14,7 @@ import os
 import time
 
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LIBGGUF_NUM_THREADS"):
-    os.environ.setdefault(variable, "1")   # one thread everywhere, set before numpy and libgguf load
+    os.environ.setdefault(variable, "1")  # one thread everywhere, set before numpy and libgguf load
 
 import libgguf  # noqa: E402
 import numpy as np  # noqa: E402
@@ -55,11 +55,17 @@ def measure(type_name, x, repeat):
     qtype = libgguf.GGMLQuantizationType[type_name]
     imatrix = (np.random.default_rng(1).random(x.shape[1]) + 0.1).astype(np.float32) if type_name in REQUIRED else None
     data = quantize(x, imatrix=imatrix)
-    row = {"quantize": (best_time(lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix), repeat),
-                        best_time(lambda: quantize(x, imatrix=imatrix), repeat))}
+    row = {
+        "quantize": (
+            best_time(lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix), repeat),
+            best_time(lambda: quantize(x, imatrix=imatrix), repeat),
+        )
+    }
     if type_name != "BF16":
-        row["dequantize"] = (best_time(lambda: libgguf.dequantize_rows(data, qtype, x.shape[1]), repeat),
-                             best_time(lambda: dequantize(data), repeat))
+        row["dequantize"] = (
+            best_time(lambda: libgguf.dequantize_rows(data, qtype, x.shape[1]), repeat),
+            best_time(lambda: dequantize(data), repeat),
+        )
     return row
 
 

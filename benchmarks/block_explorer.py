@@ -14,8 +14,12 @@ from quantlab.widgets.gguf import DISTRIBUTION_CHOICES, BlockExplorer
 
 def random_changes(n=100, seed=0):
     rng = np.random.default_rng(seed)
-    options = {"type_name": list(anatomy.TYPES), "block": list(range(16)),
-               "distribution": list(DISTRIBUTION_CHOICES), "seed": list(range(21))}
+    options = {
+        "type_name": list(anatomy.TYPES),
+        "block": list(range(16)),
+        "distribution": list(DISTRIBUTION_CHOICES),
+        "seed": list(range(21)),
+    }
     names = list(options)
     return [{name: options[name][rng.integers(len(options[name]))]} for name in rng.choice(names, n)]
 

@@ -47,7 +47,7 @@ def training_windows(model, n_windows, seed):
     train_text, _ = load_split()
     length = model.config.context_length
     starts = np.random.default_rng(seed).integers(0, len(train_text) - length, n_windows)
-    return np.stack([model.encode(train_text[s:s + length], errors="replace") for s in starts])
+    return np.stack([model.encode(train_text[s : s + length], errors="replace") for s in starts])
 
 
 def seconds(function):
@@ -78,29 +78,40 @@ def main():
     inputs, other = {}, {}
     forward_seconds, _ = seconds(lambda: model.logits(ids, inputs_of=inputs))
     model.logits(training_windows(model, args.windows, seed=1), inputs_of=other)
-    print(f"calibration: {ids.size:,} training-text tokens ({args.windows} windows of {ids.shape[1]}); "
-          f"forward pass with capture {forward_seconds:.2f} s")
+    print(
+        f"calibration: {ids.size:,} training-text tokens ({args.windows} windows of {ids.shape[1]}); "
+        f"forward pass with capture {forward_seconds:.2f} s"
+    )
     print(f"GPTQ INT{args.bits}, groups of {args.group_size}, act_order={args.act_order}")
     print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
-    print(f"{'tensor':24} {'shape':>11} {'H s':>6} {'GPTQ s':>7} {'GPTQ/RTN calib':>15} {'other windows':>14}"
-          f" {'AWQ s':>6} {'alpha':>5} {'AWQ/RTN other':>14}")
+    print(
+        f"{'tensor':24} {'shape':>11} {'H s':>6} {'GPTQ s':>7} {'GPTQ/RTN calib':>15} {'other windows':>14}"
+        f" {'AWQ s':>6} {'alpha':>5} {'AWQ/RTN other':>14}"
+    )
     total, awq_total = forward_seconds, 0.0
     weights = model.weights
     for name, x in inputs.items():
         weight = weights[name]
         h_seconds, hessian = seconds(lambda: gptq.Hessian.from_inputs(x))
-        g_seconds, result = seconds(lambda: gptq.gptq(weight, hessian, bits=args.bits, group_size=args.group_size,
-                                                      act_order=args.act_order))
+        g_seconds, result = seconds(
+            lambda: gptq.gptq(weight, hessian, bits=args.bits, group_size=args.group_size, act_order=args.act_order)
+        )
         total += h_seconds + g_seconds
         rtn = round_to_nearest(weight, args.bits, group_size=args.group_size)
-        ratios = [objective.output_error(weight, result.weight, z).total / objective.output_error(weight, rtn, z).total
-                  for z in (x, other[name])]
+        ratios = [
+            objective.output_error(weight, result.weight, z).total / objective.output_error(weight, rtn, z).total
+            for z in (x, other[name])
+        ]
         a_seconds, scaled = seconds(lambda: awq.awq(weight, x, bits=args.bits, group_size=args.group_size))
         awq_total += a_seconds
-        awq_ratio = (objective.output_error(weight, scaled.weight, other[name]).total
-                     / objective.output_error(weight, rtn, other[name]).total)
-        print(f"{name:24} {str(weight.shape):>11} {h_seconds:6.2f} {g_seconds:7.2f} {ratios[0]:15.3f} {ratios[1]:14.3f}"
-              f" {a_seconds:6.2f} {scaled.alpha:5.2f} {awq_ratio:14.3f}")
+        awq_ratio = (
+            objective.output_error(weight, scaled.weight, other[name]).total
+            / objective.output_error(weight, rtn, other[name]).total
+        )
+        print(
+            f"{name:24} {str(weight.shape):>11} {h_seconds:6.2f} {g_seconds:7.2f} {ratios[0]:15.3f} {ratios[1]:14.3f}"
+            f" {a_seconds:6.2f} {scaled.alpha:5.2f} {awq_ratio:14.3f}"
+        )
     print(f"total (forward + Hessians + GPTQ): {total:.2f} s   (target <= 10 s); AWQ's searches: {awq_total:.2f} s")
 
     print("\nGGUF quantization of the same tensors (all rows of 256 or 1024), best of 3:")
@@ -108,8 +119,10 @@ def main():
     importance = {name: imatrix.collect(x.reshape(-1, x.shape[-1])) for name, x in inputs.items()}
     for type_name in ("Q4_K", "Q3_K", "Q2_K", "Q4_0"):
         plain = min(seconds(lambda: [ggml.quantize(weights[n], type_name) for n in inputs])[0] for _ in range(3))
-        weighted = min(seconds(lambda: [ggml.quantize(weights[n], type_name, imatrix=importance[n])
-                                        for n in inputs])[0] for _ in range(3))
+        weighted = min(
+            seconds(lambda: [ggml.quantize(weights[n], type_name, imatrix=importance[n]) for n in inputs])[0]
+            for _ in range(3)
+        )
         print(f"{type_name:6} {plain:8.3f} {weighted:10.3f} {weighted / plain:6.2f}")
     if args.mixes:
         mixes_with_and_without(model, imatrix.for_char_lm(model, ids))
@@ -122,8 +135,10 @@ def mixes_with_and_without(model, importance):
     for mix in ("Q4_K_M", "Q3_K_M", "Q2_K"):
         for meter in (plain, weighted):
             q = meter.measure(mix)
-            print(f"{q.label:18} {q.bits_per_weight:6.3f} bpw  perplexity {q.perplexity:8.4f} "
-                  f"({100 * q.relative_increase:+7.2f} %)  KL {q.kl_divergence:.5f}")
+            print(
+                f"{q.label:18} {q.bits_per_weight:6.3f} bpw  perplexity {q.perplexity:8.4f} "
+                f"({100 * q.relative_increase:+7.2f} %)  KL {q.kl_divergence:.5f}"
+            )
 
 
 def imatrix_layers(n_windows):
@@ -137,8 +152,10 @@ def imatrix_layers(n_windows):
         score = objective.LayerObjective(weight, held_out[name])
         cells = []
         for type_name in ("Q3_K", "Q2_K"):
-            plain, weighted = (score(lesson.quantize_layer(type_name + extra, weight, calibration[name])[0]).relative
-                               for extra in ("", " + imatrix"))
+            plain, weighted = (
+                score(lesson.quantize_layer(type_name + extra, weight, calibration[name])[0]).relative
+                for extra in ("", " + imatrix")
+            )
             cells.append(f"{plain:9.2e} {weighted:9.2e} {weighted / plain:6.2f}")
         print(f"{name:26} " + " ".join(cells))
 
@@ -148,30 +165,47 @@ def methods_table(n_windows):
     model = CharLM.load()
     meter = quality.QualityMeter(model)
     reference = meter.reference
-    held_out_ids = np.stack([model.encode(meter.text[s:s + 128], errors="replace")
-                             for s in range(0, len(meter.text) - 128, len(meter.text) // n_windows)][:n_windows])
-    calibration = {"training": lesson.layer_inputs(model, training_windows(model, n_windows, seed=0)),
-                   "held-out": lesson.layer_inputs(model, held_out_ids),
-                   "random": lesson.layer_inputs(model, lesson.windows(model, "random", n_windows, seed=0))}
+    held_out_ids = np.stack(
+        [
+            model.encode(meter.text[s : s + 128], errors="replace")
+            for s in range(0, len(meter.text) - 128, len(meter.text) // n_windows)
+        ][:n_windows]
+    )
+    calibration = {
+        "training": lesson.layer_inputs(model, training_windows(model, n_windows, seed=0)),
+        "held-out": lesson.layer_inputs(model, held_out_ids),
+        "random": lesson.layer_inputs(model, lesson.windows(model, "random", n_windows, seed=0)),
+    }
     names = [name for name in calibration["training"] if name.startswith("blk.")]
     n_blk = sum(model.weights[n].size for n in names)
-    print(f"F32 perplexity {reference.perplexity:.4f} per character on {reference.n_predictions:,} held-out characters;"
-          f" calibration: {n_windows} windows of 128 characters; blk.* matrices only ({n_blk:,} weights), "
-          f"embedding and output head in F32")
-    print(f"{'method':24} {'calibrated on':>13} {'bpw (blk)':>9} {'perplexity':>10} {'change':>8} {'KL':>8} {'seconds':>8}")
+    print(
+        f"F32 perplexity {reference.perplexity:.4f} per character on {reference.n_predictions:,} held-out characters;"
+        f" calibration: {n_windows} windows of 128 characters; blk.* matrices only ({n_blk:,} weights), "
+        f"embedding and output head in F32"
+    )
+    print(
+        f"{'method':24} {'calibrated on':>13} {'bpw (blk)':>9} {'perplexity':>10} {'change':>8} {'KL':>8} {'seconds':>8}"
+    )
 
     def row(method, bits, text="training"):
         replaced, total = {}, 0.0
         for name in names:
-            replaced[name], seconds = lesson.quantize_layer(method, model.weights[name], calibration[text][name], bits, 32)
+            replaced[name], seconds = lesson.quantize_layer(
+                method, model.weights[name], calibration[text][name], bits, 32
+            )
             total += seconds
         bpw = sum(lesson.method_bits(method, model.weights[n], bits, 32) * model.weights[n].size for n in names) / n_blk
-        result = evaluation.evaluate(model.with_weights({n: w.astype(np.float32) for n, w in replaced.items()}),
-                                     meter.text, reference_logits=reference.logits)
+        result = evaluation.evaluate(
+            model.with_weights({n: w.astype(np.float32) for n, w in replaced.items()}),
+            meter.text,
+            reference_logits=reference.logits,
+        )
         label = method if bits is None else f"INT{bits} g32 {method}"
-        print(f"{label:24} {text:>13} {bpw:9.3f} {result.perplexity:10.4f} "
-              f"{100 * (result.perplexity / reference.perplexity - 1):+7.2f}% {result.kl_divergence:8.5f} {total:8.2f}",
-              flush=True)
+        print(
+            f"{label:24} {text:>13} {bpw:9.3f} {result.perplexity:10.4f} "
+            f"{100 * (result.perplexity / reference.perplexity - 1):+7.2f}% {result.kl_divergence:8.5f} {total:8.2f}",
+            flush=True,
+        )
 
     for bits in (4, 3):
         for method in lesson.METHODS:

@@ -29,7 +29,9 @@ def main():
             result = codebook.kmeans(w, k, group_size)
             median, p95 = timed(lambda: codebook.kmeans(w, k, group_size))
             where = "per tensor" if group_size is None else f"block {group_size}"
-            print(f"  {distribution:8s} k={k:2d} {where:11s} {median:6.2f} / {p95:6.2f} ms  steps={result.n_iterations}")
+            print(
+                f"  {distribution:8s} k={k:2d} {where:11s} {median:6.2f} / {p95:6.2f} ms  steps={result.n_iterations}"
+            )
 
     print("\ncompare_grids, 4096 weights (median / p95 ms)")
     w = data.gaussian(4096)

@@ -37,14 +37,18 @@ def changes(explorer):
 
 def summarize(label, values):
     values = np.asarray(values)
-    return f"{label:<18}{len(values):>8}{np.median(values):>11.1f}{np.percentile(values, 95):>9.1f}{np.max(values):>9.1f}"
+    return (
+        f"{label:<18}{len(values):>8}{np.median(values):>11.1f}{np.percentile(values, 95):>9.1f}{np.max(values):>9.1f}"
+    )
 
 
 def main():
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
     start = time.perf_counter()
     explorer = CodebookExplorer()
-    print(f"first build (incl. scipy.stats import and the first Pareto sweep): {(time.perf_counter() - start) * 1e3:.0f} ms")
+    print(
+        f"first build (incl. scipy.stats import and the first Pareto sweep): {(time.perf_counter() - start) * 1e3:.0f} ms"
+    )
 
     wall, cpu, first_visit = defaultdict(list), [], []
     seen = set()

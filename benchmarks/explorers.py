@@ -11,14 +11,69 @@ from quantlab import widgets
 
 
 CASES = [
-    ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "bits", list(range(2, 9)) + list(range(7, 2, -1))),
-    ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "clip_ratio", list(np.round(np.linspace(0.5, 1.0, 26), 2))),
+    (
+        "02 QuantizationExplorer",
+        lambda: widgets.QuantizationExplorer(),
+        "bits",
+        list(range(2, 9)) + list(range(7, 2, -1)),
+    ),
+    (
+        "02 QuantizationExplorer",
+        lambda: widgets.QuantizationExplorer(),
+        "clip_ratio",
+        list(np.round(np.linspace(0.5, 1.0, 26), 2)),
+    ),
     ("02 QuantizationExplorer", lambda: widgets.QuantizationExplorer(), "scheme", ["symmetric", "asymmetric"]),
-    ("03 outliers", lambda: widgets.QuantizationExplorer(outliers=1, outlier_magnitude=100.0, n=1024, std=0.1, show=("bits", "outliers", "outlier_magnitude", "group_size")), "outlier_magnitude", list(range(10, 500, 10))),
-    ("03 outliers", lambda: widgets.QuantizationExplorer(outliers=1, outlier_magnitude=100.0, n=1024, std=0.1, show=("bits", "outliers", "outlier_magnitude", "group_size")), "group_size", [None, 256, 128, 64, 32, 16, 8]),
-    ("04 groups", lambda: widgets.QuantizationExplorer(group_size=32, show=("bits", "group_size", "scale_dtype", "outliers", "scheme"), panels=("histogram", "error", "tradeoff")), "group_size", [None, 256, 128, 64, 32, 16, 8]),
-    ("04 groups", lambda: widgets.QuantizationExplorer(group_size=32, show=("bits", "group_size", "scale_dtype", "outliers", "scheme"), panels=("histogram", "error", "tradeoff")), "bits", list(range(2, 9))),
-    ("00 MemoryExplorer", lambda: widgets.MemoryExplorer(), "billions_of_parameters", list(np.round(np.linspace(0.5, 70, 50), 1))),
+    (
+        "03 outliers",
+        lambda: widgets.QuantizationExplorer(
+            outliers=1,
+            outlier_magnitude=100.0,
+            n=1024,
+            std=0.1,
+            show=("bits", "outliers", "outlier_magnitude", "group_size"),
+        ),
+        "outlier_magnitude",
+        list(range(10, 500, 10)),
+    ),
+    (
+        "03 outliers",
+        lambda: widgets.QuantizationExplorer(
+            outliers=1,
+            outlier_magnitude=100.0,
+            n=1024,
+            std=0.1,
+            show=("bits", "outliers", "outlier_magnitude", "group_size"),
+        ),
+        "group_size",
+        [None, 256, 128, 64, 32, 16, 8],
+    ),
+    (
+        "04 groups",
+        lambda: widgets.QuantizationExplorer(
+            group_size=32,
+            show=("bits", "group_size", "scale_dtype", "outliers", "scheme"),
+            panels=("histogram", "error", "tradeoff"),
+        ),
+        "group_size",
+        [None, 256, 128, 64, 32, 16, 8],
+    ),
+    (
+        "04 groups",
+        lambda: widgets.QuantizationExplorer(
+            group_size=32,
+            show=("bits", "group_size", "scale_dtype", "outliers", "scheme"),
+            panels=("histogram", "error", "tradeoff"),
+        ),
+        "bits",
+        list(range(2, 9)),
+    ),
+    (
+        "00 MemoryExplorer",
+        lambda: widgets.MemoryExplorer(),
+        "billions_of_parameters",
+        list(np.round(np.linspace(0.5, 70, 50), 1)),
+    ),
     ("01 FloatExplorer", lambda: widgets.FloatExplorer(), "value", list(np.geomspace(1e-7, 1e5, 50))),
     ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "step", list(range(0, 256, 5))),
     ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "act_order", [True, False]),

@@ -44,8 +44,7 @@ def main():
         weighted = best_time(lambda: ggml.quantize(x, name, imatrix=importance), args.repeat)
         oracle = "-"
         if libgguf is not None:
-            c = best_time(lambda: libgguf.quantize_rows(x, GGMLQuantizationType[name], imatrix=importance),
-                          args.repeat)
+            c = best_time(lambda: libgguf.quantize_rows(x, GGMLQuantizationType[name], imatrix=importance), args.repeat)
             oracle = f"{million / c:.1f}"
         print(f"{name:7} {million / plain:8.1f} {million / weighted:8.1f} {weighted / plain:6.2f} {oracle:>16}")
 

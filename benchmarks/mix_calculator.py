@@ -23,8 +23,13 @@ def random_changes(options, n=100, seed=0):
     return [{name: options[name][rng.integers(len(options[name]))]} for name in rng.choice(names, n)]
 
 
-CALCULATOR_OPTIONS = {"model": MODELS, "mix": list(CALCULATOR_MIXES), "n_ctx": list(CONTEXTS),
-                      "cache_type": list(CACHE_TYPES), "budget_gib": [float(b) for b in np.arange(0.25, 64.25, 0.25)]}
+CALCULATOR_OPTIONS = {
+    "model": MODELS,
+    "mix": list(CALCULATOR_MIXES),
+    "n_ctx": list(CONTEXTS),
+    "cache_type": list(CACHE_TYPES),
+    "budget_gib": [float(b) for b in np.arange(0.25, 64.25, 0.25)],
+}
 EXPLORER_OPTIONS = {"model": MODELS, "mix": [m for m in recipes.MIXES if m != "F32"]}
 
 
@@ -46,7 +51,7 @@ def main():
     ]
     for name, changes in cases:
         report(f"calculator {name}", time_changes(MixCalculator(), changes))
-    for arch in sizes.ARCHITECTURES.values():     # warm the per-(model, mix) cache as a first visit would
+    for arch in sizes.ARCHITECTURES.values():  # warm the per-(model, mix) cache as a first visit would
         for mix in EXPLORER_OPTIONS["mix"]:
             mix_view(arch, mix)
     report("explorer mix", time_changes(MixExplorer(), cycle("mix", EXPLORER_OPTIONS["mix"])))

@@ -46,10 +46,12 @@ STEPS = {
         from quantlab.mixes import sizes
         sizes.size_table(sizes.ARCHITECTURES['Llama-2-7B'])""",
 }
-GGUF_PY = {"gguf-py: GGUFReader on the Gemma file": """
+GGUF_PY = {
+    "gguf-py: GGUFReader on the Gemma file": """
         from gguf import GGUFReader
         from quantlab import models
-        GGUFReader(str(models.gemma_path()))"""}
+        GGUFReader(str(models.gemma_path()))"""
+}
 
 MEASURE = """
 import resource, time
@@ -72,7 +74,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with-gguf-py", action="store_true", help="also time gguf-py's GGUFReader")
     args = parser.parse_args()
-    measure(STEPS["Gemma: path (assembled, sha256 checked)"])   # assemble once, outside the figures
+    measure(STEPS["Gemma: path (assembled, sha256 checked)"])  # assemble once, outside the figures
     steps = STEPS | (GGUF_PY if args.with_gguf_py else {})
     print(f"{'step':48s} {'seconds':>8s} {'peak MB':>8s}")
     for name, code in steps.items():

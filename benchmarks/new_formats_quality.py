@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from char_lm_data import load_split  # noqa: E402
 
 ASSET = Path(__file__).resolve().parent.parent / "quantlab" / "assets" / "new_formats_quality.json"
-REFERENCE_TYPES = ("Q8_0", "Q4_K", "Q3_K", "Q2_K")    # the older types, for comparison
+REFERENCE_TYPES = ("Q8_0", "Q4_K", "Q3_K", "Q2_K")  # the older types, for comparison
 
 
 def training_windows(model, n_windows, seed):
@@ -47,7 +47,7 @@ def training_windows(model, n_windows, seed):
     train_text, _ = load_split()
     length = model.config.context_length
     starts = np.random.default_rng(seed).integers(0, len(train_text) - length, n_windows)
-    return np.stack([model.encode(train_text[s:s + length], errors="replace") for s in starts])
+    return np.stack([model.encode(train_text[s : s + length], errors="replace") for s in starts])
 
 
 def char_lm_rows(types, on_row=lambda rows: None):
@@ -67,30 +67,53 @@ def char_lm_rows(types, on_row=lambda rows: None):
             cache = weighted if with_imatrix else plain
             quantized, _, _ = cache.apply({name: type_name for name in blocks})
             result = evaluate(quantized, reference_logits=reference.logits)
-            rows.append({"type": type_name, "imatrix": with_imatrix, "bits_per_weight": ggml.format_info(type_name).bits_per_weight,
-                         "perplexity": round(float(result.perplexity), 4), "kl_divergence": round(float(result.kl_divergence), 5),
-                         "f32_perplexity": round(float(reference.perplexity), 4)})
-            print(f"{type_name:8} {'imatrix' if with_imatrix else '       '} {rows[-1]['bits_per_weight']:7.4f} bpw  "
-                  f"perplexity {rows[-1]['perplexity']:8.4f} (F32 {rows[-1]['f32_perplexity']:.4f})  "
-                  f"KL {rows[-1]['kl_divergence']:.5f}   {time.perf_counter() - start:5.1f} s", flush=True)
+            rows.append(
+                {
+                    "type": type_name,
+                    "imatrix": with_imatrix,
+                    "bits_per_weight": ggml.format_info(type_name).bits_per_weight,
+                    "perplexity": round(float(result.perplexity), 4),
+                    "kl_divergence": round(float(result.kl_divergence), 5),
+                    "f32_perplexity": round(float(reference.perplexity), 4),
+                }
+            )
+            print(
+                f"{type_name:8} {'imatrix' if with_imatrix else '       '} {rows[-1]['bits_per_weight']:7.4f} bpw  "
+                f"perplexity {rows[-1]['perplexity']:8.4f} (F32 {rows[-1]['f32_perplexity']:.4f})  "
+                f"KL {rows[-1]['kl_divergence']:.5f}   {time.perf_counter() - start:5.1f} s",
+                flush=True,
+            )
             on_row(rows)
     return rows, n_block_weights
 
 
 def minilm_rows(types):
     from quantlab.models import minilm
+
     weights = minilm.load_minilm()
-    down = [name for name in minilm.encoder_matrices(weights) if name.endswith("output.dense.weight")
-            and weights[name].shape[1] == 1536]
+    down = [
+        name
+        for name in minilm.encoder_matrices(weights)
+        if name.endswith("output.dense.weight") and weights[name].shape[1] == 1536
+    ]
     rows = []
     for type_name in types:
         if imatrix_use(type_name) == "required":
             continue
         fidelity = minilm.embedding_fidelity({name: type_name for name in down}, weights=weights)
-        rows.append({"type": type_name, "mean_cosine": round(fidelity.mean_cosine, 6),
-                     "min_cosine": round(fidelity.min_cosine, 6), "matrices": len(down)})
-        print(f"MiniLM FFN down x{len(down)} {type_name:8} mean cosine {fidelity.mean_cosine:.6f}  "
-              f"min {fidelity.min_cosine:.6f}", flush=True)
+        rows.append(
+            {
+                "type": type_name,
+                "mean_cosine": round(fidelity.mean_cosine, 6),
+                "min_cosine": round(fidelity.min_cosine, 6),
+                "matrices": len(down),
+            }
+        )
+        print(
+            f"MiniLM FFN down x{len(down)} {type_name:8} mean cosine {fidelity.mean_cosine:.6f}  "
+            f"min {fidelity.min_cosine:.6f}",
+            flush=True,
+        )
     return rows
 
 
@@ -98,11 +121,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--types", nargs="*", default=[*NEW_TYPES, *REFERENCE_TYPES])
-    parser.add_argument("--only", choices=("char_lm", "minilm"), help="measure one model; --write then merges "
-                        "its rows into the committed table")
+    parser.add_argument(
+        "--only",
+        choices=("char_lm", "minilm"),
+        help="measure one model; --write then merges its rows into the committed table",
+    )
     args = parser.parse_args()
     minilm = minilm_rows(args.types) if args.only != "char_lm" else None
-    if args.only != "minilm":       # with --write, the table is rewritten after each row (a long run can stop)
+    if args.only != "minilm":  # with --write, the table is rewritten after each row (a long run can stop)
         char_lm = char_lm_rows(args.types, lambda rows: write(args, minilm, rows))[0]
     else:
         char_lm = None
@@ -118,14 +144,21 @@ def merged(old_rows, new_rows):
 
 def write(args, minilm, char_lm):
     """Store the rows measured (None: keep the committed ones), if --write."""
-    if args.write:       # read now: the other model's rows may have been written meanwhile (--only)
+    if args.write:  # read now: the other model's rows may have been written meanwhile (--only)
         old = json.loads(ASSET.read_text()) if ASSET.exists() else {"char_lm": {"rows": []}, "minilm": {"rows": []}}
-        table = {"command": "python benchmarks/new_formats_quality.py --write",
-                 "char_lm": {"quantized": "every blk.* matrix; token_embd and output F32",
-                             "imatrix": "64 training-text windows, seed 0, calibration.imatrix.for_char_lm",
-                             "text": "the whole held-out text", "rows": merged(old["char_lm"]["rows"], char_lm)},
-                 "minilm": {"quantized": "the 6 FFN down-projections; everything else FP32; no imatrix",
-                            "rows": old["minilm"]["rows"] if minilm is None else minilm}}
+        table = {
+            "command": "python benchmarks/new_formats_quality.py --write",
+            "char_lm": {
+                "quantized": "every blk.* matrix; token_embd and output F32",
+                "imatrix": "64 training-text windows, seed 0, calibration.imatrix.for_char_lm",
+                "text": "the whole held-out text",
+                "rows": merged(old["char_lm"]["rows"], char_lm),
+            },
+            "minilm": {
+                "quantized": "the 6 FFN down-projections; everything else FP32; no imatrix",
+                "rows": old["minilm"]["rows"] if minilm is None else minilm,
+            },
+        }
         ASSET.write_text(json.dumps(table, indent=1) + "\n")
         print(f"wrote {ASSET}")
 

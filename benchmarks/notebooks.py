@@ -19,7 +19,9 @@ def measure(path):
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK))
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     peak_kib = int(notebook.cells[-1].outputs[0]["text"].strip())
     return seconds, peak_kib / 1024

@@ -22,9 +22,12 @@ CLASSES = list(TENSOR_CLASSES)
 def random_changes(n=60, seed=0):
     """A quarter preset changes, the rest one class set to a random type."""
     rng = np.random.default_rng(seed)
-    return [{"mix": TABLE_MIXES[rng.integers(len(TABLE_MIXES))]} if rng.random() < 0.25 else
-            {CLASSES[rng.integers(len(CLASSES))]: OVERRIDE_TYPES[rng.integers(len(OVERRIDE_TYPES))]}
-            for _ in range(n)]
+    return [
+        {"mix": TABLE_MIXES[rng.integers(len(TABLE_MIXES))]}
+        if rng.random() < 0.25
+        else {CLASSES[rng.integers(len(CLASSES))]: OVERRIDE_TYPES[rng.integers(len(OVERRIDE_TYPES))]}
+        for _ in range(n)
+    ]
 
 
 def report(label, times):
@@ -37,10 +40,16 @@ def main():
     print(f"construction (F32 reference on the slice, table, Q4_K_M): {time.perf_counter() - start:.2f} s\n")
     print(f"{'change':<28}{'n':>5}{'median ms':>11}{'p95 ms':>9}")
     report("mix preset (cold)", time_changes(explorer, [{"mix": m} for m in TABLE_MIXES[1:]]))
-    report("class type (cold)", time_changes(explorer, [{c: t} for c in ("ffn_up", "attn_qk", "token_embd")
-                                                         for t in ("Q8_0", "Q5_1", "IQ4_NL", "Q2_K")]))
+    report(
+        "class type (cold)",
+        time_changes(
+            explorer, [{c: t} for c in ("ffn_up", "attn_qk", "token_embd") for t in ("Q8_0", "Q5_1", "IQ4_NL", "Q2_K")]
+        ),
+    )
     report("mix preset (warm)", time_changes(explorer, cycle("mix", list(TABLE_MIXES), n=30)))
-    report("token_embd type (warm)", time_changes(explorer, cycle("token_embd", ["Q8_0", "Q4_K", "Q6_K", "Q2_K"], n=30)))
+    report(
+        "token_embd type (warm)", time_changes(explorer, cycle("token_embd", ["Q8_0", "Q4_K", "Q6_K", "Q2_K"], n=30))
+    )
     report("random changes", time_changes(explorer, random_changes()))
     meter = reports.explorer_meter()
     seconds = []

@@ -25,6 +25,7 @@ def child(full, batch_sizes):
     from unittest import mock
 
     from quantlab.lm import evaluation, quality
+
     model = quality.CharLM.load()
     texts = {"slice": quality.explorer_text()} | ({"full": None} if full else {})
     out = {}
@@ -36,9 +37,12 @@ def child(full, batch_sizes):
                 meter = quality.QualityMeter(model, text)
                 for mix in mixes:
                     row = meter.measure(mix)
-                    out[f"{text_name} {mix} batch={batch_size}"] = {"sha256": row.sha256, "mean_nll": row.mean_nll,
-                                                                      "kl_divergence": row.kl_divergence,
-                                                                      "reference_mean_nll": math.log(row.reference_perplexity)}
+                    out[f"{text_name} {mix} batch={batch_size}"] = {
+                        "sha256": row.sha256,
+                        "mean_nll": row.mean_nll,
+                        "kl_divergence": row.kl_divergence,
+                        "reference_mean_nll": math.log(row.reference_perplexity),
+                    }
     print(json.dumps(out))
 
 
@@ -53,6 +57,7 @@ def main():
     import numpy as np
 
     from quantlab.lm import quality
+
     table = quality.load_table()
     runs = {}
     for threads in ("1", "2"):
@@ -60,15 +65,20 @@ def main():
         command = [sys.executable, __file__, "--child"] + (["--full"] if args.full else [])
         result = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
         runs.update({f"{key} threads={threads}": value for key, value in result.items()})
-    print(f"numpy {np.__version__}; {quality.environment()['blas']}; table written with numpy "
-          f"{table.versions['numpy']}, {table.versions['blas']}")
+    print(
+        f"numpy {np.__version__}; {quality.environment()['blas']}; table written with numpy "
+        f"{table.versions['numpy']}, {table.versions['blas']}"
+    )
     spread = {"mean_nll": 0.0, "kl_divergence": 0.0, "reference_mean_nll": 0.0, "kl relative": 0.0}
     for key, got in sorted(runs.items()):
         text_name, mix = key.split()[:2]
         cached = table.row(mix, text=text_name)
         assert got["sha256"] == cached.sha256, f"{key}: other bytes than the table's"
-        expected = {"mean_nll": cached.mean_nll, "kl_divergence": cached.kl_divergence,
-                    "reference_mean_nll": math.log(cached.reference_perplexity)}
+        expected = {
+            "mean_nll": cached.mean_nll,
+            "kl_divergence": cached.kl_divergence,
+            "reference_mean_nll": math.log(cached.reference_perplexity),
+        }
         for name, value in expected.items():
             spread[name] = max(spread[name], abs(got[name] - value))
         if cached.kl_divergence:

@@ -20,6 +20,7 @@ from quantlab.lm import quality
 def progress(start):
     def report(i, n, mix):
         print(f"  [{i}/{n}] {time.perf_counter() - start:6.1f} s  {mix}", file=sys.stderr, flush=True)
+
     return report
 
 
@@ -41,15 +42,28 @@ def main():
     print(quality.format_table(rows))
     print("\nExplorer slice (characters %d-%d):" % quality.EXPLORER_SLICE)
     print(quality.format_table(short))
-    print(f"\n{len(rows) + len(short)} rows in {seconds:.1f} s; peak resident memory "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"\n{len(rows) + len(short)} rows in {seconds:.1f} s; peak resident memory "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     if not args.write:
         table = quality.load_table()
         exact = quality.same_environment(table.versions)
-        found = [f"{row.label}: {difference}" for got, cached in zip(rows + short, table.full_text + table.explorer_slice)
-                 for row in [got] for difference in quality.row_differences(got, cached, exact)]
-        agrees = "agrees exactly" if exact else f"agrees (another numpy/BLAS/CPU: scores within {quality.SCORE_TOLERANCE:.0e} nats)"
-        print("the committed table", agrees if not found else f"DIFFERS: run {quality.REFRESH_COMMAND}\n" + "\n".join(found))
+        found = [
+            f"{row.label}: {difference}"
+            for got, cached in zip(rows + short, table.full_text + table.explorer_slice)
+            for row in [got]
+            for difference in quality.row_differences(got, cached, exact)
+        ]
+        agrees = (
+            "agrees exactly"
+            if exact
+            else f"agrees (another numpy/BLAS/CPU: scores within {quality.SCORE_TOLERANCE:.0e} nats)"
+        )
+        print(
+            "the committed table",
+            agrees if not found else f"DIFFERS: run {quality.REFRESH_COMMAND}\n" + "\n".join(found),
+        )
 
 
 if __name__ == "__main__":

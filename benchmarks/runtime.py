@@ -26,13 +26,32 @@ from pathlib import Path
 from quantlab.models import minilm, open_gemma
 from quantlab.runtime import fidelity, generation, minilm_file, rewrite
 
-MINILM_CHOICES = [("types", "F32"), ("types", "F16"), ("types", "Q8_0"), ("types", "Q5_0"), ("types", "Q4_0"),
-                  ("types", "IQ4_NL"), ("mix", "Q6_K"), ("mix", "Q5_K_M"), ("mix", "Q4_K_M"), ("mix", "Q3_K_M"),
-                  ("mix", "Q2_K")]
+MINILM_CHOICES = [
+    ("types", "F32"),
+    ("types", "F16"),
+    ("types", "Q8_0"),
+    ("types", "Q5_0"),
+    ("types", "Q4_0"),
+    ("types", "IQ4_NL"),
+    ("mix", "Q6_K"),
+    ("mix", "Q5_K_M"),
+    ("mix", "Q4_K_M"),
+    ("mix", "Q3_K_M"),
+    ("mix", "Q2_K"),
+]
 # Every llama.cpp mix keeps Gemma's tied 262,144 x 640 embedding in Q8_0 (rows of 640 are not whole
 # 256-blocks: Q6_K falls back to Q8_0), so a mix rewrite copies it; types= re-quantizes it by rows.
-GEMMA_CHOICES = [("mix", "Q8_0"), ("mix", "Q6_K"), ("mix", "Q5_K_M"), ("mix", "Q4_K_S"), ("mix", "Q4_0"),
-                 ("mix", "Q3_K_M"), ("mix", "Q2_K"), ("types", "Q4_0"), ("types", "IQ4_NL")]
+GEMMA_CHOICES = [
+    ("mix", "Q8_0"),
+    ("mix", "Q6_K"),
+    ("mix", "Q5_K_M"),
+    ("mix", "Q4_K_S"),
+    ("mix", "Q4_0"),
+    ("mix", "Q3_K_M"),
+    ("mix", "Q2_K"),
+    ("types", "Q4_0"),
+    ("types", "IQ4_NL"),
+]
 
 
 def peak_rss_mb():
@@ -43,8 +62,10 @@ def minilm_part(folder):
     sentences = list(minilm.SENTENCES)
     fp32 = minilm.embed(sentences)
     print(f"MiniLM (all-MiniLM-L6-v2), {len(sentences)} sentences; cosine min / mean\n")
-    print(f"{'choice':14} {'write s':>7} {'MB':>6} {'numpy~llama':>19} {'llama~fp32':>19} {'numpy~fp32':>19} "
-          f"{'emul~llama':>19}  types")
+    print(
+        f"{'choice':14} {'write s':>7} {'MB':>6} {'numpy~llama':>19} {'llama~fp32':>19} {'numpy~fp32':>19} "
+        f"{'emul~llama':>19}  types"
+    )
     last = None
     for kind, name in MINILM_CHOICES:
         path = folder / f"minilm-{kind}-{name}.gguf"
@@ -59,16 +80,20 @@ def minilm_part(folder):
         print(f"{kind[0]}:{name:12} {seconds:7.2f} {info.n_bytes / 1e6:6.1f} {cells}  {used or 'all F32'}", flush=True)
         last = path
     sensitivity = fidelity.ulp_sensitivity(last, sentences)
-    print(f"\nOne-ulp nudge of every quantized weight of {last.name} (1 - cosine, mean over sentences): "
-          f"numpy {sensitivity['plain'].mean():.1e}, numpy with ggml-cpu's activation rounding "
-          f"{sensitivity['ggml'].mean():.1e}")
+    print(
+        f"\nOne-ulp nudge of every quantized weight of {last.name} (1 - cosine, mean over sentences): "
+        f"numpy {sensitivity['plain'].mean():.1e}, numpy with ggml-cpu's activation rounding "
+        f"{sensitivity['ggml'].mean():.1e}"
+    )
     print(f"peak RSS after MiniLM: {peak_rss_mb():.0f} MB\n")
 
 
 def gemma_part(folder, n_predict):
     source = open_gemma()
-    print(f"Gemma 3 270M: rewriting {source.path.name} ({source.path.stat().st_size / 1e6:.1f} MB, Q4_K_M) "
-          f"from its decoded weights: re-quantization of an already-quantized model\n")
+    print(
+        f"Gemma 3 270M: rewriting {source.path.name} ({source.path.stat().st_size / 1e6:.1f} MB, Q4_K_M) "
+        f"from its decoded weights: re-quantization of an already-quantized model\n"
+    )
     print(f"{'choice':10} {'seconds':>8} {'MB':>7} {'copied':>7} {'requantized':>12}  token_embd")
     files = {"Q4_K_M (original)": source.path}
     for kind, name in GEMMA_CHOICES:
@@ -76,8 +101,11 @@ def gemma_part(folder, n_predict):
         info = rewrite.rewrite_gguf(source, folder / f"gemma-{kind}-{name}.gguf", **{kind: name})
         seconds = time.perf_counter() - start
         label = f"{kind[0]}:{name}"
-        print(f"{label:10} {seconds:8.1f} {info.n_bytes / 1e6:7.1f} {info.n_copied:7d} {info.n_requantized:12d}  "
-              f"{info.types['token_embd.weight']}", flush=True)
+        print(
+            f"{label:10} {seconds:8.1f} {info.n_bytes / 1e6:7.1f} {info.n_copied:7d} {info.n_requantized:12d}  "
+            f"{info.types['token_embd.weight']}",
+            flush=True,
+        )
         files[label] = info.path
     print(f"peak RSS after the rewrites (before llama.cpp runs): {peak_rss_mb():.0f} MB\n")
     texts = {}

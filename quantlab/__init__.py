@@ -15,16 +15,48 @@ from .metrics import error_report, max_abs_error, mse, rmse, sqnr_db
 from .uniform import QuantizedTensor, code_range, dequantize, fake_quantize, quantize
 
 try:
-    __version__ = version("quantlab")        # the one place it is written: pyproject.toml
-except PackageNotFoundError:                 # a source tree that was never installed
+    __version__ = version("quantlab")  # the one place it is written: pyproject.toml
+except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "unknown (not installed)"
 
-SUBMODULES = ("codebook", "codebook_tradeoff", "data", "floats", "memory", "metrics", "nn", "outliers", "progress",
-              "tradeoff", "uniform", "ggml", "mixes", "models", "lm", "calibration", "activations", "runtime", "plots",
-              "widgets", "checks", "figures")
+SUBMODULES = (
+    "codebook",
+    "codebook_tradeoff",
+    "data",
+    "floats",
+    "memory",
+    "metrics",
+    "nn",
+    "outliers",
+    "progress",
+    "tradeoff",
+    "uniform",
+    "ggml",
+    "mixes",
+    "models",
+    "lm",
+    "calibration",
+    "activations",
+    "runtime",
+    "plots",
+    "widgets",
+    "checks",
+    "figures",
+)
 
-__all__ = ["QuantizedTensor", "code_range", "dequantize", "error_report", "fake_quantize", "max_abs_error", "mse",
-           "quantize", "rmse", "sqnr_db", *SUBMODULES]
+__all__ = [
+    "QuantizedTensor",
+    "code_range",
+    "dequantize",
+    "error_report",
+    "fake_quantize",
+    "max_abs_error",
+    "mse",
+    "quantize",
+    "rmse",
+    "sqnr_db",
+    *SUBMODULES,
+]
 
 
 def __getattr__(name):

@@ -11,7 +11,9 @@ def as_float_array(w, name="w"):
     """
     array = np.asarray(w)
     if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name} has dtype {array.dtype}; pass an array of floats, e.g. np.asarray({name}, dtype=np.float32)")
+        raise TypeError(
+            f"{name} has dtype {array.dtype}; pass an array of floats, e.g. np.asarray({name}, dtype=np.float32)"
+        )
     if array.dtype.kind != "f":
         raise TypeError(
             f"{name} has integer/bool dtype {array.dtype}; quantization takes real-valued weights — "
@@ -47,7 +49,9 @@ def check_axis(axis, ndim, name="axis"):
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{name} must be an integer or None, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s); use 0..{ndim - 1} or -1")
+        raise ValueError(
+            f"{name}={axis} is out of range for an array with {ndim} dimension(s); use 0..{ndim - 1} or -1"
+        )
     return int(axis) % ndim
 
 

@@ -21,9 +21,7 @@ from .uniform import quantize as quantize_uniform
 
 # The 16 signed levels of GGML's IQ4_NL (and of IQ4_XS), scaled by one fp16 number per block of 32.
 # Source: llama.cpp, ggml/src/ggml-common.h, `kvalues_iq4nl`.
-IQ4_NL_LEVELS = np.array(
-    [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int8
-)
+IQ4_NL_LEVELS = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int8)
 
 
 # ---------------------------------------------------------------- input checks
@@ -75,7 +73,9 @@ def _check_importance(importance, w, n_blocks):
         return np.ones((n_blocks, w.size // n_blocks))
     importance = as_float_array(importance, "importance")
     if importance.shape != w.shape:
-        raise ValueError(f"importance has shape {importance.shape} but w has shape {w.shape}; give one importance per weight")
+        raise ValueError(
+            f"importance has shape {importance.shape} but w has shape {w.shape}; give one importance per weight"
+        )
     if (importance < 0).any():
         raise ValueError("importance has negative entries; importance is a weight in a weighted mean and must be >= 0")
     importance = importance.astype(np.float64).reshape(n_blocks, -1)
@@ -97,13 +97,17 @@ def _initial_codebook(init, blocks, importance, k):
     n_blocks = len(blocks)
     if isinstance(init, str):
         if init not in INITS:
-            raise ValueError(f"init={init!r} is not known; choose one of {', '.join(map(repr, INITS))} or pass an array of levels")
+            raise ValueError(
+                f"init={init!r} is not known; choose one of {', '.join(map(repr, INITS))} or pass an array of levels"
+            )
         return INITS[init](blocks, importance, k)
     init = as_float_array(init, "init").astype(np.float64)
     if init.shape == (k,):
         init = np.broadcast_to(init, (n_blocks, k))
     if init.shape != (n_blocks, k):
-        raise ValueError(f"init has shape {init.shape}; give ({k},) levels for every block or ({n_blocks}, {k}), one row per block")
+        raise ValueError(
+            f"init has shape {init.shape}; give ({k},) levels for every block or ({n_blocks}, {k}), one row per block"
+        )
     return np.sort(init, axis=1)
 
 
@@ -154,12 +158,16 @@ def nearest_codes(blocks, levels):
     if not np.isfinite(levels).all():
         raise ValueError("levels contain NaN or inf; every level must be a finite number")
     if (np.diff(levels, axis=-1) < 0).any():
-        raise ValueError("levels must be in ascending order along the last axis; sort them with np.sort(levels, axis=-1)")
+        raise ValueError(
+            "levels must be in ascending order along the last axis; sort them with np.sort(levels, axis=-1)"
+        )
     midpoints = (levels[..., 1:] + levels[..., :-1]) / 2
     if levels.ndim == 1:
         return np.searchsorted(midpoints, blocks, side="left")
     if blocks.ndim != 2 or blocks.shape[0] != levels.shape[0]:
-        raise ValueError(f"blocks has shape {blocks.shape} but levels has {levels.shape[0]} rows; pass one codebook row per block")
+        raise ValueError(
+            f"blocks has shape {blocks.shape} but levels has {levels.shape[0]} rows; pass one codebook row per block"
+        )
     return _count_below(blocks, midpoints)
 
 
@@ -382,7 +390,9 @@ def _quantize_to_table(w, group_size, levels, scale_of, name, scale_bits=16):
     else:  # fp32, as QLoRA stores its absmax
         scale = scale_of(blocks).astype(np.float32).astype(np.float64)
     codes = nearest_codes(_safe_divide(blocks, scale[:, None]), levels)
-    return TableResult(name, levels, scale, codes.reshape(w.shape).astype(np.uint8), blocks.shape[1], w.dtype, scale_bits)
+    return TableResult(
+        name, levels, scale, codes.reshape(w.shape).astype(np.uint8), blocks.shape[1], w.dtype, scale_bits
+    )
 
 
 def quantize_normal_float(w, group_size=64, bits=4):
@@ -484,6 +494,8 @@ def compare_grids(w, bits=4, group_size=64):
     return (
         GridScore("uniform", bits, uniform.bits_per_weight, mean_squared_error(w, uniform.dequantize())),
         GridScore("k-means", bits, learnt.bits_per_weight, mean_squared_error(w, kmeans_w_hat)),
-        GridScore(normal_float.name, bits, normal_float.bits_per_weight, mean_squared_error(w, normal_float.dequantize())),
+        GridScore(
+            normal_float.name, bits, normal_float.bits_per_weight, mean_squared_error(w, normal_float.dequantize())
+        ),
         GridScore("IQ4_NL", 4, iq4_nl.bits_per_weight, mean_squared_error(w, iq4_nl.dequantize())),
     )

@@ -69,8 +69,10 @@ def starts_text(rows):
     lines = [f"start      steps: median (min-max) over {n_seeds} seeds   MSE/var(w) first -> last (mean)"]
     for start, row in rows.items():
         steps = row["steps"]
-        lines.append(f"{start:<10} {np.median(steps):6.1f} ({steps.min()}-{steps.max()}){'':<20}"
-                     f"{row['first'].mean():.4f} -> {row['last'].mean():.4f}")
+        lines.append(
+            f"{start:<10} {np.median(steps):6.1f} ({steps.min()}-{steps.max()}){'':<20}"
+            f"{row['first'].mean():.4f} -> {row['last'].mean():.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -79,7 +81,9 @@ def check_iteration(iteration, learnt):
     if iteration is None:
         return learnt.n_iterations
     if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
-        raise ValueError(f"iteration={iteration!r} must be a Lloyd step from 0 to {learnt.n_iterations}, or None for the last")
+        raise ValueError(
+            f"iteration={iteration!r} must be a Lloyd step from 0 to {learnt.n_iterations}, or None for the last"
+        )
     if iteration > learnt.n_iterations:
         done = "converged" if learnt.converged else "stopped"
         raise ValueError(
@@ -140,14 +144,17 @@ class GridSummary:
             lines.append(f"{score.name:<8}{score.bits_per_weight:>7.3f}  {format_relative(score.mse / variance)}")
         k = 2**self.bits
         where = "tensor" if self.group_size is None else f"block of {self.group_size}"
-        state = f"converged at step {self.n_iterations}" if self.converged else f"stopped after {self.n_iterations} steps"
+        state = (
+            f"converged at step {self.n_iterations}" if self.converged else f"stopped after {self.n_iterations} steps"
+        )
         lines += [
             f"var(w) = {self.variance:.3e}",
             f"Lloyd step {self.iteration} (start: {self.start})",
             f"  {state}",
             f"k-means stores {k} fp16 levels",
             f"  per {where}",
-            "levels drawn: " + ("the tensor's" if self.group_size is None else f"block {self.block} of {self.n_blocks}"),
+            "levels drawn: "
+            + ("the tensor's" if self.group_size is None else f"block {self.block} of {self.n_blocks}"),
         ]
         if self.bits != 4:
             lines.append(f"NF{self.bits}: NF4's recipe, unpublished")
@@ -196,7 +203,9 @@ def summarize_grids(w, bits=4, group_size=None, iteration=None, start="cube-root
     scores = (
         codebook.GridScore("uniform", bits, uniform.bits_per_weight, mean_squared_error(w, uniform.dequantize())),
         codebook.GridScore("k-means", bits, learnt.bits_per_weight, kmeans_mse),
-        codebook.GridScore(normal_float.name, bits, normal_float.bits_per_weight, mean_squared_error(w, normal_float.dequantize())),
+        codebook.GridScore(
+            normal_float.name, bits, normal_float.bits_per_weight, mean_squared_error(w, normal_float.dequantize())
+        ),
         codebook.GridScore("IQ4_NL", 4, iq4_nl.bits_per_weight, mean_squared_error(w, iq4_nl.dequantize())),
     )
     return GridSummary(
@@ -254,7 +263,9 @@ def best_within_budget(points, budget):
     """For each grid family, the point with the lowest MSE among those storing at most `budget` bits per weight."""
     best = {}
     for point in points:
-        if point["bits_per_weight"] <= budget + 1e-9 and (point["grid"] not in best or point["mse"] < best[point["grid"]]["mse"]):
+        if point["bits_per_weight"] <= budget + 1e-9 and (
+            point["grid"] not in best or point["mse"] < best[point["grid"]]["mse"]
+        ):
             best[point["grid"]] = point
     return {grid: best.get(grid) for grid in GRIDS}
 
@@ -265,6 +276,7 @@ def budget_table(points, budgets, variance):
     A cell reads `0.0081 @4.31 (4b, 64)`: relative MSE, bits per weight, then bits per code and block
     size ('T' for one grid per tensor). '-' means no setting of that grid fits the budget.
     """
+
     def cell(point):
         if point is None:
             return "-"

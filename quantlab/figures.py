@@ -1,6 +1,6 @@
 """Every figure in figures/, made from quantlab (never drawn by hand).
 
-    python -m quantlab.figures [folder]      (default: figures/)
+python -m quantlab.figures [folder]      (default: figures/)
 """
 
 import sys
@@ -20,7 +20,7 @@ def explorer_figure(bits=3, scheme="asymmetric"):
     plots.draw_transfer(summary.transfer_x, summary.transfer_y, ax=middle)
     plots.draw_error_histogram(summary.errors_in_steps, ax=right)
     for artist in (a for ax in figure.axes for a in ax.get_children()):
-        artist.set_animated(False)   # a static figure draws every artist
+        artist.set_animated(False)  # a static figure draws every artist
     return figure
 
 
@@ -30,8 +30,11 @@ def outlier_figure(seeds=range(1000)):
     predicted = outliers.predict_outlier_damage()
     figure, (ax,) = plots.new_figure(1, width=7, height=3)
     plots.draw_distribution(
-        measured["ratio"], ax, markers={"predicted": predicted["ratio"]},
-        xlabel="MSE with one outlier / MSE without", title="one outlier costs ~50x at 4 bits, not 1000x",
+        measured["ratio"],
+        ax,
+        markers={"predicted": predicted["ratio"]},
+        xlabel="MSE with one outlier / MSE without",
+        title="one outlier costs ~50x at 4 bits, not 1000x",
     )
     return figure
 
@@ -41,7 +44,9 @@ def tradeoff_figure():
     w = data.weights("student-t", 4096, std=0.02, outliers=2, outlier_magnitude=50, seed=1)
     points = tradeoff.sweep(w, scale_dtype="float16")
     figure, (ax,) = plots.new_figure(1, width=7, height=3.2)
-    plots.draw_tradeoff(points, tradeoff.pareto_front(points), ax, title="with outliers, grouped scales make up the front")
+    plots.draw_tradeoff(
+        points, tradeoff.pareto_front(points), ax, title="with outliers, grouped scales make up the front"
+    )
     return figure
 
 

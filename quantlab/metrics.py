@@ -47,4 +47,9 @@ def sqnr_db(w, w_hat):
 
 def error_report(w, w_hat):
     """All four metrics at once, as a dict (what the explorers print beside each figure)."""
-    return {"mse": mse(w, w_hat), "rmse": rmse(w, w_hat), "sqnr_db": sqnr_db(w, w_hat), "max_abs_error": max_abs_error(w, w_hat)}
+    return {
+        "mse": mse(w, w_hat),
+        "rmse": rmse(w, w_hat),
+        "sqnr_db": sqnr_db(w, w_hat),
+        "max_abs_error": max_abs_error(w, w_hat),
+    }

@@ -88,11 +88,13 @@ def int8_outlier_vs_clean_int4(n=1024, std=0.1, outlier=10.0, seeds=range(1000))
 def int8_vs_int4_text(result):
     """Text: median MSE and SQNR of both settings, and on how many seeds INT8-with-outlier is the worse one."""
     worse = np.mean(result["int8_mse"] > result["int4_mse"])
-    return "\n".join([
-        f"INT8, one outlier in the tensor: median MSE {np.median(result['int8_mse']):.2e}, SQNR {np.median(result['int8_sqnr_db']):5.1f} dB",
-        f"INT4, same weights, no outlier:  median MSE {np.median(result['int4_mse']):.2e}, SQNR {np.median(result['int4_sqnr_db']):5.1f} dB",
-        f"INT8-with-outlier is worse on {worse:.1%} of {len(result['int8_mse'])} seeds",
-    ])
+    return "\n".join(
+        [
+            f"INT8, one outlier in the tensor: median MSE {np.median(result['int8_mse']):.2e}, SQNR {np.median(result['int8_sqnr_db']):5.1f} dB",
+            f"INT4, same weights, no outlier:  median MSE {np.median(result['int4_mse']):.2e}, SQNR {np.median(result['int4_sqnr_db']):5.1f} dB",
+            f"INT8-with-outlier is worse on {worse:.1%} of {len(result['int8_mse'])} seeds",
+        ]
+    )
 
 
 def closed_form_ratio(n=1024, bits=4):
@@ -126,7 +128,9 @@ def closed_form_text(rows):
     """Text table of closed_form_table: where 12 (2^(b-1) - 1)^2 / E[(max/std)^2] holds and where it breaks."""
     lines = ["bits  outlier step / std   closed form   exact prediction   measured"]
     for r in rows:
-        lines.append(f"{r['bits']:>4}  {r['step_over_std']:>18.2f}  {r['closed_form']:>12.1f}  {r['predicted']:>17.1f}  {r['measured']:>9.1f}")
+        lines.append(
+            f"{r['bits']:>4}  {r['step_over_std']:>18.2f}  {r['closed_form']:>12.1f}  {r['predicted']:>17.1f}  {r['measured']:>9.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -144,5 +148,5 @@ def grouped_error_split(w, outlier_index, bits=4, group_size=32):
     squared = (w.astype(np.float64) - fake_quantize(w, bits, group_size=group_size)) ** 2
     in_group = np.zeros(w.size, bool)
     start = outlier_index // group_size * group_size
-    in_group[start:start + group_size] = True
+    in_group[start : start + group_size] = True
     return {"outlier_group": squared[in_group].sum() / w.size, "other_groups": squared[~in_group].sum() / w.size}

@@ -28,9 +28,11 @@ class TextProgress:
 
     def __call__(self, i, n, what):
         done = int(round(self.width * i / n)) if n else self.width
-        text = f"{self.label}: [{'#' * done}{'.' * (self.width - done)}] {i}/{n}  {what}  " \
-               f"({time.perf_counter() - self.start:.1f} s)"
+        text = (
+            f"{self.label}: [{'#' * done}{'.' * (self.width - done)}] {i}/{n}  {what}  "
+            f"({time.perf_counter() - self.start:.1f} s)"
+        )
         if self.handle is not None:
             self.handle.update(self._pretty(text))
-        else:   # outside IPython
+        else:  # outside IPython
             print(text)

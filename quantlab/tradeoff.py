@@ -46,7 +46,11 @@ class Summary:
     def text(self):
         """The key numbers as one short block of text (printed beside each figure)."""
         m = self.metrics
-        grouping = "one scale for the tensor" if self.n_groups == 1 else f"{self.n_groups} groups (grid shown: group {self.group})"
+        grouping = (
+            "one scale for the tensor"
+            if self.n_groups == 1
+            else f"{self.n_groups} groups (grid shown: group {self.group})"
+        )
         return (
             f"MSE            {m['mse']:.3e}\n"
             f"RMSE           {m['rmse']:.3e}\n"
@@ -97,7 +101,9 @@ def sweep(w, bits=(2, 3, 4, 5, 6, 8), group_sizes=(None, 256, 128, 64, 32, 16), 
         for b in bits:
             q = quantize(w, b, scheme, group_size, **options)
             mse = float(np.mean((np.asarray(w, dtype=np.float64) - q.dequantize()) ** 2))
-            points.append({"bits": b, "group_size": group_size, "label": label, "bits_per_weight": q.bits_per_weight, "mse": mse})
+            points.append(
+                {"bits": b, "group_size": group_size, "label": label, "bits_per_weight": q.bits_per_weight, "mse": mse}
+            )
     return points
 
 

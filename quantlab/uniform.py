@@ -257,7 +257,11 @@ def describe(w, q):
     """Text: a quantized vector's scale (and zero point), its codes, what they dequantize to, and the MSE."""
     zero = "" if q.zero_point is None else f"  zero point {int(np.ravel(q.zero_point)[0])}"
     w_hat = q.dequantize()
-    return "\n".join([f"{q.scheme:<11} scale {float(np.ravel(q.scale)[0]):.5f}{zero}",
-                      f"  codes {q.codes.tolist()}",
-                      f"  w_hat {[round(float(v), 3) for v in w_hat]}",
-                      f"  MSE   {mse(w, w_hat):.2e}"])
+    return "\n".join(
+        [
+            f"{q.scheme:<11} scale {float(np.ravel(q.scale)[0]):.5f}{zero}",
+            f"  codes {q.codes.tolist()}",
+            f"  w_hat {[round(float(v), 3) for v in w_hat]}",
+            f"  MSE   {mse(w, w_hat):.2e}",
+        ]
+    )

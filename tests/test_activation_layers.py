@@ -27,7 +27,7 @@ def test_char_layer_pair_fits_its_weight():
 
 def test_with_nothing_above_the_threshold_llm_int8_is_plain_per_token_w8a8():
     """decomposed_linear with no outlier column against quantized_linear: two code paths, one answer."""
-    key = "char.0.ffn_up"                      # max |x| 4.5 on this text: nothing reaches 6
+    key = "char.0.ffn_up"  # max |x| 4.5 on this text: nothing reaches 6
     x, weight = layers.layer_pair(key)
     assert np.abs(x).max() < 6
     curve = dict(zip(layers.THRESHOLDS, layers.threshold_curve(key)))
@@ -50,9 +50,9 @@ def test_alpha_one_flattens_the_activations_and_alpha_zero_the_weights():
     curve = dict(zip(layers.ALPHAS, layers.alpha_curve("planted.channel")))
     assert curve[1.0].activation_difficulty == pytest.approx(1.0, rel=1e-5)
     assert curve[0.0].weight_difficulty == pytest.approx(1.0, rel=1e-5)
-    assert curve[0.0].activation_difficulty > 30        # the planted channel (~100-130) over a typical max (~3)
+    assert curve[0.0].activation_difficulty > 30  # the planted channel (~100-130) over a typical max (~3)
     activation, weight = layers.layer("planted.channel").channel_maxima(0.5)
-    np.testing.assert_allclose(activation, weight, rtol=1e-5)   # at 0.5 both become sqrt(max|X_j| max|W_j|)
+    np.testing.assert_allclose(activation, weight, rtol=1e-5)  # at 0.5 both become sqrt(max|X_j| max|W_j|)
 
 
 def test_rotation_spreads_a_planted_channel():

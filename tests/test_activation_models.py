@@ -49,9 +49,14 @@ def test_recording_minilm_changes_nothing(weights, minilm_capture):
     assert len(inputs) == 36
     n_tokens = int(minilm.tokenize(SENTENCES)[1].sum())
     widths = {name.split("layer.0.")[-1]: x.shape for name, x in inputs.items() if ".layer.0." in name}
-    assert widths == {"attention.self.query.weight": (n_tokens, 384), "attention.self.key.weight": (n_tokens, 384),
-                      "attention.self.value.weight": (n_tokens, 384), "attention.output.dense.weight": (n_tokens, 384),
-                      "intermediate.dense.weight": (n_tokens, 384), "output.dense.weight": (n_tokens, 1536)}
+    assert widths == {
+        "attention.self.query.weight": (n_tokens, 384),
+        "attention.self.key.weight": (n_tokens, 384),
+        "attention.self.value.weight": (n_tokens, 384),
+        "attention.output.dense.weight": (n_tokens, 384),
+        "intermediate.dense.weight": (n_tokens, 384),
+        "output.dense.weight": (n_tokens, 1536),
+    }
     layer = "encoder.layer.2."
     assert inputs[layer + "attention.self.query.weight"] is inputs[layer + "attention.self.value.weight"]
 
@@ -59,8 +64,10 @@ def test_recording_minilm_changes_nothing(weights, minilm_capture):
 def test_captured_ffn_down_input_is_gelu_of_ffn_up(weights, minilm_capture):
     inputs, _ = minilm_capture
     layer = "encoder.layer.3."
-    up = inputs[layer + "intermediate.dense.weight"] @ weights[layer + "intermediate.dense.weight"].T \
+    up = (
+        inputs[layer + "intermediate.dense.weight"] @ weights[layer + "intermediate.dense.weight"].T
         + weights[layer + "intermediate.dense.bias"]
+    )
     assert np.allclose(inputs[layer + "output.dense.weight"], minilm.gelu(up), atol=1e-5)
 
 
@@ -91,18 +98,21 @@ def test_rotation_without_quantization_keeps_minilm(weights, minilm_capture):
 def test_smoothquant_folded_into_the_character_model_is_exact(char_model, char_capture):
     inputs, logits = char_capture
     smoothed, scales = folding.smooth_char_lm(char_model, inputs, alpha=0.5)
-    assert len(scales) == 15                                  # every linear but the 3 ffn_down
+    assert len(scales) == 15  # every linear but the 3 ffn_down
     new_inputs, new_logits = capture.capture_char_lm(smoothed)
     assert np.allclose(new_logits, logits, atol=1e-4)
     for name in ("blk.0.attn_k.weight", "blk.2.ffn_up.weight", "blk.1.attn_output.weight"):
-        assert np.allclose(new_inputs[name] * scales[name], inputs[name], atol=1e-5)   # the norm now divides by s
+        assert np.allclose(new_inputs[name] * scales[name], inputs[name], atol=1e-5)  # the norm now divides by s
     assert not np.allclose(new_inputs["blk.0.attn_q.weight"], inputs["blk.0.attn_q.weight"])
 
 
 def test_every_method_stays_close_at_8_bits_on_minilm(weights):
-    bench = compare.Bench(SENTENCES)         # MiniLM only: the character model is never loaded
-    eight_bit = [m for m in compare.methods() if m.kind == "fp32"
-                 or (m.weight_bits == m.activation_bits == 8 and m.weight_granularity == "channel")]
+    bench = compare.Bench(SENTENCES)  # MiniLM only: the character model is never loaded
+    eight_bit = [
+        m
+        for m in compare.methods()
+        if m.kind == "fp32" or (m.weight_bits == m.activation_bits == 8 and m.weight_granularity == "channel")
+    ]
     assert len(eight_bit) == 10
     for method in eight_bit:
         cosine = bench.minilm_cosine(method)
@@ -112,7 +122,7 @@ def test_every_method_stays_close_at_8_bits_on_minilm(weights):
             assert np.array_equal(cosine, minilm.cosine(reference, reference))
     assert "char_model" not in vars(bench)
     per_tensor, per_token = (bench.minilm_cosine(compare.Method(g, granularity=g)).mean() for g in ("tensor", "token"))
-    assert per_tensor < per_token        # MiniLM's outlier feature (dimension 99) costs per-tensor scales
+    assert per_tensor < per_token  # MiniLM's outlier feature (dimension 99) costs per-tensor scales
 
 
 def test_minilm_has_systematic_outlier_dimension_99(minilm_capture):
@@ -133,17 +143,24 @@ def test_smoothquant_smooths_only_the_norm_fed_linears_unless_asked():
     x, h = rng.normal(size=(16, 8)).astype(np.float32), rng.normal(size=(16, 32)).astype(np.float32)
     x[:, 2] *= 40
     h[:, 5] *= 40
-    weights = {"blk.0.attn_q.weight": rng.normal(size=(8, 8)).astype(np.float32),
-               "blk.0.ffn_down.weight": rng.normal(size=(8, 32)).astype(np.float32)}
+    weights = {
+        "blk.0.attn_q.weight": rng.normal(size=(8, 8)).astype(np.float32),
+        "blk.0.ffn_down.weight": rng.normal(size=(8, 32)).astype(np.float32),
+    }
     inputs = {"blk.0.attn_q.weight": x, "blk.0.ffn_down.weight": h}
     plain = compare.linear_hook(compare.Method("W8A8", granularity="tensor"))
     for smooth_all in (False, True):
-        hook = compare.linear_hook(compare.Method("SQ", "smoothquant", granularity="tensor", smooth_all=smooth_all),
-                                   inputs, weights)
-        same_q = np.array_equal(hook(x, weights["blk.0.attn_q.weight"], None, "blk.0.attn_q.weight"),
-                                plain(x, weights["blk.0.attn_q.weight"], None, "blk.0.attn_q.weight"))
-        same_down = np.array_equal(hook(h, weights["blk.0.ffn_down.weight"], None, "blk.0.ffn_down.weight"),
-                                   plain(h, weights["blk.0.ffn_down.weight"], None, "blk.0.ffn_down.weight"))
+        hook = compare.linear_hook(
+            compare.Method("SQ", "smoothquant", granularity="tensor", smooth_all=smooth_all), inputs, weights
+        )
+        same_q = np.array_equal(
+            hook(x, weights["blk.0.attn_q.weight"], None, "blk.0.attn_q.weight"),
+            plain(x, weights["blk.0.attn_q.weight"], None, "blk.0.attn_q.weight"),
+        )
+        same_down = np.array_equal(
+            hook(h, weights["blk.0.ffn_down.weight"], None, "blk.0.ffn_down.weight"),
+            plain(h, weights["blk.0.ffn_down.weight"], None, "blk.0.ffn_down.weight"),
+        )
         assert not same_q and same_down != smooth_all
 
 
@@ -152,6 +169,7 @@ def test_weight_only_rows_leave_activations_float(weights):
     x = np.random.default_rng(1).normal(size=(5, 384)).astype(np.float32)
     w, b = weights["encoder.layer.0.attention.self.query.weight"], weights["encoder.layer.0.attention.self.query.bias"]
     from quantlab.activations.w8a8 import quantize_weight
+
     codes, scale = quantize_weight(w, 8)
     assert np.allclose(hook(x, w, b, "q"), x @ (codes * scale).T + b, atol=1e-5)
 
@@ -163,7 +181,7 @@ def test_per_head_rotation_folded_into_values_and_output_is_exact(char_model, ch
     assert np.allclose(new_logits, logits, atol=1e-4)
     for i in range(3):
         name = f"blk.{i}.attn_output.weight"
-        per_head = rotation.rotate(inputs[name].reshape(-1, 4, 64)).reshape(-1, 256)   # 4 heads of 64
+        per_head = rotation.rotate(inputs[name].reshape(-1, 4, 64)).reshape(-1, 256)  # 4 heads of 64
         assert np.allclose(new_inputs[name], per_head, atol=1e-4)
         assert not np.allclose(new_inputs[name], inputs[name], atol=1e-2)
     with pytest.raises(TypeError, match="CharLM"):

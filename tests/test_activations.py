@@ -19,7 +19,7 @@ def _on_grid(shape, bits, axis, rng):
     """A float array whose values are codes x power-of-two scales: absmax quantization recovers it exactly."""
     qmax = 2 ** (bits - 1) - 1
     codes = rng.integers(-qmax, qmax + 1, size=shape)
-    codes[:, 0] = qmax                                    # every row reaches qmax: its scale is exactly 2^e
+    codes[:, 0] = qmax  # every row reaches qmax: its scale is exactly 2^e
     scales = 2.0 ** rng.integers(-6, 3, size=(shape[0], 1))
     return (codes * scales).astype(np.float32), codes
 
@@ -32,6 +32,7 @@ def _with_outlier_channel(rng, tokens=64, width=128, channel=7, size=60.0):
 
 # --- integer matmul and W8A8 ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("k", [16, 384, 1536])
 def test_fast_integer_matmul_equals_int64_matmul(k):
     a = RNG.integers(-127, 128, size=(9, k)).astype(np.int8)
@@ -39,11 +40,11 @@ def test_fast_integer_matmul_equals_int64_matmul(k):
     exact = a.astype(np.int64) @ b.T.astype(np.int64)
     assert np.array_equal(w8a8.integer_matmul(a, b), exact)
     assert np.array_equal(w8a8.integer_matmul_reference(a, b), exact)
-    assert w8a8.integer_matmul_reference(a, b).dtype == np.int32      # int8 GEMMs accumulate in int32
+    assert w8a8.integer_matmul_reference(a, b).dtype == np.int32  # int8 GEMMs accumulate in int32
 
 
 def test_extreme_codes_stay_exact_past_float32s_integers():
-    a = np.full((2, 1536), 127, np.int8)           # 1536 * 127 * 127 = 24.8 M > 2^24: needs float64
+    a = np.full((2, 1536), 127, np.int8)  # 1536 * 127 * 127 = 24.8 M > 2^24: needs float64
     assert np.array_equal(w8a8.integer_matmul(a, -a), np.full((2, 2), -1536 * 127 * 127))
 
 
@@ -70,29 +71,32 @@ def test_quantize_activations_scales_and_codes():
     _, scale = w8a8.quantize_activations(x, 8, "channel")
     assert scale.shape == (1, 3) and np.allclose(scale[0], [1 / 127, 4 / 127, 8 / 127])
     codes, scale = w8a8.quantize_activations(np.zeros((2, 3), np.float32), 8, "tensor")
-    assert scale == 1 and not codes.any()                       # an all-zero input divides by nothing
+    assert scale == 1 and not codes.any()  # an all-zero input divides by nothing
 
 
 def test_finer_activation_scales_help_an_outlier_channel():
     x = _with_outlier_channel(np.random.default_rng(1))
     weight = np.random.default_rng(2).normal(size=(32, 128)).astype(np.float32)
     exact = x @ weight.T
-    errors = {g: np.abs(w8a8.quantized_linear(x, weight, granularity=g, activation_bits=4) - exact).mean()
-              for g in w8a8.GRANULARITIES}
+    errors = {
+        g: np.abs(w8a8.quantized_linear(x, weight, granularity=g, activation_bits=4) - exact).mean()
+        for g in w8a8.GRANULARITIES
+    }
     assert errors["channel"] < errors["token"] <= errors["tensor"] * 1.01
 
 
 # --- LLM.int8() ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("activation_bits, weight_bits", [(8, 8), (4, 4), (8, 4)])
 def test_decomposition_keeps_outlier_columns_in_float(activation_bits, weight_bits):
     x = _with_outlier_channel(np.random.default_rng(3), size=1.0) * 0.5
-    x[5, 7], x[9, 40] = 9.0, -6.0                     # exactly at the threshold counts (|x| >= 6)
+    x[5, 7], x[9, 40] = 9.0, -6.0  # exactly at the threshold counts (|x| >= 6)
     weight = np.random.default_rng(4).normal(size=(16, 128)).astype(np.float32)
     result = llm_int8.decomposed_linear(x, weight, activation_bits=activation_bits, weight_bits=weight_bits)
     assert np.flatnonzero(result.outlier_columns).tolist() == [7, 40]
     assert result.int8_share == pytest.approx(126 / 128)
-    regular = ~result.outlier_columns                  # rebuilt by hand: float part + integer part
+    regular = ~result.outlier_columns  # rebuilt by hand: float part + integer part
     codes_x, scale_x = w8a8.quantize_activations(x[:, regular], activation_bits, "token")
     codes_w, scale_w = w8a8.quantize_weight(weight[:, regular], weight_bits)
     by_hand = x[:, ~regular] @ weight[:, ~regular].T + (codes_x * scale_x) @ (codes_w * scale_w).T
@@ -117,6 +121,7 @@ def test_decomposition_with_every_column_an_outlier_is_the_float_product():
 
 # --- SmoothQuant ---------------------------------------------------------------------------------
 
+
 def test_smoothing_scales_follow_the_formula():
     weight = np.array([[1.0, -0.5, 2.0], [0.25, 4.0, -1.0]])
     absmax = np.array([16.0, 1.0, 9.0])
@@ -130,7 +135,7 @@ def test_smoothing_balances_activation_and_weight_ranges_at_half():
     weight = np.random.default_rng(9).normal(size=(32, 128)).astype(np.float32)
     s = smoothquant.smoothing_scales(stats.channel_absmax(x), weight, 0.5)
     x_s, w_s = smoothquant.smooth(x, weight, s)
-    assert np.allclose(np.abs(x_s).max(axis=0), np.abs(w_s).max(axis=0), rtol=1e-5)   # max|X_j/s| = max|W_j s|
+    assert np.allclose(np.abs(x_s).max(axis=0), np.abs(w_s).max(axis=0), rtol=1e-5)  # max|X_j/s| = max|W_j s|
     assert np.allclose(x_s @ w_s.T, x @ weight.T, rtol=1e-4, atol=1e-3)
 
 
@@ -144,7 +149,7 @@ def test_folding_into_a_layer_norm_and_into_the_previous_linear_keeps_the_output
     gain_s, bias_s = smoothquant.fold_into_norm(gain, bias, s)
     exact = (normed * gain + bias) @ weight.T + weight_bias
     assert np.allclose((normed * gain_s + bias_s) @ smoothquant.fold_into_next(weight, s).T + weight_bias, exact)
-    previous, previous_bias = rng.normal(size=(64, 32)), rng.normal(size=64)   # a linear that produces x
+    previous, previous_bias = rng.normal(size=(64, 32)), rng.normal(size=64)  # a linear that produces x
     z = rng.normal(size=(20, 32))
     p_s, pb_s = smoothquant.fold_into_linear(previous, previous_bias, s)
     exact = (z @ previous.T + previous_bias) @ weight.T
@@ -163,6 +168,7 @@ def test_smoothing_a_zero_channel_gives_a_finite_exact_result():
 
 
 # --- Hadamard rotations --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 2, 16, 256, 1024])
 def test_sylvester_matrix_is_scipys_hadamard(n):
@@ -210,12 +216,13 @@ def test_random_signs_depend_on_the_seed_only():
 
 # --- statistics ----------------------------------------------------------------------------------
 
+
 def test_channel_statistics_match_scipy():
     x = np.random.default_rng(17).standard_t(df=4, size=(300, 12)).astype(np.float32)
     assert np.allclose(stats.channel_kurtosis(x), scipy.stats.kurtosis(x.astype(np.float64), axis=0))
     assert np.array_equal(stats.channel_absmax(x), np.max(np.abs(x), axis=0))
     x[:, 3] = 2.5
-    assert np.isnan(stats.channel_kurtosis(x)[3])                     # as scipy: undefined for a constant
+    assert np.isnan(stats.channel_kurtosis(x)[3])  # as scipy: undefined for a constant
 
 
 def test_layer_stats_counts_outlier_features():
@@ -230,9 +237,9 @@ def test_layer_stats_counts_outlier_features():
 def test_systematic_features_need_enough_layers_and_positions():
     layers = [np.zeros((100, 6), np.float32) for _ in range(8)]
     for x in layers[:2]:
-        x[:10, 1] = 8.0     # 2 of 8 layers (25%), 20 of 800 positions (2.5%): too rare
+        x[:10, 1] = 8.0  # 2 of 8 layers (25%), 20 of 800 positions (2.5%): too rare
     for x in layers[:4]:
-        x[:20, 3] = -9.0    # 4 of 8 layers (50%), 80 of 800 positions (10%): systematic
+        x[:20, 3] = -9.0  # 4 of 8 layers (50%), 80 of 800 positions (10%): systematic
     layers[0][:100, 5] = 7  # every position of one layer only (12.5% of layers): not systematic
     found = stats.systematic_features(layers)
     assert found.features.tolist() == [3] and found.layer_share[0] == 0.5 and found.token_share[0] == 0.1
@@ -240,14 +247,19 @@ def test_systematic_features_need_enough_layers_and_positions():
 
 # --- bad input -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_activations_are_refused_by_name(bad):
     x = np.ones((4, 8), np.float32)
     x[1, 2] = bad
     weight = np.ones((3, 8), np.float32)
-    for call in (lambda: w8a8.quantized_linear(x, weight), lambda: llm_int8.decomposed_linear(x, weight),
-                 lambda: stats.channel_absmax(x), lambda: smoothquant.smooth(x, weight, np.ones(8)),
-                 lambda: hadamard.random_hadamard(8).rotate(x)):
+    for call in (
+        lambda: w8a8.quantized_linear(x, weight),
+        lambda: llm_int8.decomposed_linear(x, weight),
+        lambda: stats.channel_absmax(x),
+        lambda: smoothquant.smooth(x, weight, np.ones(8)),
+        lambda: hadamard.random_hadamard(8).rotate(x),
+    ):
         with pytest.raises(ValueError, match=r"x contains .* at index \(1, 2\)"):
             call()
 
@@ -302,6 +314,7 @@ def test_bad_parameters_are_refused():
 
 # --- a planted lone outlier vs an outlier channel ------------------------------------------------
 
+
 def test_rotation_rescues_an_outlier_channel_at_any_scale():
     for scale in ("tensor", "row"):
         plain, rotated = (planted.planted_error("channel", scale, r) for r in (False, True))
@@ -311,24 +324,29 @@ def test_rotation_rescues_an_outlier_channel_at_any_scale():
 def test_rotation_shrinks_a_lone_spike_only_by_sqrt_n_so_a_shared_scale_still_suffers():
     clean = planted.planted_error("none", "tensor", rotated=True)
     plain, rotated = (planted.planted_error("lone", "tensor", r) for r in (False, True))
-    assert rotated.relative_error < plain.relative_error / 5          # 100 -> about 100 / sqrt(384) ~ 5
-    assert rotated.relative_error > 1.3 * clean.relative_error         # ... still above the clean matrix's error
-    huge = planted.planted_error("lone", "tensor", True, size=2000.0)   # a larger spike: rotation cannot keep up
+    assert rotated.relative_error < plain.relative_error / 5  # 100 -> about 100 / sqrt(384) ~ 5
+    assert rotated.relative_error > 1.3 * clean.relative_error  # ... still above the clean matrix's error
+    huge = planted.planted_error("lone", "tensor", True, size=2000.0)  # a larger spike: rotation cannot keep up
     assert huge.median_row_error > 10 * clean.median_row_error
-    per_row = planted.planted_error("lone", "row", rotated=False)       # per-row scales confine it to its own row
+    per_row = planted.planted_error("lone", "row", rotated=False)  # per-row scales confine it to its own row
     assert per_row.median_row_error < 1.05 * planted.planted_error("none", "row").median_row_error
 
 
 def test_rotation_cannot_quiet_a_loud_row():
     plain, rotated = (planted.planted_error("row", "tensor", r) for r in (False, True))
     assert rotated.relative_error > 0.8 * plain.relative_error
-    assert planted.planted_error("row", "row").median_row_error < 1.05 * planted.planted_error("none", "row").median_row_error
+    assert (
+        planted.planted_error("row", "row").median_row_error
+        < 1.05 * planted.planted_error("none", "row").median_row_error
+    )
 
 
 def test_rotation_on_weights_reports_both_scales():
     w = planted.planted("channel", rows=32, width=384)
     (row,) = effects.rotation_on_weights({"w": w}, bits=4)
-    assert row["max_over_std"] > 20 and row["tensor_rotated"] < row["tensor"] / 2 and row["row_rotated"] < row["row"] / 2
+    assert (
+        row["max_over_std"] > 20 and row["tensor_rotated"] < row["tensor"] / 2 and row["row_rotated"] < row["row"] / 2
+    )
     c, s = w8a8.quantize_symmetric(w, 4, None)
     assert row["tensor"] == pytest.approx(np.linalg.norm(c * s - w) / np.linalg.norm(w))
 
@@ -343,6 +361,7 @@ def test_planted_matrices_and_bad_kinds():
 
 
 # --- one layer, one knob -------------------------------------------------------------------------
+
 
 def test_threshold_effect_sends_fewer_features_to_float_as_the_threshold_rises():
     x = _with_outlier_channel(np.random.default_rng(20), size=10.0)

@@ -24,7 +24,11 @@ W = data.gaussian(64)
         (lambda: ql.quantize(W, 4.5), TypeError, ["bits", "integer"]),
         (lambda: ql.quantize(W, True), TypeError, ["bits", "integer"]),
         (lambda: ql.quantize(W, 1), ValueError, ["bits=1", "symmetric_range='full'"]),
-        (lambda: ql.quantize(W, 4, group_size=48), ValueError, ["group_size=48", "does not divide", "64", "divisor such as"]),
+        (
+            lambda: ql.quantize(W, 4, group_size=48),
+            ValueError,
+            ["group_size=48", "does not divide", "64", "divisor such as"],
+        ),
         (lambda: ql.quantize(W, 4, group_size=0), ValueError, ["group_size=0"]),
         (lambda: ql.quantize(W, 4, group_size=8.0), TypeError, ["group_size"]),
         (lambda: ql.quantize(W.reshape(8, 8), 4, axis=2), ValueError, ["axis=2", "out of range", "2 dimension"]),

@@ -17,12 +17,13 @@ def layer(seed=0, out=16, width=48, tokens=400, correlated=True):
     rng = np.random.default_rng(seed)
     weight = rng.standard_normal((out, width))
     inputs = rng.standard_normal((tokens, width))
-    if correlated:   # a few shared factors: strongly correlated input features
+    if correlated:  # a few shared factors: strongly correlated input features
         inputs = rng.standard_normal((tokens, 4)) @ rng.standard_normal((4, width)) + 0.05 * inputs
     return weight, inputs
 
 
 # ----------------------------------------------------------------------------- objective
+
 
 def test_output_error_is_the_sum_over_tokens_and_outputs():
     weight, inputs = layer(1)
@@ -37,7 +38,10 @@ def test_output_error_is_the_sum_over_tokens_and_outputs():
 def test_layer_objective_via_the_gram_matrix_equals_output_error():
     weight, inputs = layer(3)
     weight_hat = round_to_nearest(weight, 3, group_size=16)
-    fast, plain = objective.LayerObjective(weight, inputs)(weight_hat), objective.output_error(weight, weight_hat, inputs)
+    fast, plain = (
+        objective.LayerObjective(weight, inputs)(weight_hat),
+        objective.output_error(weight, weight_hat, inputs),
+    )
     assert fast.total == pytest.approx(plain.total, rel=1e-9)
     assert fast.relative == pytest.approx(plain.relative, rel=1e-9)
     assert objective.LayerObjective(weight, inputs)(weight).total == 0
@@ -57,10 +61,11 @@ def test_output_error_bad_shapes():
 
 # ----------------------------------------------------------------------------- importance matrix
 
+
 def test_imatrix_is_the_float32_running_sum_of_squares_over_the_count():
     inputs = np.random.default_rng(3).standard_normal((100, 24)).astype(np.float32) * 3
     acc = np.zeros(24, dtype=np.float32)
-    for x in inputs:                          # imatrix.cpp: acc[j] += x[j] * x[j], token by token
+    for x in inputs:  # imatrix.cpp: acc[j] += x[j] * x[j], token by token
         acc += x * x
     assert np.array_equal(imatrix.collect(inputs), acc / np.float32(100))
 
@@ -93,9 +98,14 @@ def test_imatrix_bad_input():
 
 # ----------------------------------------------------------------------------- GPTQ
 
-CONFIGS = [dict(), dict(bits=3, group_size=16), dict(group_size=8, act_order=True),
-           dict(group_size=16, act_order=True, static_groups=True), dict(scheme="symmetric", bits=2),
-           dict(group_size=24, act_order=True)]
+CONFIGS = [
+    dict(),
+    dict(bits=3, group_size=16),
+    dict(group_size=8, act_order=True),
+    dict(group_size=16, act_order=True, static_groups=True),
+    dict(scheme="symmetric", bits=2),
+    dict(group_size=24, act_order=True),
+]
 
 
 @pytest.mark.parametrize("block_size", [128, 10, 1])
@@ -110,8 +120,15 @@ def test_gptq_equals_sequential_obs_with_explicit_inverse(config, block_size):
     assert np.allclose(fast.weight, slow.weight, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("config", [dict(), dict(group_size=8), dict(bits=3, scheme="symmetric", group_size=16),
-                                    dict(group_size=16, act_order=True, static_groups=True)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(),
+        dict(group_size=8),
+        dict(bits=3, scheme="symmetric", group_size=16),
+        dict(group_size=16, act_order=True, static_groups=True),
+    ],
+)
 def test_gptq_with_a_diagonal_hessian_is_round_to_nearest(config):
     weight, _ = layer(7)
     diagonal = gptq.Hessian.from_matrix(np.diag(np.random.default_rng(7).uniform(0.1, 5, 48)))
@@ -135,10 +152,12 @@ def test_gptq_gains_nothing_on_isotropic_inputs_and_much_on_correlated_ones():
     for correlated in (False, True):
         weight, inputs = layer(9, out=32, width=64, tokens=4000, correlated=correlated)
         result = gptq.gptq(weight, gptq.Hessian.from_inputs(inputs), bits=3)
-        ratios[correlated] = (objective.output_error(weight, result.weight, inputs).total
-                              / objective.output_error(weight, round_to_nearest(weight, 3), inputs).total)
-    assert 0.9 < ratios[False] < 1.02        # independent unit-variance features: H ~ identity
-    assert ratios[True] < 0.3                # four shared factors: most of the error is cancelled
+        ratios[correlated] = (
+            objective.output_error(weight, result.weight, inputs).total
+            / objective.output_error(weight, round_to_nearest(weight, 3), inputs).total
+        )
+    assert 0.9 < ratios[False] < 1.02  # independent unit-variance features: H ~ identity
+    assert ratios[True] < 0.3  # four shared factors: most of the error is cancelled
 
 
 def test_gptq_dead_columns_are_zeroed():
@@ -194,10 +213,11 @@ def test_gptq_bad_input():
         gptq.Hessian.from_matrix(np.triu(np.ones((4, 4))))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gptq.gptq(weight, hessian)            # enough tokens: no warning
+        gptq.gptq(weight, hessian)  # enough tokens: no warning
 
 
 # ----------------------------------------------------------------------------- AWQ
+
 
 def outlier_layer(seed=14):
     rng = np.random.default_rng(seed)
@@ -209,7 +229,7 @@ def outlier_layer(seed=14):
 def test_folding_into_a_norm_leaves_the_output_unchanged():
     rng = np.random.default_rng(15)
     weight, gain, bias = rng.standard_normal((8, 16)), rng.uniform(0.5, 2, 16), rng.standard_normal(16)
-    normalized = rng.standard_normal((50, 16))            # a norm's output before its gain and bias
+    normalized = rng.standard_normal((50, 16))  # a norm's output before its gain and bias
     scales = awq.scales_for(rng.uniform(0.01, 10, 16), 0.5)
     new_gain, new_bias = awq.fold_into_norm(gain, scales, bias)
     before = (normalized * gain + bias) @ weight.T
@@ -231,20 +251,21 @@ def test_folding_into_the_previous_linear_leaves_the_output_unchanged():
 def test_awq_alpha_zero_is_round_to_nearest_and_the_curve_is_returned():
     weight, inputs = outlier_layer()
     result = awq.awq(weight, inputs, bits=3, group_size=16)
-    assert np.array_equal(result.alphas, np.arange(20) / 20)     # 0 .. 0.95: never 1
+    assert np.array_equal(result.alphas, np.arange(20) / 20)  # 0 .. 0.95: never 1
     rtn = round_to_nearest(weight, 3, group_size=16)
     assert result.errors[0] == pytest.approx(objective.output_error(weight, rtn, inputs).total, rel=1e-9)
-    assert np.array_equal(awq.quantize_scaled(weight, awq.scales_for(np.abs(inputs).mean(0), 0.0), 3,
-                                              group_size=16)[1], rtn)
+    assert np.array_equal(
+        awq.quantize_scaled(weight, awq.scales_for(np.abs(inputs).mean(0), 0.0), 3, group_size=16)[1], rtn
+    )
     assert result.alpha == result.alphas[np.argmin(result.errors)] > 0
-    assert result.errors.min() < 0.7 * result.errors[0]           # outlier channels: AWQ helps
+    assert result.errors.min() < 0.7 * result.errors[0]  # outlier channels: AWQ helps
     assert objective.output_error(weight, result.weight, inputs).total == pytest.approx(result.errors.min(), rel=1e-9)
 
 
 def test_awq_scales_are_normalised_as_the_reference():
     statistic = np.array([1e-9, 0.5, 2.0, 40.0])
     s = awq.scales_for(statistic, 0.5)
-    raw = np.maximum(statistic ** 0.5, 1e-4)
+    raw = np.maximum(statistic**0.5, 1e-4)
     assert np.allclose(s, raw / np.sqrt(raw.max() * raw.min()))
     assert s.max() * s.min() == pytest.approx(1.0)
 
@@ -291,25 +312,29 @@ def test_gptq_steps_reproduce_gptq_column_by_column():
     assert np.allclose(trace[-1].after, result.weight, rtol=0, atol=1e-12)
     assert np.allclose([s.loss for s in trace], result.column_loss[result.order])
     for step in trace:
-        done = result.order[:step.step + 1]
+        done = result.order[: step.step + 1]
         assert np.array_equal(step.after[:, step.column], step.rounded)
-        assert np.all(step.update[:, done] == 0)            # rounded columns never move again
-        assert np.allclose(step.after - step.before, step.update + np.where(
-            np.arange(24) == step.column, step.after - step.before, 0))
+        assert np.all(step.update[:, done] == 0)  # rounded columns never move again
+        assert np.allclose(
+            step.after - step.before, step.update + np.where(np.arange(24) == step.column, step.after - step.before, 0)
+        )
     assert np.array_equal(trace[0].before, weight)
 
 
 # ----------------------------------------------------------------------------- the character model's layer inputs
 
+
 def test_char_lm_reports_the_inputs_of_every_linear_layer():
     from quantlab.lm import CharLM
+
     model = CharLM.load()
     ids = np.arange(40).reshape(2, 20) % model.vocab_size
     inputs = {}
     logits = model.logits(ids, inputs_of=inputs)
-    assert np.array_equal(logits, model.logits(ids))                  # capturing changes nothing
-    matrices = {name: shape for name, shape in model.tensor_shapes().items()
-                if len(shape) == 2 and name != "token_embd.weight"}    # the embedding is a lookup
+    assert np.array_equal(logits, model.logits(ids))  # capturing changes nothing
+    matrices = {
+        name: shape for name, shape in model.tensor_shapes().items() if len(shape) == 2 and name != "token_embd.weight"
+    }  # the embedding is a lookup
     assert sorted(inputs) == sorted(matrices)
     for name, rows in inputs.items():
         assert rows.shape == (40, matrices[name][1])
@@ -320,6 +345,7 @@ def test_char_lm_reports_the_inputs_of_every_linear_layer():
 def test_char_lm_imatrix_and_a_mix_quantized_with_it():
     import quantlab.ggml as ggml
     from quantlab.lm import CharLM, quality
+
     model = CharLM.load()
     ids = np.arange(256).reshape(2, 128) % model.vocab_size
     importance = imatrix.for_char_lm(model, ids)
@@ -330,8 +356,9 @@ def test_char_lm_imatrix_and_a_mix_quantized_with_it():
     plain = quality.apply_mix(model, "Q4_K_M").weights
     types = quality.plan_types(model.tensor_shapes(), "Q4_K_M")
     name = "blk.1.ffn_up.weight"
-    expected = ggml.dequantize(ggml.quantize(weights[name], types[name], imatrix=importance[name]),
-                               types[name], weights[name].shape)
+    expected = ggml.dequantize(
+        ggml.quantize(weights[name], types[name], imatrix=importance[name]), types[name], weights[name].shape
+    )
     assert np.array_equal(quantized[name], expected) and not np.array_equal(quantized[name], plain[name])
     assert np.array_equal(quantized["token_embd.weight"], plain["token_embd.weight"])
     with pytest.raises(ValueError, match="not matrices of this model"):

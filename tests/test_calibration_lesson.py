@@ -25,12 +25,13 @@ def test_walk_ends_at_gptqs_and_rtns_output_errors(layer, act_order):
     walk = lesson.GPTQWalk.run(weight, inputs, bits=3, group_size=16, act_order=act_order)
     result = gptq.gptq(weight, gptq.Hessian.from_inputs(inputs), bits=3, group_size=16, act_order=act_order)
     assert walk.gptq_error[0] == 0 and walk.rtn_error[0] == 0
-    np.testing.assert_allclose(walk.gptq_error[-1], objective.output_error(weight, result.weight, inputs).relative,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        walk.gptq_error[-1], objective.output_error(weight, result.weight, inputs).relative, rtol=1e-9
+    )
     rtn = round_to_nearest(weight, 3, group_size=16)
     np.testing.assert_allclose(walk.rtn_error[-1], objective.output_error(weight, rtn, inputs).relative, rtol=1e-9)
     np.testing.assert_array_equal(np.sort(walk.column), np.arange(64))
-    assert walk.gptq_error[-1] < walk.rtn_error[-1]          # correlated inputs: GPTQ gains
+    assert walk.gptq_error[-1] < walk.rtn_error[-1]  # correlated inputs: GPTQ gains
     assert not walk.update[-1].any() and walk.update[0].any()  # the last step has no column left to update
     assert "no column left" in walk.text(63) and "column" in walk.text(0)
 
@@ -42,7 +43,7 @@ def test_awq_curve_matches_the_search_and_starts_at_rtn(layer):
     rtn = objective.output_error(weight, round_to_nearest(weight, 3, group_size=16), inputs).relative
     np.testing.assert_allclose(errors[0], rtn, rtol=1e-9)
     search = awq.awq(weight, inputs, bits=3, group_size=16)
-    reference = objective.output_error(weight, np.zeros_like(weight), inputs).total    # ||WX||^2
+    reference = objective.output_error(weight, np.zeros_like(weight), inputs).total  # ||WX||^2
     np.testing.assert_allclose(errors[:-1], search.errors / reference, rtol=1e-6)
     assert "alpha 0.50" in lesson.awq_text(alphas, errors, 0.5)
 
@@ -53,7 +54,7 @@ def test_layer_table_rows_and_text(layer):
     assert [r.method for r in rows] == list(lesson.METHODS)
     rtn = objective.output_error(weight, round_to_nearest(weight, 3, group_size=16), inputs).relative
     np.testing.assert_allclose(rows[0].relative_error, rtn, rtol=1e-9)
-    assert rows[0].bits_per_weight == pytest.approx(3 + (32 + 3) / 16)    # float32 scale + 3-bit zero point
+    assert rows[0].bits_per_weight == pytest.approx(3 + (32 + 3) / 16)  # float32 scale + 3-bit zero point
     text = lesson.layer_table_text(rows)
     assert "INT3 GPTQ" in text and "seconds" not in text and "seconds" in lesson.layer_table_text(rows, seconds=True)
 
@@ -88,12 +89,12 @@ def test_windows_and_training_text():
     ids = lesson.windows(model, "random", 4, seed=2)
     assert ids.shape == (4, model.config.context_length) and ids.min() >= 1 and ids.max() < model.vocab_size
     training = lesson.training_text()
-    assert heldout_text()[:300] not in training and len(training) > 1_000_000   # the held-out plays stay out
+    assert heldout_text()[:300] not in training and len(training) > 1_000_000  # the held-out plays stay out
 
 
 def test_check_awq_alpha_names_the_mistakes(capsys):
     weight, inputs = lesson.layer_case()
-    best = awq.awq(weight, inputs, bits=3, group_size=32).alpha      # the reference search, not the check's curve
+    best = awq.awq(weight, inputs, bits=3, group_size=32).alpha  # the reference search, not the check's curve
     assert checks.check_awq_alpha(best)
     assert not checks.check_awq_alpha(0.0) and "round-to-nearest" in capsys.readouterr().out
     assert not checks.check_awq_alpha(1.0) and "never tried" in capsys.readouterr().out

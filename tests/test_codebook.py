@@ -164,7 +164,9 @@ def test_cube_root_init_matches_a_loop_with_np_interp():
         x, m = block[order], weight[order]
         measure = ((m[1:] + m[:-1]) / 2) ** (1 / 3) * np.diff(x) ** (2 / 3)
         cumulative = np.concatenate([[0.0], np.cumsum(measure)])
-        np.testing.assert_allclose(levels, np.interp((np.arange(16) + 0.5) / 16 * cumulative[-1], cumulative, x), rtol=1e-10)
+        np.testing.assert_allclose(
+            levels, np.interp((np.arange(16) + 0.5) / 16 * cumulative[-1], cumulative, x), rtol=1e-10
+        )
 
 
 def test_cube_root_init_of_a_gaussian_follows_panter_dite():
@@ -267,18 +269,30 @@ def test_zero_steps_returns_the_initial_codebook():
         (lambda: cb.kmeans(GAUSSIAN, 16, 8), ValueError, ["k=16", "8 weights"]),
         (lambda: cb.kmeans(GAUSSIAN, 0), ValueError, ["k=0"]),
         (lambda: cb.kmeans(GAUSSIAN, 4.0), TypeError, ["k", "integer"]),
-        (lambda: cb.kmeans(GAUSSIAN, 4, 48), ValueError, ["group_size=48", "does not divide", "4096", "divisor such as"]),
+        (
+            lambda: cb.kmeans(GAUSSIAN, 4, 48),
+            ValueError,
+            ["group_size=48", "does not divide", "4096", "divisor such as"],
+        ),
         (lambda: cb.kmeans(GAUSSIAN, 4, 0), ValueError, ["group_size=0"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, 8.0), TypeError, ["group_size"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=np.ones(5)), ValueError, ["importance", "shape (5,)"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=-np.ones(4096)), ValueError, ["importance", "negative"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, importance=np.full(4096, np.nan)), ValueError, ["importance", "nan"]),
-        (lambda: cb.kmeans(GAUSSIAN, 4, 64, importance=np.r_[np.zeros(64), np.ones(4032)]), ValueError, ["importance", "block 0"]),
+        (
+            lambda: cb.kmeans(GAUSSIAN, 4, 64, importance=np.r_[np.zeros(64), np.ones(4032)]),
+            ValueError,
+            ["importance", "block 0"],
+        ),
         (lambda: cb.kmeans(GAUSSIAN, 4, init="random"), ValueError, ["init='random'", "cube-root"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, init=np.zeros(3)), ValueError, ["init", "(4,)"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, init=np.array([0, 1, np.nan, 2.0])), ValueError, ["init", "nan"]),
         (lambda: cb.kmeans(GAUSSIAN, 4, max_iter=-1), ValueError, ["max_iter"]),
-        (lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([1.0, 0.0])), ValueError, ["ascending", "np.sort"]),
+        (
+            lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([1.0, 0.0])),
+            ValueError,
+            ["ascending", "np.sort"],
+        ),
         (lambda: cb.nearest_codes(GAUSSIAN.reshape(64, 64), np.array([0.0, np.nan])), ValueError, ["levels", "nan"]),
         (lambda: cb.normal_float_levels(1), ValueError, ["bits=1", "2 to 8"]),
         (lambda: cb.normal_float_levels(9), ValueError, ["bits=9"]),
@@ -324,7 +338,9 @@ def test_nf4_per_block_is_absmax_then_nearest_level():
     result = cb.quantize_normal_float(LAPLACE, 64)
     absmax = np.abs(w).max(axis=1)
     np.testing.assert_array_equal(result.scale, absmax.astype(np.float32).astype(np.float64))  # QLoRA: fp32 absmax
-    np.testing.assert_array_equal(result.codes.reshape(w.shape), brute_force_codes(w / result.scale[:, None], PUBLISHED_NF4))
+    np.testing.assert_array_equal(
+        result.codes.reshape(w.shape), brute_force_codes(w / result.scale[:, None], PUBLISHED_NF4)
+    )
     assert result.bits_per_weight == (64 * 4 + 32) / 64
 
 
@@ -357,7 +373,9 @@ def test_iq4_nl_table_puts_the_largest_weight_on_level_minus_127():
     extreme = np.abs(w).argmax(axis=1)
     assert np.all(result.codes.reshape(w.shape)[np.arange(len(w)), extreme] == 0)
     np.testing.assert_allclose(result.scale, w[np.arange(len(w)), extreme] / -127, rtol=2**-11)
-    np.testing.assert_array_equal(result.codes.reshape(w.shape), brute_force_codes(w / result.scale[:, None], cb.IQ4_NL_LEVELS * 1.0))
+    np.testing.assert_array_equal(
+        result.codes.reshape(w.shape), brute_force_codes(w / result.scale[:, None], cb.IQ4_NL_LEVELS * 1.0)
+    )
 
 
 def test_table_quantizers_keep_all_zero_blocks_at_zero():

@@ -51,7 +51,10 @@ def test_at_the_last_step_from_cube_root_the_explorer_reports_compare_grids(sett
         assert shown.bits_per_weight == score.bits_per_weight
         assert shown.mse == pytest.approx(score.mse, rel=1e-12, abs=0)
         relative = score.mse / np.var(explorer.weights().astype(np.float64))
-        assert f"{shown.name:<8}{score.bits_per_weight:>7.3f}  {codebook_tradeoff.format_relative(relative)}" in explorer.text
+        assert (
+            f"{shown.name:<8}{score.bits_per_weight:>7.3f}  {codebook_tradeoff.format_relative(relative)}"
+            in explorer.text
+        )
 
 
 def test_the_step_slider_shows_history_t_and_its_brute_force_mse():
@@ -81,7 +84,9 @@ def test_lloyd_never_increases_the_error_the_explorer_shows():
 def test_uniform_start_is_the_evenly_spaced_grid_from_min_to_max():
     explorer = CodebookExplorer(bits=2, start="uniform", iteration=0, **SMALL)
     w = explorer.weights().astype(np.float64)
-    np.testing.assert_array_equal(explorer.compute()["summary"].levels["k-means"], fp16(np.linspace(w.min(), w.max(), 4)))
+    np.testing.assert_array_equal(
+        explorer.compute()["summary"].levels["k-means"], fp16(np.linspace(w.min(), w.max(), 4))
+    )
 
 
 @pytest.mark.parametrize("group_size", [None, 32])
@@ -130,7 +135,14 @@ def test_moving_controls_changes_picture_and_numbers_and_partial_redraws_match_a
     before_png, before_text = explorer._last_png, explorer.text
     explorer.controls["iteration"].value = 3
     assert explorer._last_png != before_png and explorer.text != before_text
-    for change in ({"bits": 3}, {"group_size": 64}, {"distribution": "laplace"}, {"outlier_magnitude": 40.0}, {"iteration": 1}, {"group_size": None}):
+    for change in (
+        {"bits": 3},
+        {"group_size": 64},
+        {"distribution": "laplace"},
+        {"outlier_magnitude": 40.0},
+        {"iteration": 1},
+        {"group_size": None},
+    ):
         explorer.set(**change)
     with plots.style():
         fresh = plots.FastRenderer(explorer.figure).png()
@@ -149,7 +161,9 @@ def test_per_tensor_shows_in_the_block_size_box():
 
 def test_call_round_trips():
     explorer = CodebookExplorer(show=("bits", "group_size", "iteration", "seed"), **SMALL)
-    explorer.set(bits=3, group_size=32, distribution="laplace", outlier_magnitude=12.0, seed=4, start="quantile", iteration=2)
+    explorer.set(
+        bits=3, group_size=32, distribution="laplace", outlier_magnitude=12.0, seed=4, start="quantile", iteration=2
+    )
     call = explorer.call()
     assert call.startswith("quantlab.widgets.CodebookExplorer(")
     assert "n=1024" in call
@@ -232,7 +246,11 @@ def test_without_the_model_package_the_real_row_says_what_to_install(monkeypatch
         (lambda: CodebookExplorer(**SMALL).set(outlier_magnitude=1e4), ValueError, ["outlier_magnitude=10000.0"]),
         (lambda: CodebookExplorer(seed=21, **SMALL), ValueError, ["seed=21"]),
         (lambda: CodebookExplorer(**SMALL).set(group_size=64, iteration=999), ValueError, ["iteration=999"]),
-        (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256), 4, learnt=cb.kmeans(data.gaussian(256), 8)), ValueError, ["learnt", "k=8"]),
+        (
+            lambda: codebook_tradeoff.summarize_grids(data.gaussian(256), 4, learnt=cb.kmeans(data.gaussian(256), 8)),
+            ValueError,
+            ["learnt", "k=8"],
+        ),
         (lambda: codebook_tradeoff.summarize_grids(data.gaussian(256).reshape(16, 16)), ValueError, ["1-D"]),
     ],
 )
@@ -272,9 +290,13 @@ def test_sweep_is_compare_grids_over_settings_with_iq4_nl_once_per_block():
             for score in cb.compare_grids(w, bits, group_size):
                 if score.name == "IQ4_NL":
                     continue
-                (point,) = [p for p in points if p["name"] == score.name and p["bits"] == bits and p["group_size"] == group_size]
+                (point,) = [
+                    p for p in points if p["name"] == score.name and p["bits"] == bits and p["group_size"] == group_size
+                ]
                 assert point["bits_per_weight"] == score.bits_per_weight
-                assert point["mse"] == pytest.approx(score.mse, rel=1e-9, abs=0)  # blocks sorted first: sums in another order
+                assert point["mse"] == pytest.approx(
+                    score.mse, rel=1e-9, abs=0
+                )  # blocks sorted first: sums in another order
         assert sum(p["grid"] == "IQ4_NL" and p["group_size"] == group_size for p in points) == 1
 
 
@@ -288,11 +310,22 @@ def test_best_within_budget_is_the_lowest_error_that_fits():
 
 
 def test_relative_errors_keep_two_significant_digits():
-    assert [codebook_tradeoff.format_relative(v) for v in (0.00812, 0.001, 0.00043, 0.0)] == ["0.0081", "0.0010", "4.3e-04", "0.0000"]
+    assert [codebook_tradeoff.format_relative(v) for v in (0.00812, 0.001, 0.00043, 0.0)] == [
+        "0.0081",
+        "0.0010",
+        "4.3e-04",
+        "0.0000",
+    ]
 
 
 def test_budget_table_cells_read_best_error_bits_and_setting():
-    point = lambda grid, bits, group_size, bpw, mse: {"grid": grid, "bits": bits, "group_size": group_size, "bits_per_weight": bpw, "mse": mse}
+    point = lambda grid, bits, group_size, bpw, mse: {
+        "grid": grid,
+        "bits": bits,
+        "group_size": group_size,
+        "bits_per_weight": bpw,
+        "mse": mse,
+    }
     points = [point("uniform", 4, 64, 4.3125, 0.5), point("uniform", 4, 32, 4.625, 0.25), point("k-means", 4, None, 4.0625, 0.4),
               point("NF", 4, 64, 4.25, 0.3), point("IQ4_NL", 4, 32, 4.5, 0.2)]  # fmt: skip
     lines = codebook_tradeoff.budget_table(points, (4.25, 4.5), variance=10.0).splitlines()
@@ -343,7 +376,12 @@ def returns_codes(w, levels):
         (codebook_checks.check_lloyd_step, median_step, False, ["median", "mean"]),
         (codebook_checks.check_lloyd_step, level_above_step, False, ["nearest", "midpoints"]),
         (codebook_checks.check_lloyd_step, returns_codes, False, ["not the codes"]),
-        (codebook_checks.check_lloyd_step, lambda w, levels: textbook_lloyd_step(w, levels) * 1.01, False, ["largest difference", "Hint"]),
+        (
+            codebook_checks.check_lloyd_step,
+            lambda w, levels: textbook_lloyd_step(w, levels) * 1.01,
+            False,
+            ["largest difference", "Hint"],
+        ),
         (codebook_checks.check_lloyd_step, lambda w, levels: None, False, ["Not answered"]),
         (codebook_checks.check_lloyd_step, None, False, ["Not answered"]),
         (codebook_checks.check_codebook_bits_per_weight, 8, True, ["Right", "8 bits", "NF4's 4.5"]),

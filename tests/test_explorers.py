@@ -19,10 +19,25 @@ from quantlab import data, widgets
 
 # Small, quick settings per explorer (the defaults of the others are already quick).
 SMALL = {
-    "QuantizationExplorer": {"n": 1024, "show": ("bits", "scheme", "symmetric_range", "clip_ratio", "group_size",
-                                                 "scale_dtype", "distribution", "outliers", "outlier_magnitude", "seed")},
-    "CodebookExplorer": {"n": 1024, "show": ("bits", "group_size", "distribution", "outliers", "outlier_magnitude",
-                                             "start", "iteration", "seed")},
+    "QuantizationExplorer": {
+        "n": 1024,
+        "show": (
+            "bits",
+            "scheme",
+            "symmetric_range",
+            "clip_ratio",
+            "group_size",
+            "scale_dtype",
+            "distribution",
+            "outliers",
+            "outlier_magnitude",
+            "seed",
+        ),
+    },
+    "CodebookExplorer": {
+        "n": 1024,
+        "show": ("bits", "group_size", "distribution", "outliers", "outlier_magnitude", "start", "iteration", "seed"),
+    },
 }
 
 
@@ -90,8 +105,14 @@ def test_own_weights_are_written_as_w():
 
 def test_the_call_keeps_sizes_that_are_not_controls():
     """The bug that started it: notebook 03's call dropped n= and std=, so pasting it gave other weights."""
-    explorer = widgets.QuantizationExplorer(bits=4, outliers=1, outlier_magnitude=100.0, n=1024, std=0.1,
-                                            show=("bits", "outliers", "outlier_magnitude", "group_size"))
+    explorer = widgets.QuantizationExplorer(
+        bits=4,
+        outliers=1,
+        outlier_magnitude=100.0,
+        n=1024,
+        std=0.1,
+        show=("bits", "outliers", "outlier_magnitude", "group_size"),
+    )
     call = explorer.call()
     assert "n=1024" in call and "std=0.1" in call
     np.testing.assert_array_equal(eval(call, {"quantlab": quantlab}).weights(), explorer.weights())
@@ -112,8 +133,10 @@ def test_every_control_changes_the_figure_and_the_fast_redraw_is_exact(cls, name
         assert explorer.text != before_text, f"{cls.__name__}: moving {name} left the readout unchanged"
     full = explorer._renderer.full_rgba()
     differ = np.any(full != after, axis=-1)
-    assert not differ.any(), (f"{cls.__name__}.{name}: the fast redraw differs from a full redraw at "
-                              f"{int(differ.sum())} pixels (first at row, column {np.argwhere(differ)[0].tolist()})")
+    assert not differ.any(), (
+        f"{cls.__name__}.{name}: the fast redraw differs from a full redraw at "
+        f"{int(differ.sum())} pixels (first at row, column {np.argwhere(differ)[0].tolist()})"
+    )
 
 
 def test_float_explorer_draws_the_bits_of_the_value_typed():

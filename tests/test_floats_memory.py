@@ -18,7 +18,9 @@ def test_format_constants_match_numpy(name, dtype):
 
 def test_bfloat16_rounding_matches_an_independent_definition():
     """bf16 = nearest number with 8 significant bits: compare with frexp/ldexp arithmetic in float64."""
-    x = np.random.default_rng(0).normal(0, 1, 100_000).astype(np.float32) * np.float32(10.0) ** np.random.default_rng(1).integers(-20, 20, 100_000)
+    x = np.random.default_rng(0).normal(0, 1, 100_000).astype(np.float32) * np.float32(10.0) ** np.random.default_rng(
+        1
+    ).integers(-20, 20, 100_000)
     mantissa, exponent = np.frexp(x.astype(np.float64))
     expected = np.ldexp(np.rint(mantissa * 256) / 256, exponent)  # ties to even, like the bit trick
     np.testing.assert_array_equal(floats.round_to_bfloat16(x).astype(np.float64), expected)
@@ -33,7 +35,7 @@ def test_bfloat16_is_the_top_half_of_float32_after_rounding():
 @pytest.mark.parametrize("value", [0.1, np.float32(0.1), np.array(0.1, dtype=np.float32), [0.1]])
 def test_bfloat16_rounds_scalars_and_0d_arrays_too(value):
     """numpy 1.x casts uint64 (op) Python int to float64 on 0-d inputs; the shifts must still work."""
-    assert float(np.ravel(floats.round_to_bfloat16(value))[0]) == 0.10009765625   # 0x3DCD: 0.1 in bf16
+    assert float(np.ravel(floats.round_to_bfloat16(value))[0]) == 0.10009765625  # 0x3DCD: 0.1 in bf16
     assert floats.bit_fields(0.1, "bf16")["mantissa"] == "1001101"
 
 
@@ -61,6 +63,7 @@ def test_7b_memory_in_gb_and_gib():
 
 def test_ggml_bits_per_weight_come_from_the_real_block_sizes():
     import gguf
+
     sizes = gguf.constants.GGML_QUANT_SIZES
     for label, name in (("Q8_0", gguf.GGMLQuantizationType.Q8_0), ("Q4_0", gguf.GGMLQuantizationType.Q4_0)):
         block, type_size = sizes[name]

@@ -18,7 +18,7 @@ def test_bits_per_weight_match_gguf_py_block_sizes():
 
 
 def test_fp4_values_are_e2m1():
-    magnitudes = [0, 0.5, 1, 1.5, 2, 3, 4, 6]     # OCP MX spec, FP4 E2M1
+    magnitudes = [0, 0.5, 1, 1.5, 2, 3, 4, 6]  # OCP MX spec, FP4 E2M1
     assert tour.fp4_values().tolist() == magnitudes + [-m for m in magnitudes]
 
 
@@ -26,7 +26,7 @@ def test_fp4_values_are_e2m1():
 def test_iq2_grids_with_even_signs_are_e8_points(name, size):
     facts = tour.grid_facts(name)
     assert facts.size == size and facts.dim == 8 and facts.coordinate_values == (8, 25, 43)
-    positions = 2 * ggml.iquants_grids.codebook(name).levels.astype(int) + 1          # 1 3 5
+    positions = 2 * ggml.iquants_grids.codebook(name).levels.astype(int) + 1  # 1 3 5
     patterns = np.array(list(itertools.product([0, 1], repeat=8)), dtype=bool)
     even, odd = patterns[patterns.sum(axis=1) % 2 == 0], patterns[patterns.sum(axis=1) % 2 == 1]
     for point in positions[:: max(1, size // 64)]:
@@ -45,7 +45,7 @@ def test_base3_bytes_are_tq1_0s():
     x[:160] = trits - 1.0
     x[200] = 1.0
     data = gguf.quants.quantize(x.reshape(1, -1), gguf.GGMLQuantizationType.TQ1_0).reshape(-1)
-    for byte in range(32):                       # byte j holds weights j, j+32, ..., j+128
+    for byte in range(32):  # byte j holds weights j, j+32, ..., j+128
         column = trits[byte::32]
         assert tour.base3_byte(column)[1] == data[byte]
         assert tour.trits_of_byte(data[byte]) == column.tolist()

@@ -19,10 +19,22 @@ K_QUANTS = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 # ggml-common.h's comments on the K-quant structs: "Effectively 2.625 bits per weight", etc.
 PUBLISHED_BITS = {"Q2_K": 2.625, "Q3_K": 3.4375, "Q4_K": 4.5, "Q5_K": 5.5, "Q6_K": 6.5625}
 # Which decoded field (quantlab.ggml.fields) each layout field feeds.
-DECODES_TO = {"d": {"d"}, "dmin": {"dmin"}, "m": {"m"}, "qs": {"codes"}, "qh": {"codes"},
-              "ql": {"codes"}, "hmask": {"codes"}}
-SCALE_FIELDS = {"Q2_K": {"scales", "mins"}, "Q3_K": {"scales"}, "Q4_K": {"scales", "mins"},
-                "Q5_K": {"scales", "mins"}, "Q6_K": {"scales"}}
+DECODES_TO = {
+    "d": {"d"},
+    "dmin": {"dmin"},
+    "m": {"m"},
+    "qs": {"codes"},
+    "qh": {"codes"},
+    "ql": {"codes"},
+    "hmask": {"codes"},
+}
+SCALE_FIELDS = {
+    "Q2_K": {"scales", "mins"},
+    "Q3_K": {"scales"},
+    "Q4_K": {"scales", "mins"},
+    "Q5_K": {"scales", "mins"},
+    "Q6_K": {"scales"},
+}
 
 
 def tensor(kind="gaussian", n=2048, seed=0):
@@ -30,6 +42,7 @@ def tensor(kind="gaussian", n=2048, seed=0):
 
 
 # ---------------------------------------------------------------- layouts
+
 
 @pytest.mark.parametrize("type_name", anatomy.TYPES)
 def test_layout_tiles_the_block_and_matches_gguf_sizes(type_name):
@@ -46,7 +59,9 @@ def test_layout_tiles_the_block_and_matches_gguf_sizes(type_name):
 @pytest.mark.parametrize("type_name", anatomy.TYPES)
 def test_each_byte_feeds_the_field_its_layout_names(type_name):
     """Flip one byte at a time: only the decoded field(s) of the byte's layout field may change."""
-    data_bytes = ggml.quantize(tensor("laplace", 256, seed=3), type_name).reshape(-1)[: ggml.format_info(type_name).bytes_per_block]
+    data_bytes = ggml.quantize(tensor("laplace", 256, seed=3), type_name).reshape(-1)[
+        : ggml.format_info(type_name).bytes_per_block
+    ]
     before = ggml.fields(data_bytes, type_name)
     layout = anatomy.byte_layout(type_name)
     owner = anatomy.field_of_each_byte(type_name)
@@ -82,13 +97,14 @@ def test_bits_per_weight_are_the_published_ones():
 
 # ---------------------------------------------------------------- Q4_K / Q5_K scale bytes
 
+
 @pytest.mark.parametrize("type_name", ["Q4_K", "Q5_K"])
 def test_six_bit_scales_bit_by_bit_match_the_decoder(type_name):
     rng = np.random.default_rng(0)
     size = ggml.format_info(type_name).bytes_per_block
     for _ in range(50):  # any bytes decode: random ones reach every bit
         block = rng.integers(0, 256, size, dtype=np.uint8)
-        block[:4] = 0   # d, dmin = 0: finite fp16, irrelevant here
+        block[:4] = 0  # d, dmin = 0: finite fp16, irrelevant here
         rows = anatomy.six_bit_scales(block[4:16])
         f = ggml.fields(block, type_name)
         assert [r.value for r in rows if r.kind == "scale"] == f["scales"][0].tolist()
@@ -104,6 +120,7 @@ def test_six_bit_scales_refuse_other_lengths():
 
 
 # ---------------------------------------------------------------- grids
+
 
 @pytest.mark.parametrize("type_name", anatomy.TYPES)
 @pytest.mark.parametrize("kind", ["gaussian", "student-t"])
@@ -160,6 +177,7 @@ def test_distinct_k_quant_values_are_whole_steps_apart_and_k_means_are_not():
 
 # ---------------------------------------------------------------- the K-quant search
 
+
 @pytest.mark.parametrize("type_name", ["Q4_K", "Q5_K"])
 @pytest.mark.parametrize("kind,seed", [("gaussian", 0), ("laplace", 1), ("student-t", 2)])
 def test_search_is_a_weighted_least_squares_fit_of_a_uniform_grid(type_name, kind, seed):
@@ -182,7 +200,10 @@ def test_search_is_a_weighted_least_squares_fit_of_a_uniform_grid(type_name, kin
         ratios.extend(errors["search (float scale, min)"] / best)
         # 4. a k-means codebook, with the same number of free levels per sub-block, does better
         #    on error; Q4_K's 144 bytes could never hold it (see the notebook)
-        assert np.all(errors[f"k-means, {2 ** (5 if type_name == 'Q5_K' else 4)} free levels"] <= errors["stored (6-bit s_j, m_j)"] * (1 + 1e-9))
+        assert np.all(
+            errors[f"k-means, {2 ** (5 if type_name == 'Q5_K' else 4)} free levels"]
+            <= errors["stored (6-bit s_j, m_j)"] * (1 + 1e-9)
+        )
     # A heuristic over ~20 candidates: the median sub-block within a few percent of the best grid, a
     # few 20-90% off. Q5_K's 32-level error landscape is rougher, for the search and for the lattice.
     assert np.median(ratios) < {"Q4_K": 1.02, "Q5_K": 1.08}[type_name]
@@ -192,7 +213,7 @@ def test_brute_force_recovers_a_grid_the_weights_lie_on():
     rng = np.random.default_rng(4)
     scale, minimum = np.array([0.003, 0.01]), np.array([0.02, 0.05])
     codes = rng.integers(0, 16, (2, 32))
-    codes[:, :2] = [0, 15]                     # span the whole grid
+    codes[:, :2] = [0, 15]  # span the whole grid
     x = scale[:, None] * codes - minimum[:, None]
     found_scale, found_min, error = anatomy.brute_force_uniform_fit(x, np.ones_like(x), 15, n_grid=41, rounds=6)
     np.testing.assert_allclose(found_scale, scale, rtol=1e-3)
@@ -212,6 +233,7 @@ def test_weighted_least_squares_matches_numpy_lstsq():
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def test_bad_types_and_blocks_are_named():
     with pytest.raises(ValueError, match="Q4_K"):

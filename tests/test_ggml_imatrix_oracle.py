@@ -21,7 +21,7 @@ import quantlab.ggml as ggml
 TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
 IMATRICES = {
-    "gamma": lambda rng: rng.gamma(0.5, 1.0, ROW_LENGTH),                  # positive, heavy-tailed
+    "gamma": lambda rng: rng.gamma(0.5, 1.0, ROW_LENGTH),  # positive, heavy-tailed
     "with_zeros": lambda rng: np.where(rng.random(ROW_LENGTH) < 0.3, 0.0, rng.gamma(1.0, 2.0, ROW_LENGTH)),
     "all_zero": lambda rng: np.zeros(ROW_LENGTH),
     "dynamic_range": lambda rng: 10.0 ** rng.uniform(-8, 6, ROW_LENGTH),
@@ -64,8 +64,9 @@ def test_bytes_equal_llama_cpp_over_many_slices(type_name):
     assert_same_bytes(x, type_name, rng.gamma(0.7, 1.0, 32768).astype(np.float32))
 
 
-@pytest.mark.parametrize("type_name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K",
-                                       "Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize(
+    "type_name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+)
 def test_imatrix_changes_the_result(type_name):
     """Every type but Q8_0 reads the importance matrix (else the tests above prove little)."""
     x = make_case("gaussian")
@@ -82,15 +83,14 @@ def test_legacy_weights_depend_on_the_whole_row():
     x = make_case("gaussian")[:1]
     v = make_imatrix("gamma")
     louder = x.copy()
-    louder[:, 32:] *= 50                                        # block 0 unchanged
+    louder[:, 32:] *= 50  # block 0 unchanged
     first = [ggml.quantize(a, "Q4_0", imatrix=v)[:, :18] for a in (x, louder)]
     assert not np.array_equal(*first)
     assert_same_bytes(louder, "Q4_0", v)
 
 
 @settings(max_examples=40, deadline=None)
-@given(type_name=st.sampled_from(TYPES), n_rows=st.integers(1, 3), n_blocks=st.integers(1, 2),
-       data=st.data())
+@given(type_name=st.sampled_from(TYPES), n_rows=st.integers(1, 3), n_blocks=st.integers(1, 2), data=st.data())
 def test_hypothesis_bytes_equal_llama_cpp(type_name, n_rows, n_blocks, data):
     length = 256 * n_blocks
     floats = st.floats(-1e3, 1e3, allow_nan=False, width=32)
@@ -101,6 +101,7 @@ def test_hypothesis_bytes_equal_llama_cpp(type_name, n_rows, n_blocks, data):
 
 # ----------------------------------------------------------------------------- bad input
 
+
 def test_imatrix_of_wrong_length_is_refused():
     x = make_case("gaussian")
     with pytest.raises(ValueError, match=r"one entry per column.*\(1024,\)"):
@@ -109,8 +110,9 @@ def test_imatrix_of_wrong_length_is_refused():
         ggml.quantize(x, "Q4_K", imatrix=np.ones((8, 1024)))
 
 
-@pytest.mark.parametrize("bad, message", [(-1.0, "negative"), (np.nan, "nan"), (np.inf, "inf"),
-                                          (1e39, "float32's range")])
+@pytest.mark.parametrize(
+    "bad, message", [(-1.0, "negative"), (np.nan, "nan"), (np.inf, "inf"), (1e39, "float32's range")]
+)
 @pytest.mark.parametrize("type_name", ["Q4_0", "Q8_0", "Q4_K"])
 def test_bad_imatrix_entries_are_refused(type_name, bad, message):
     v = np.ones(ROW_LENGTH)

@@ -112,8 +112,13 @@ def test_quantize_with_imatrix_equals_libgguf(type_name, case):
 @pytest.mark.parametrize("case", ALL_CASES)
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_dequantize_equals_gguf_py(type_name, case):
-    data = libgguf.quantize_rows(make(case), GGMLQuantizationType[type_name],
-                                 imatrix=default_imatrix(type_name, ROW_LENGTH)).view(np.uint8).reshape(ROWS, -1)
+    data = (
+        libgguf.quantize_rows(
+            make(case), GGMLQuantizationType[type_name], imatrix=default_imatrix(type_name, ROW_LENGTH)
+        )
+        .view(np.uint8)
+        .reshape(ROWS, -1)
+    )
     expected = gguf.quants.dequantize(data, GGMLQuantizationType[type_name])
     ours = TYPES[type_name][1](data)
     assert ours.dtype == np.float32 and ours.shape == expected.shape
@@ -141,18 +146,50 @@ def test_layout_matches_gguf_sizes(type_name):
 
 def test_bits_per_weight_from_the_layout():
     """Published in ggml-common.h's comments (TQ1_0 1.6875, TQ2_0 2.0625) and the MX/NVFP4 specs."""
-    published = {"BF16": 16.0, "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "TQ2_0": 2.0625, "IQ4_XS": 4.25,
-                 "IQ3_S": 3.4375, "IQ2_S": 2.5625,
-                 "IQ3_XXS": 3.0625, "IQ2_XXS": 2.0625, "IQ2_XS": 2.3125,
-                 "IQ1_S": 1.5625, "IQ1_M": 1.75}
+    published = {
+        "BF16": 16.0,
+        "MXFP4": 4.25,
+        "NVFP4": 4.5,
+        "TQ1_0": 1.6875,
+        "TQ2_0": 2.0625,
+        "IQ4_XS": 4.25,
+        "IQ3_S": 3.4375,
+        "IQ2_S": 2.5625,
+        "IQ3_XXS": 3.0625,
+        "IQ2_XXS": 2.0625,
+        "IQ2_XS": 2.3125,
+        "IQ1_S": 1.5625,
+        "IQ1_M": 1.75,
+    }
     assert {name: TYPES[name][2].bits_per_weight for name in published} == published
 
 
 # ----------------------------------------------------------------------------- hypothesis
 
-SPECIAL = st.sampled_from([float(np.float32(v)) for v in (  # exact float32 values
-    0.0, -0.0, 1e-45, -1e-40, 1e-38, 0.5, -0.5, 1.5, -2.5, 6.0, -3.0, 448.0, 2688.0, 0.49999997,
-    1.9999999, -4.0000005, 3e38)])
+SPECIAL = st.sampled_from(
+    [
+        float(np.float32(v))
+        for v in (  # exact float32 values
+            0.0,
+            -0.0,
+            1e-45,
+            -1e-40,
+            1e-38,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            6.0,
+            -3.0,
+            448.0,
+            2688.0,
+            0.49999997,
+            1.9999999,
+            -4.0000005,
+            3e38,
+        )
+    ]
+)
 
 
 @st.composite
@@ -175,15 +212,16 @@ def test_hypothesis_bytes_equal_libgguf(type_name, data):
     expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(2, -1)
     ours = TYPES[type_name][0](x, imatrix=weights)
     assert np.array_equal(ours, expected), x.tolist()
-    assert np.array_equal(bits(TYPES[type_name][1](ours)),
-                          bits(gguf.quants.dequantize(expected, GGMLQuantizationType[type_name])))
+    assert np.array_equal(
+        bits(TYPES[type_name][1](ours)), bits(gguf.quants.dequantize(expected, GGMLQuantizationType[type_name]))
+    )
 
 
 # ----------------------------------------------------------------------------- fast paths = references
 
+
 @settings(max_examples=60, deadline=None)
-@given(x=hnp.arrays(np.float32, (8, 16), elements=st.floats(-1e3, 1e3, width=32)),
-       scale_byte=st.integers(0, 255))
+@given(x=hnp.arrays(np.float32, (8, 16), elements=st.floats(-1e3, 1e3, width=32)), scale_byte=st.integers(0, 255))
 def test_fp4_rounding_equals_its_reference(x, scale_byte):
     d = np.full((8, 1), microscaling.UE4M3_HALF[scale_byte], dtype=np.float32)
     assert np.array_equal(microscaling.fp4_codes(x, d), microscaling.fp4_codes_reference(x, d))
@@ -199,7 +237,7 @@ def test_ternary_rounding_equals_its_reference(case):
 
 def test_ue4m3_bytes_round_trip_and_round_to_nearest():
     values = microscaling.UE4M3_HALF * 2
-    exact = np.arange(1, 0x78)      # every UE4M3 byte below exponent 15 encodes its own value
+    exact = np.arange(1, 0x78)  # every UE4M3 byte below exponent 15 encodes its own value
     assert np.array_equal(microscaling.ue4m3_byte(values[exact]), exact)
     # ggml_fp32_to_ue4m3 saturates the whole top binade: 256 .. 448 all become 0x7E = 448
     assert (microscaling.ue4m3_byte(values[0x78:0x7F]) == 0x7E).all()
@@ -207,6 +245,7 @@ def test_ue4m3_bytes_round_trip_and_round_to_nearest():
 
 
 # ----------------------------------------------------------------------------- API
+
 
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_one_dimensional_and_bytes_input(type_name):
@@ -233,7 +272,7 @@ def test_bad_input_is_refused_clearly(type_name):
         quantize(np.ones((2, 256), dtype=np.int32))
     if layout.block_size > 1:
         with pytest.raises(ValueError, match=f"multiple of {layout.block_size}"):
-            quantize(x[:, :layout.block_size + 1])
+            quantize(x[:, : layout.block_size + 1])
     with pytest.raises(TypeError, match="uint8"):
         dequantize(np.zeros(layout.bytes_per_block, dtype=np.int16))
     with pytest.raises(ValueError, match="whole number"):
@@ -242,7 +281,7 @@ def test_bad_input_is_refused_clearly(type_name):
 
 # ----------------------------------------------------------------------------- i-quant grids
 
-GRIDS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]   # IQ1_M uses IQ1_S's grid
+GRIDS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S"]  # IQ1_M uses IQ1_S's grid
 
 
 @pytest.mark.parametrize("name", GRIDS)
@@ -277,13 +316,16 @@ def test_imatrix_required_exactly_where_llama_cpp_requires_it(type_name):
             TYPES[type_name][0](make("gaussian"))
 
 
-FIELD_FORMULAS = {   # the weights from the decoded fields, by each format's documented formula
+FIELD_FORMULAS = {  # the weights from the decoded fields, by each format's documented formula
     "TQ2_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
     "TQ1_0": lambda f: (f["trits"].astype(np.float32) - 1) * f["d"][:, None],
     "MXFP4": lambda f: (microscaling.FP4_LEVELS[f["codes"]].astype(np.float32) / 2) * f["scale"][:, None],
-    "IQ4_XS": lambda f: ((f["d"][:, None] * f["multipliers"].astype(np.float32))[:, :, None]
-                         * np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],
-                                    np.float32)[f["codes"]].reshape(len(f["d"]), 8, 32)).reshape(len(f["d"]), -1),
+    "IQ4_XS": lambda f: (
+        (f["d"][:, None] * f["multipliers"].astype(np.float32))[:, :, None]
+        * np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float32)[
+            f["codes"]
+        ].reshape(len(f["d"]), 8, 32)
+    ).reshape(len(f["d"]), -1),
 }
 
 
@@ -299,13 +341,17 @@ def test_fields_rebuild_gguf_py_weights(type_name):
 
 # ----------------------------------------------------------------------------- registry
 
+
 @pytest.mark.parametrize("type_name", list(TYPES))
 def test_registered_with_the_layout_and_the_same_bytes(type_name):
     """ggml.quantize / dequantize / fields reach the same code; the table agrees with the Layout."""
     quantize, dequantize, layout = TYPES[type_name]
     fmt = ggml.format_info(type_name)
     assert (fmt.block_size, fmt.bytes_per_block, fmt.bits_per_weight) == (
-        layout.block_size, layout.bytes_per_block, layout.bits_per_weight)
+        layout.block_size,
+        layout.bytes_per_block,
+        layout.bits_per_weight,
+    )
     x = make("laplace")[:2]
     if type_name in REQUIRED:
         with pytest.raises(ValueError, match="importance matrix"):
@@ -318,8 +364,24 @@ def test_registered_with_the_layout_and_the_same_bytes(type_name):
     assert all(len(v) == data.size // layout.bytes_per_block for v in ggml.fields(data, type_name).values())
 
 
-@pytest.mark.parametrize("type_name", ["BF16", "MXFP4", "NVFP4", "TQ1_0", "TQ2_0", "IQ4_XS", "IQ3_S", "IQ3_XXS",
-                                       "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_S", "IQ1_M"])
+@pytest.mark.parametrize(
+    "type_name",
+    [
+        "BF16",
+        "MXFP4",
+        "NVFP4",
+        "TQ1_0",
+        "TQ2_0",
+        "IQ4_XS",
+        "IQ3_S",
+        "IQ3_XXS",
+        "IQ2_S",
+        "IQ2_XS",
+        "IQ2_XXS",
+        "IQ1_S",
+        "IQ1_M",
+    ],
+)
 def test_ggml_quantize_routes_the_imatrix_to_the_newer_types(type_name):
     """quantlab.ggml.quantize(x, type, imatrix=v) reaches each type's own weighted search, byte for byte."""
     rng = np.random.default_rng(7)

@@ -50,10 +50,16 @@ def ties(rng):
 
 def mixed_blocks(rng):
     """One row, many kinds of block side by side: the per-block logic must not leak across blocks."""
-    kinds = [lambda n: np.zeros(n), lambda n: np.full(n, 0.37), lambda n: np.full(n, -2.0),
-             lambda n: rng.standard_normal(n) * 1e-30, lambda n: rng.standard_normal(n) * 1e4,
-             lambda n: rng.standard_normal(n), lambda n: rng.standard_normal(n) * 1e-40,
-             lambda n: np.where(rng.random(n) < 0.05, 50.0, rng.standard_normal(n))]
+    kinds = [
+        lambda n: np.zeros(n),
+        lambda n: np.full(n, 0.37),
+        lambda n: np.full(n, -2.0),
+        lambda n: rng.standard_normal(n) * 1e-30,
+        lambda n: rng.standard_normal(n) * 1e4,
+        lambda n: rng.standard_normal(n),
+        lambda n: rng.standard_normal(n) * 1e-40,
+        lambda n: np.where(rng.random(n) < 0.05, 50.0, rng.standard_normal(n)),
+    ]
     return np.concatenate([kinds[rng.integers(len(kinds))](32) for _ in range(ROWS * ROW_LENGTH // 32)])
 
 
@@ -71,8 +77,9 @@ CASES = {
     "gaussian": lambda rng: rng.standard_normal(ROWS * ROW_LENGTH) * 0.02,
     "laplace": lambda rng: rng.laplace(size=ROWS * ROW_LENGTH),
     "student_t2": lambda rng: rng.standard_t(2, size=ROWS * ROW_LENGTH),
-    "outliers": lambda rng: np.where(rng.random(ROWS * ROW_LENGTH) < 0.002, 300.0, 1.0)
-    * rng.standard_normal(ROWS * ROW_LENGTH),
+    "outliers": lambda rng: (
+        np.where(rng.random(ROWS * ROW_LENGTH) < 0.002, 300.0, 1.0) * rng.standard_normal(ROWS * ROW_LENGTH)
+    ),
     "all_zero": lambda rng: np.zeros(ROWS * ROW_LENGTH),
     "signed_zeros": lambda rng: np.where(rng.random(ROWS * ROW_LENGTH) < 0.5, -0.0, 0.0),
     "constant_positive": lambda rng: np.full(ROWS * ROW_LENGTH, 0.75),
@@ -140,11 +147,14 @@ def test_float_types_equal_llama_cpp(type_name):
     expected = np.asarray(libgguf.quantize_rows(x, GGMLQuantizationType[type_name])).view(np.uint8)
     ours = ggml.quantize(x, type_name)
     assert np.array_equal(ours, expected.reshape(ours.shape))
-    assert np.array_equal(bits(ggml.dequantize(ours, type_name)),
-                          bits(gguf.quants.dequantize(expected.reshape(ours.shape), GGMLQuantizationType[type_name])))
+    assert np.array_equal(
+        bits(ggml.dequantize(ours, type_name)),
+        bits(gguf.quants.dequantize(expected.reshape(ours.shape), GGMLQuantizationType[type_name])),
+    )
 
 
 # ----------------------------------------------------------------------------- fields
+
 
 def _per_sub_block(values, n_sub):
     """Broadcast one value per sub-block over the weights of that sub-block."""
@@ -158,19 +168,29 @@ FORMULAS = {
     "Q5_0": lambda f: f["d"][:, None] * (f["codes"].astype(np.float32) - 16),
     "Q4_1": lambda f: f["d"][:, None] * f["codes"].astype(np.float32) + f["m"][:, None],
     "Q5_1": lambda f: f["d"][:, None] * f["codes"].astype(np.float32) + f["m"][:, None],
-    "IQ4_NL": lambda f: f["d"][:, None] * np.array(
-        [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float32)[f["codes"]],
+    "IQ4_NL": lambda f: (
+        f["d"][:, None]
+        * np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.float32)[f["codes"]]
+    ),
     # K-quants: per sub-block step = d * scale (and shift = dmin * min), then step * q - shift
-    "Q2_K": lambda f: _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
-    * f["codes"].reshape(-1, 16, 16).astype(np.float32)
-    - _per_sub_block(f["dmin"][:, None] * f["mins"].astype(np.float32), 16),
-    "Q3_K": lambda f: _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
-    * (f["codes"].reshape(-1, 16, 16).astype(np.float32) - 4),
-    "Q4_K": lambda f: _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 8)
-    * f["codes"].reshape(-1, 8, 32).astype(np.float32)
-    - _per_sub_block(f["dmin"][:, None] * f["mins"].astype(np.float32), 8),
-    "Q6_K": lambda f: _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
-    * (f["codes"].reshape(-1, 16, 16).astype(np.float32) - 32),
+    "Q2_K": lambda f: (
+        _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
+        * f["codes"].reshape(-1, 16, 16).astype(np.float32)
+        - _per_sub_block(f["dmin"][:, None] * f["mins"].astype(np.float32), 16)
+    ),
+    "Q3_K": lambda f: (
+        _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
+        * (f["codes"].reshape(-1, 16, 16).astype(np.float32) - 4)
+    ),
+    "Q4_K": lambda f: (
+        _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 8)
+        * f["codes"].reshape(-1, 8, 32).astype(np.float32)
+        - _per_sub_block(f["dmin"][:, None] * f["mins"].astype(np.float32), 8)
+    ),
+    "Q6_K": lambda f: (
+        _per_sub_block(f["d"][:, None] * f["scales"].astype(np.float32), 16)
+        * (f["codes"].reshape(-1, 16, 16).astype(np.float32) - 32)
+    ),
 }
 FORMULAS["Q5_K"] = FORMULAS["Q4_K"]
 
@@ -190,6 +210,7 @@ def test_fields_rebuild_the_weights(type_name):
 
 # ----------------------------------------------------------------------------- registry and API
 
+
 @pytest.mark.parametrize("type_name", TYPES + ["F32", "F16"])
 def test_registry_sizes_match_gguf(type_name):
     fmt = ggml.format_info(type_name)
@@ -200,8 +221,19 @@ def test_registry_sizes_match_gguf(type_name):
 
 def test_bits_per_weight_published_values():
     """llama.cpp's published bits per weight (ggml-common.h block layouts; README of quantize)."""
-    published = {"Q8_0": 8.5, "Q4_0": 4.5, "Q4_1": 5.0, "Q5_0": 5.5, "Q5_1": 6.0, "IQ4_NL": 4.5,
-                 "Q2_K": 2.625, "Q3_K": 3.4375, "Q4_K": 4.5, "Q5_K": 5.5, "Q6_K": 6.5625}
+    published = {
+        "Q8_0": 8.5,
+        "Q4_0": 4.5,
+        "Q4_1": 5.0,
+        "Q5_0": 5.5,
+        "Q5_1": 6.0,
+        "IQ4_NL": 4.5,
+        "Q2_K": 2.625,
+        "Q3_K": 3.4375,
+        "Q4_K": 4.5,
+        "Q5_K": 5.5,
+        "Q6_K": 6.5625,
+    }
     assert {name: ggml.format_info(name).bits_per_weight for name in published} == published
 
 

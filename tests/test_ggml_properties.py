@@ -1,6 +1,5 @@
 """quantlab.ggml vs llama.cpp on inputs hypothesis makes up: odd values, ties, zeros of both signs."""
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -23,10 +22,9 @@ def exactly_float32(*values):
 
 # Subnormals come only from these fixed lists, never from floats(): whether floats() may draw them
 # depends on how numpy was compiled (flush-to-zero builds), and the examples must not.
-SUBNORMALS = exactly_float32(1e-45, -1e-45, -1e-40, 1e-38)   # float32 normals start at 1.18e-38
+SUBNORMALS = exactly_float32(1e-45, -1e-45, -1e-40, 1e-38)  # float32 normals start at 1.18e-38
 # Values that stress rounding: signed zeros, subnormals, exact halves, powers of two, and anything.
-SPECIAL = st.sampled_from(exactly_float32(0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 8.0, -8.0, 127.0, 0.49999997)
-                          + SUBNORMALS)
+SPECIAL = st.sampled_from(exactly_float32(0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 8.0, -8.0, 127.0, 0.49999997) + SUBNORMALS)
 
 
 def float32s(low=None, high=None, **options):
@@ -39,8 +37,7 @@ def weights(block_size, max_blocks, magnitude):
     anything = float32s(-magnitude, magnitude, allow_nan=False, allow_infinity=False)
     scaled_integers = st.integers(-40, 40).map(lambda k: k * 0.25)
     elements = st.one_of(anything, SPECIAL, scaled_integers)
-    return st.integers(1, max_blocks).flatmap(
-        lambda n: hnp.arrays(np.float32, n * block_size, elements=elements))
+    return st.integers(1, max_blocks).flatmap(lambda n: hnp.arrays(np.float32, n * block_size, elements=elements))
 
 
 def check_bytes(x, type_name):
@@ -95,17 +92,28 @@ def best_index_brute_force(v):
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
-    float32s(-300, 300), st.sampled_from([np.nan, -4.5, 7.0, -16.0, 101.0, -116.0] + SUBNORMALS))))
+@given(
+    values=hnp.arrays(
+        np.float32,
+        st.integers(1, 64),
+        elements=st.one_of(
+            float32s(-300, 300), st.sampled_from([np.nan, -4.5, 7.0, -16.0, 101.0, -116.0] + SUBNORMALS)
+        ),
+    )
+)
 def test_iq4_nl_nearest_level_matches_best_index_int8(values):
     from quantlab.ggml.iq4_nl import nearest_level
+
     assert nearest_level(values).tolist() == [best_index_brute_force(v) for v in values]
 
 
 # ----------------------------------------------------------------------------- fp16.py helpers
 
-FLOAT32 = hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
-    float32s(allow_nan=False, allow_infinity=False), st.sampled_from(SUBNORMALS)))
+FLOAT32 = hnp.arrays(
+    np.float32,
+    st.integers(1, 64),
+    elements=st.one_of(float32s(allow_nan=False, allow_infinity=False), st.sampled_from(SUBNORMALS)),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -115,6 +123,7 @@ def test_fp16_bytes_match_struct(values):
     import struct
 
     from quantlab.ggml.fp16 import fp16_from_bytes, fp16_to_bytes
+
     expected = []
     for v in values.tolist():
         try:
@@ -122,16 +131,27 @@ def test_fp16_bytes_match_struct(values):
         except OverflowError:  # struct refuses what rounds to inf; GGML stores inf
             expected.append(struct.pack("<e", np.copysign(np.inf, v)))
     assert fp16_to_bytes(values).tobytes() == b"".join(expected)
-    assert np.array_equal(fp16_from_bytes(fp16_to_bytes(values)),
-                          np.array([struct.unpack("<e", e)[0] for e in expected], dtype=np.float32))
+    assert np.array_equal(
+        fp16_from_bytes(fp16_to_bytes(values)),
+        np.array([struct.unpack("<e", e)[0] for e in expected], dtype=np.float32),
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=hnp.arrays(np.float32, st.integers(1, 64), elements=st.one_of(
-    float32s(-1e7, 1e7), st.sampled_from(exactly_float32(0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997) + SUBNORMALS))))
+@given(
+    values=hnp.arrays(
+        np.float32,
+        st.integers(1, 64),
+        elements=st.one_of(
+            float32s(-1e7, 1e7),
+            st.sampled_from(exactly_float32(0.5, -0.5, 2.5, -2.5, 0.49999997, -0.49999997) + SUBNORMALS),
+        ),
+    )
+)
 def test_rounding_rules(values):
     """roundf and nearest_int, against float64 arithmetic where x + 0.5 is exact."""
     from quantlab.ggml.fp16 import round_half_away_from_zero, round_half_to_even
+
     wide = values.astype(np.float64)
     assert np.array_equal(round_half_away_from_zero(values), np.trunc(wide + np.copysign(0.5, wide)))
     assert np.array_equal(round_half_to_even(values), np.round(wide))  # np.round on float64: ties to even
@@ -141,6 +161,7 @@ def test_rounding_rules(values):
 @given(values=FLOAT32.filter(lambda v: np.all(np.abs(v) < 1e30)))
 def test_sum_in_order_is_a_left_to_right_float32_loop(values):
     from quantlab.ggml.fp16 import sum_in_order
+
     total = np.float32(0)
     for v in values:
         total = np.float32(total + v)
@@ -152,6 +173,7 @@ def test_sum_in_order_is_a_left_to_right_float32_loop(values):
 def test_packing_layouts(seed, n):
     """Nibbles: byte j = code j | code j+16 << 4; bits: bit k of byte j = value 8j + k."""
     from quantlab.ggml.fp16 import pack_bits, pack_fields, pack_halves, unpack_bits, unpack_fields, unpack_halves
+
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 16, size=(n, 32), dtype=np.uint8)
     packed = pack_halves(codes)

@@ -12,7 +12,7 @@ from quantlab.widgets.gguf import BlockExplorer
 
 
 def window_of(w, block):
-    return w[256 * block: 256 * (block + 1)]
+    return w[256 * block : 256 * (block + 1)]
 
 
 def test_explorer_reports_the_core_numbers():
@@ -54,7 +54,9 @@ def test_moving_a_control_keeps_the_axes_still(monkeypatch):
     explorer = BlockExplorer(type_name="Q4_K")
     redraws = []
     original = plots.FastRenderer._redraw_axes
-    monkeypatch.setattr(plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes)))
+    monkeypatch.setattr(
+        plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes))
+    )
     for block in range(16):
         explorer.set(block=block)
     for type_name in anatomy.TYPES:
@@ -100,6 +102,7 @@ def test_bad_settings_are_named():
 
 # ---------------------------------------------------------------- drawing functions
 
+
 def test_byte_colors_follow_the_fields():
     names = [field.name for field in anatomy.byte_layout("Q4_K")]
     owner = anatomy.field_of_each_byte("Q4_K")
@@ -107,17 +110,18 @@ def test_byte_colors_follow_the_fields():
     image = gguf_plots.byte_colors(values, owner, names)
     assert image.shape == (9, 16, 3)
     import matplotlib.colors as mcolors
-    assert np.allclose(image[0, 0], mcolors.to_rgb(gguf_plots.FIELD_COLORS["d"]))      # full byte: full colour
+
+    assert np.allclose(image[0, 0], mcolors.to_rgb(gguf_plots.FIELD_COLORS["d"]))  # full byte: full colour
     assert np.allclose(image[1, 0], mcolors.to_rgb(gguf_plots.FIELD_COLORS["qs"]))
     pale = gguf_plots.byte_colors(np.zeros(144, np.uint8), owner, names)
-    assert np.all(pale >= image)                                                        # zero bytes are paler
+    assert np.all(pale >= image)  # zero bytes are paler
 
 
 def test_snug_range_covers_and_holds():
     low, high = gguf_plots.snug_range(-0.047, 0.061)
     assert low <= -0.047 and high >= 0.061 and high <= 0.061 * 1.25
-    assert gguf_plots.snug_range(-0.04, 0.05, (low, high)) == (low, high)     # still fits: keep
-    assert gguf_plots.snug_range(-0.01, 0.01, (low, high)) != (low, high)     # far too loose: shrink
+    assert gguf_plots.snug_range(-0.04, 0.05, (low, high)) == (low, high)  # still fits: keep
+    assert gguf_plots.snug_range(-0.01, 0.01, (low, high)) != (low, high)  # far too loose: shrink
 
 
 def test_scales_panel_refuses_too_many_sub_blocks():
@@ -128,6 +132,7 @@ def test_scales_panel_refuses_too_many_sub_blocks():
 
 
 # ---------------------------------------------------------------- the exercise check
+
 
 def right(f):
     per_sub_block = lambda v: np.repeat(v.astype(np.float32), 32, axis=1)  # noqa: E731
@@ -141,13 +146,21 @@ def test_check_accepts_the_right_decoder_and_waits_for_an_answer(capsys):
     assert "Not answered" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake,message", [
-    (lambda f: right(f) + 2 * (f["dmin"][:, None] * np.repeat(f["mins"], 32, 1)), "subtracts"),
-    (lambda f: f["d"][:, None] * np.repeat(f["scales"], 32, 1) * f["codes"], "min is missing"),
-    (lambda f: f["d"][:, None] * np.tile(f["scales"], 32) * f["codes"] - f["dmin"][:, None] * np.tile(f["mins"], 32), "np.repeat"),
-    (lambda f: right(f)[:, :128], "shape"),
-    (lambda f: right(f) * 1.01, "Hint"),
-])
+@pytest.mark.parametrize(
+    "mistake,message",
+    [
+        (lambda f: right(f) + 2 * (f["dmin"][:, None] * np.repeat(f["mins"], 32, 1)), "subtracts"),
+        (lambda f: f["d"][:, None] * np.repeat(f["scales"], 32, 1) * f["codes"], "min is missing"),
+        (
+            lambda f: (
+                f["d"][:, None] * np.tile(f["scales"], 32) * f["codes"] - f["dmin"][:, None] * np.tile(f["mins"], 32)
+            ),
+            "np.repeat",
+        ),
+        (lambda f: right(f)[:, :128], "shape"),
+        (lambda f: right(f) * 1.01, "Hint"),
+    ],
+)
 def test_check_names_the_mistake(mistake, message):
     verdict = gguf_checks.check_dequantize_q4_k(mistake)
     assert not verdict and message in verdict.message

@@ -35,7 +35,7 @@ def _battery():
     mixed16 = rng.standard_normal((300, 16, 16)) * 10.0 ** rng.integers(-8, 3, (300, 16, 1))
     mixed32 = rng.standard_normal((300, 8, 32)) * 10.0 ** rng.integers(-8, 3, (300, 8, 1))
     zero_runs = rng.standard_normal((100, 256))
-    zero_runs[:, :32] = 0          # one all-zero sub-block of 32, two of 16
+    zero_runs[:, :32] = 0  # one all-zero sub-block of 32, two of 16
     zero_runs[:, 96:112] = 0
     single = np.zeros((50, 256))
     single[np.arange(50), rng.integers(0, 256, 50)] = rng.standard_normal(50) * 10
@@ -56,8 +56,8 @@ def _battery():
         "near_float32_max": rng.uniform(-3.4e38, 3.4e38, (20, 256)),
         "positive_only": np.abs(rng.standard_normal((100, 256))) + 3,
         "negative_only": -np.abs(rng.standard_normal((100, 256))),
-        "plus_minus_ties": rng.choice([-3.0, 3.0], (50, 256)),    # largest |x| tied, both signs
-        "small_integers": rng.integers(-4, 5, (300, 256)),         # exact ties in every rounding
+        "plus_minus_ties": rng.choice([-3.0, 3.0], (50, 256)),  # largest |x| tied, both signs
+        "small_integers": rng.integers(-4, 5, (300, 256)),  # exact ties in every rounding
         "half_integers": rng.integers(-16, 17, (200, 256)) / 2,
         "mixed_sub_blocks_16": mixed16.reshape(300, 256),
         "mixed_sub_blocks_32": mixed32.reshape(300, 256),
@@ -90,9 +90,11 @@ def _assert_same_bytes(type_name, x):
     if differs.size:
         block = differs[0]
         where = np.flatnonzero(ours[block] != reference[block])
-        pytest.fail(f"{type_name}: {differs.size}/{len(x)} blocks differ from llama.cpp; first is block "
-                    f"{block}, bytes {where[:12].tolist()}: ours {ours[block, where[:12]].tolist()} vs "
-                    f"llama.cpp {reference[block, where[:12]].tolist()}")
+        pytest.fail(
+            f"{type_name}: {differs.size}/{len(x)} blocks differ from llama.cpp; first is block "
+            f"{block}, bytes {where[:12].tolist()}: ours {ours[block, where[:12]].tolist()} vs "
+            f"llama.cpp {reference[block, where[:12]].tolist()}"
+        )
 
 
 @pytest.mark.parametrize("case", list(BATTERY))
@@ -109,7 +111,7 @@ def test_dequantize_equals_gguf_bit_for_bit(type_name, case):
     with np.errstate(all="ignore"):
         reference = gguf_quants.dequantize(data, _qtype(type_name)).reshape(ours.shape)
     assert ours.dtype == np.float32
-    assert np.array_equal(ours.view(np.uint32), reference.view(np.uint32))   # -0.0 and NaN too
+    assert np.array_equal(ours.view(np.uint32), reference.view(np.uint32))  # -0.0 and NaN too
 
 
 @pytest.mark.parametrize("type_name", TYPES)
@@ -158,10 +160,13 @@ def test_zero_blocks_give_zero_bytes_and_back(type_name):
 
 # --- the two rounding primitives, against independent definitions --------------------------
 
+
 def test_nearest_int_rounds_ties_to_even_in_range():
-    values = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 3.4999998, 4194302.5, -4194302.5,
-                       7.25, -7.75, 0.0, -0.0], dtype=np.float32)
-    expected = [round(float(v)) for v in values]      # Python's round() is ties-to-even, exact
+    values = np.array(
+        [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 3.4999998, 4194302.5, -4194302.5, 7.25, -7.75, 0.0, -0.0],
+        dtype=np.float32,
+    )
+    expected = [round(float(v)) for v in values]  # Python's round() is ties-to-even, exact
     assert nearest_int(values).tolist() == expected
 
 
@@ -175,11 +180,10 @@ def test_nearest_int_reproduces_c_bit_trick_out_of_range():
         return (bits & 0x007FFFFF) - 0x00400000
 
     assert nearest_int(np.array(values, dtype=np.float32)).tolist() == [c_nearest_int(v) for v in values]
-    assert nearest_int(np.array([np.nan], dtype=np.float32)).tolist() == [0]   # quiet NaN: 0x400000
+    assert nearest_int(np.array([np.nan], dtype=np.float32)).tolist() == [0]  # quiet NaN: 0x400000
 
 
-@pytest.mark.parametrize("shape, axis", [((16, 1), 0), ((16, 2), 0), ((32, 7), 0), ((5, 16, 9), 1),
-                                         ((16, 3), 1)])
+@pytest.mark.parametrize("shape, axis", [((16, 1), 0), ((16, 2), 0), ((32, 7), 0), ((5, 16, 9), 1), ((16, 3), 1)])
 def test_sum_in_order_adds_left_to_right_in_float32(shape, axis):
     rng = np.random.default_rng(1)
     # Mixed magnitudes make every summation order round differently.
@@ -195,19 +199,22 @@ def test_sum_in_order_adds_left_to_right_in_float32(shape, axis):
 @pytest.mark.parametrize("shape", [(16, 1), (16, 3)])
 def test_sum_in_order_signs_an_all_negative_zero_sum_like_c(shape):
     terms = np.full(shape, -0.0, dtype=np.float32)
-    assert not np.signbit(sum_in_order(terms)).any()                 # s = 0; s += -0.0 -> +0.0
+    assert not np.signbit(sum_in_order(terms)).any()  # s = 0; s += -0.0 -> +0.0
     assert np.signbit(sum_in_order(terms, start_at_zero=False)).all()  # s = t[0] stays -0.0
 
 
 # --- properties --------------------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(TYPES),
-       hnp.arrays(np.int8, (2, 256), elements=st.integers(-8, 8)),
-       st.sampled_from([1.0, 0.5, 0.1, 3.0, 1e-3, 1e5, 2.0 ** -20]))
+@given(
+    st.sampled_from(TYPES),
+    hnp.arrays(np.int8, (2, 256), elements=st.integers(-8, 8)),
+    st.sampled_from([1.0, 0.5, 0.1, 3.0, 1e-3, 1e5, 2.0**-20]),
+)
 def test_small_integer_inputs_match_llama_cpp(type_name, integers, unit):
     """Inputs on a coarse integer grid provoke exact ties in every rounding and comparison."""
-    x = (integers.astype(np.float32) * np.float32(unit))
+    x = integers.astype(np.float32) * np.float32(unit)
     _assert_same_bytes(type_name, x)
 
 
@@ -219,9 +226,12 @@ ERROR_BOUND = {"Q2_K": 1.0, "Q3_K": 0.6, "Q4_K": 0.25, "Q5_K": 0.125, "Q6_K": 0.
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(TYPES),
-       hnp.arrays(np.float32, (1, 256), elements=st.floats(-1, 1, width=32, allow_subnormal=False)),
-       st.integers(0, 255), st.sampled_from([-1.0, 1.0]))
+@given(
+    st.sampled_from(TYPES),
+    hnp.arrays(np.float32, (1, 256), elements=st.floats(-1, 1, width=32, allow_subnormal=False)),
+    st.integers(0, 255),
+    st.sampled_from([-1.0, 1.0]),
+)
 def test_reconstruction_error_is_bounded_by_block_magnitude(type_name, x, where, sign):
     x[0, where] = sign
     error = np.abs(_dequantize(type_name, _quantize(type_name, x)) - x).max()
@@ -229,6 +239,7 @@ def test_reconstruction_error_is_bounded_by_block_magnitude(type_name, x, where,
 
 
 # --- bad input ---------------------------------------------------------------------------------
+
 
 def test_quantize_rejects_wrong_dtype_and_shape_with_a_fix():
     with pytest.raises(TypeError, match="float32"):
@@ -247,10 +258,10 @@ def test_dequantize_rejects_a_buffer_of_the_wrong_size():
 # scalars, one C operation at a time, in C's order: an independent reference for the vectorized
 # searches, down to their sub-block scales and codes (the byte tests see only what survives).
 
+
 def _c_nearest_int(value):
     """llama.cpp's nearest_int on a float32 scalar: the low mantissa bits of value + 1.5 * 2**23."""
-    total = struct.unpack("<f", struct.pack("<f", float(value) + 12582912.0))[0] \
-        if np.isfinite(value) else float(value)
+    total = struct.unpack("<f", struct.pack("<f", float(value) + 12582912.0))[0] if np.isfinite(value) else float(value)
     return (struct.unpack("<i", struct.pack("<f", total))[0] & 0x007FFFFF) - 0x00400000
 
 
@@ -329,9 +340,16 @@ def _search_cases():
     negative_peak = gaussian * -np.sign(gaussian[np.arange(300), np.abs(gaussian).argmax(1)])[:, None]
     outlier = rng.standard_normal((20, 16)) * 0.01
     outlier[:, 3] = -1
-    cases = [negative_peak, rng.standard_t(2, (100, 16)), rng.integers(-4, 5, (100, 16)),
-             rng.integers(-16, 17, (50, 16)) / 2, outlier, np.zeros((3, 16)),
-             rng.standard_normal((10, 16)) * 1e-20, rng.standard_normal((10, 16)) * 1e20]
+    cases = [
+        negative_peak,
+        rng.standard_t(2, (100, 16)),
+        rng.integers(-4, 5, (100, 16)),
+        rng.integers(-16, 17, (50, 16)) / 2,
+        outlier,
+        np.zeros((3, 16)),
+        rng.standard_normal((10, 16)) * 1e-20,
+        rng.standard_normal((10, 16)) * 1e20,
+    ]
     return np.concatenate(cases).astype(np.float32)
 
 
@@ -341,6 +359,7 @@ SEARCH_CASES = _search_cases()
 @np.errstate(all="ignore")
 def test_q3_k_search_equals_a_literal_loop_of_make_q3_quants():
     from quantlab.ggml.kquants_search import fit_signed_scale_3bit, search_signed_scale_3bit
+
     expected = [_make_q3_quants_loop(x) for x in SEARCH_CASES]
     scale, codes = fit_signed_scale_3bit(SEARCH_CASES)
     assert np.array_equal(scale.view(np.uint32), np.array([s for s, _ in expected]).view(np.uint32))
@@ -349,7 +368,7 @@ def test_q3_k_search_equals_a_literal_loop_of_make_q3_quants():
     sliced, l_codes = search_signed_scale_3bit(SEARCH_CASES, slice_size=37)
     assert np.array_equal(sliced.view(np.uint32), scale.view(np.uint32))
     assert np.array_equal(l_codes + 4, codes)
-    one, one_codes = fit_signed_scale_3bit(SEARCH_CASES[7])        # a single sub-block
+    one, one_codes = fit_signed_scale_3bit(SEARCH_CASES[7])  # a single sub-block
     assert one.tobytes() == scale[7].tobytes() and one_codes.tolist() == expected[7][1]
     # Fewer sweeps allowed: some sub-blocks here are still changing after 2 (stop as C stops).
     two = [_make_q3_quants_loop(x, passes=2) for x in SEARCH_CASES]
@@ -362,11 +381,12 @@ def test_q3_k_search_equals_a_literal_loop_of_make_q3_quants():
 @np.errstate(all="ignore")
 def test_q6_k_search_equals_a_literal_loop_of_make_qx_quants():
     from quantlab.ggml.kquants_search import fit_signed_scale
+
     expected = [_make_qx_quants_loop(x) for x in SEARCH_CASES]
     scale, codes = fit_signed_scale(SEARCH_CASES, nmax=32)
     assert np.array_equal(scale.view(np.uint32), np.array([s for s, _ in expected]).view(np.uint32))
     assert codes.tolist() == [c for _, c in expected]
-    one, one_codes = fit_signed_scale(SEARCH_CASES[7], nmax=32)    # a single sub-block
+    one, one_codes = fit_signed_scale(SEARCH_CASES[7], nmax=32)  # a single sub-block
     assert one.tobytes() == scale[7].tobytes() and one_codes.tolist() == expected[7][1]
 
 

@@ -61,7 +61,7 @@ def imports(module, path):
                 target = node.module
             names = [alias.name for alias in node.names]
             yield target, names, node.lineno
-            for name in names:   # "from . import plots" imports the module quantlab.plots
+            for name in names:  # "from . import plots" imports the module quantlab.plots
                 yield f"{target}.{name}", [], node.lineno
 
 
@@ -79,8 +79,11 @@ ALL_MODULES = list(modules())
 @pytest.mark.parametrize("module, path", ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
 def test_imports_flow_one_way(module, path):
     layer = layer_of(module)
-    bad = [f"line {line}: {target}" for target, _, line in imports(module, path)
-           if forbidden_target(target) in FORBIDDEN[layer]]
+    bad = [
+        f"line {line}: {target}"
+        for target, _, line in imports(module, path)
+        if forbidden_target(target) in FORBIDDEN[layer]
+    ]
     assert not bad, f"{module} ({layer}) imports what its layer may not: {bad}"
 
 
@@ -96,7 +99,9 @@ def test_no_private_name_crosses_a_folder(module, path):
         there = target if target_is_package else target.rpartition(".")[0]
         if private and there != here:
             bad.append(f"line {line}: {private} from {target}")
-    assert not bad, f"{module} imports private names from another folder (make them public in that folder's base.py): {bad}"
+    assert not bad, (
+        f"{module} imports private names from another folder (make them public in that folder's base.py): {bad}"
+    )
 
 
 def test_the_rules_catch_a_violation(tmp_path):

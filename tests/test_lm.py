@@ -14,7 +14,14 @@ from scipy.special import log_softmax as scipy_log_softmax
 from scipy.special import rel_entr
 
 from quantlab.lm.model import ASSETS, CharLM
-from quantlab.lm.evaluation import evaluate, heldout_text, kl_divergence, negative_log_likelihood, perplexity, window_plan
+from quantlab.lm.evaluation import (
+    evaluate,
+    heldout_text,
+    kl_divergence,
+    negative_log_likelihood,
+    perplexity,
+    window_plan,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = json.loads((ASSETS / "char_lm.json").read_text(encoding="utf-8"))
@@ -45,7 +52,10 @@ def f32_evaluation(model):
 def test_logits_match_torch(model):
     """torch's float32 logits for fixed inputs, saved by the training script, vs numpy's."""
     with np.load(ASSETS / "char_lm_reference.npz") as reference:
-        for ids, expected in [(reference["ids"], reference["logits"]), (reference["short_ids"], reference["short_logits"])]:
+        for ids, expected in [
+            (reference["ids"], reference["logits"]),
+            (reference["short_ids"], reference["short_logits"]),
+        ]:
             got = model.logits(ids)
             assert got.dtype == np.float32 and got.shape == expected.shape
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
@@ -200,7 +210,9 @@ def test_evaluate_short_text(model):
 
 def test_encode_decode_round_trip(model):
     text = heldout_text()[:500]
-    assert model.decode(model.encode(text, errors="replace")) == text.translate({ord(c): "\ufffd" for c in set(text) - set(model.config.vocabulary)})
+    assert model.decode(model.encode(text, errors="replace")) == text.translate(
+        {ord(c): "\ufffd" for c in set(text) - set(model.config.vocabulary)}
+    )
     assert model.decode(model.encode("Fair is foul")) == "Fair is foul"
 
 
@@ -211,7 +223,9 @@ def test_generate_is_seeded(model):
 
 
 def test_quantlab_lm_does_not_need_torch():
-    code = "import sys, quantlab.lm, quantlab.lm.evaluation; quantlab.lm.CharLM.load(); assert 'torch' not in sys.modules"
+    code = (
+        "import sys, quantlab.lm, quantlab.lm.evaluation; quantlab.lm.CharLM.load(); assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -220,8 +234,16 @@ def test_quantlab_lm_does_not_need_torch():
 
 def test_split_keeps_held_out_plays_and_all_folio_editions_out_of_training():
     data = training_module("char_lm_data")
-    names = ["macbeth_gut.txt", "macbeth_gut_f.txt", "hamlet_gut.txt", "hamlet_gut_f.txt",
-             "twelfth_night_gut.txt", "twelfe-night_gut_f.txt", "sonnets_gut.txt", "metadata.txt"]
+    names = [
+        "macbeth_gut.txt",
+        "macbeth_gut_f.txt",
+        "hamlet_gut.txt",
+        "hamlet_gut_f.txt",
+        "twelfth_night_gut.txt",
+        "twelfe-night_gut_f.txt",
+        "sonnets_gut.txt",
+        "metadata.txt",
+    ]
     train, held_out = data.split_files(names)
     assert train == ["hamlet_gut.txt", "sonnets_gut.txt"]
     assert set(held_out) == set(CARD["split"]["held_out_plays"]) == {"macbeth_gut.txt", "twelfth_night_gut.txt"}
@@ -260,20 +282,42 @@ def test_held_out_text_is_absent_from_the_training_text():
         (lambda m: m.logits(np.array([-1, 3])), ValueError, ["-1"]),
         (lambda m: m.logits(np.zeros(129, dtype=int)), ValueError, ["129", "context length 128"]),
         (lambda m: m.logits(np.zeros((1, 2, 3), dtype=int)), ValueError, ["(1, 2, 3)", "(batch, length)"]),
-        (lambda m: m.with_weights({"output.weight": np.zeros((65, 255), np.float32)}), ValueError,
-         ["output.weight", "(65, 255)", "(65, 256)"]),
-        (lambda m: m.with_weights({"blk.0.attn_q": np.zeros((256, 256))}), ValueError, ["'blk.0.attn_q'", "'blk.0.attn_q.weight'"]),
-        (lambda m: m.with_weights({"blk.9.ffn_up.weight": np.zeros((1024, 256))}), ValueError, ["blk.9.ffn_up.weight", "not a tensor"]),
-        (lambda m: m.with_weights({"output_norm.weight": np.ones(256, dtype=int)}), TypeError, ["output_norm.weight", "int"]),
-        (lambda m: m.with_weights({"output_norm.weight": np.full(256, np.nan)}), ValueError, ["output_norm.weight", "nan"]),
+        (
+            lambda m: m.with_weights({"output.weight": np.zeros((65, 255), np.float32)}),
+            ValueError,
+            ["output.weight", "(65, 255)", "(65, 256)"],
+        ),
+        (
+            lambda m: m.with_weights({"blk.0.attn_q": np.zeros((256, 256))}),
+            ValueError,
+            ["'blk.0.attn_q'", "'blk.0.attn_q.weight'"],
+        ),
+        (
+            lambda m: m.with_weights({"blk.9.ffn_up.weight": np.zeros((1024, 256))}),
+            ValueError,
+            ["blk.9.ffn_up.weight", "not a tensor"],
+        ),
+        (
+            lambda m: m.with_weights({"output_norm.weight": np.ones(256, dtype=int)}),
+            TypeError,
+            ["output_norm.weight", "int"],
+        ),
+        (
+            lambda m: m.with_weights({"output_norm.weight": np.full(256, np.nan)}),
+            ValueError,
+            ["output_norm.weight", "nan"],
+        ),
         (lambda m: m.with_weights([("output.weight", None)]), TypeError, ["dict"]),
         (lambda m: CharLM({"output.weight": m.weights["output.weight"]}, m.config), ValueError, ["lack", "tensor"]),
         (lambda m: evaluate(m, "a"), ValueError, ["at least 2"]),
         (lambda m: evaluate(m, "To be or not", stride=0), ValueError, ["stride=0", "128"]),
         (lambda m: evaluate(m, "To be or not", stride=129), ValueError, ["stride=129"]),
         (lambda m: evaluate(m, "To be or not", batch_size=0), ValueError, ["batch_size"]),
-        (lambda m: evaluate(m, "To be or not", reference_logits=np.zeros((3, 65))), ValueError,
-         ["reference_logits", "(3, 65)", "(11, 65)"]),
+        (
+            lambda m: evaluate(m, "To be or not", reference_logits=np.zeros((3, 65))),
+            ValueError,
+            ["reference_logits", "(3, 65)", "(11, 65)"],
+        ),
         (lambda m: perplexity(np.zeros((3, 65)), np.array([0, 1])), ValueError, ["targets", "(2,)", "(3,)"]),
         (lambda m: perplexity(np.zeros((3, 65)), np.array([0, 1, 65])), ValueError, ["65 classes"]),
         (lambda m: perplexity(np.zeros((3, 65)), np.array([0.0, 1.0, 2.0])), TypeError, ["targets", "integer"]),

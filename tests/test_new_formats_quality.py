@@ -27,7 +27,7 @@ def test_rows_are_consistent():
     f32 = {row["f32_perplexity"] for row in TABLE["char_lm"]["rows"]}
     assert len(f32) == 1
     f32_row = next(r for r in quality.load_table().full_text if r.mix == "F32" and not r.overrides)
-    assert abs(f32.pop() - f32_row.perplexity) < 1e-3      # notebook 08's F32 row
+    assert abs(f32.pop() - f32_row.perplexity) < 1e-3  # notebook 08's F32 row
     kl = {(r["type"], r["imatrix"]): r["kl_divergence"] for r in TABLE["char_lm"]["rows"]}
     assert kl[("BF16", False)] < kl[("IQ4_XS", False)] < kl[("IQ2_XXS", True)] < kl[("IQ1_S", True)]
     for row in TABLE["minilm"]["rows"]:

@@ -40,7 +40,9 @@ def test_no_widget_state_views_or_errors(notebook):
     for cell in _code_cells(nb):
         for output in cell["outputs"]:
             assert output["output_type"] != "error", f"{path.name} stores an error: {output.get('ename')}"
-            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), f"{path.name} stores a widget view"
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"{path.name} stores a widget view"
+            )
 
 
 def test_each_notebook_teaches_the_same_way(notebook):

@@ -8,7 +8,7 @@ import quantlab
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-CONDA_NAMES = {"matplotlib": "matplotlib-base"}   # conda-forge's matplotlib without a GUI toolkit
+CONDA_NAMES = {"matplotlib": "matplotlib-base"}  # conda-forge's matplotlib without a GUI toolkit
 
 
 def requirement(text):
@@ -48,8 +48,9 @@ def test_postbuild_installs_the_package_and_every_model_package():
     for extra in ("models", "runtime"):
         for line in PYPROJECT["project"]["optional-dependencies"][extra]:
             name, bound = requirement(line)
-            assert f"{name}{bound}" in post_build or (not bound and name in post_build), \
+            assert f"{name}{bound}" in post_build or (not bound and name in post_build), (
                 f"postBuild does not install {name}{bound} (pyproject's {extra} extra)"
+            )
     makefile = (ROOT / "Makefile").read_text()
     for name in re.search(r"--no-deps (.+)$", makefile, re.M).group(1).split():
         assert name in post_build, f"postBuild misses {name}, which the Makefile installs with --no-deps"

@@ -19,10 +19,17 @@ from quantlab.lm import CharLM
 from quantlab.lm.evaluation import evaluate, heldout_text
 from quantlab.lm.quality import TABLE_MIXES, TENSOR_CLASSES, QualityMeter, StaleTableError, TensorCache
 
-SHORT_TEXT_SLICE = slice(20000, 21500)   # 1,500 characters of Macbeth: quick scores for the oracle checks
+SHORT_TEXT_SLICE = slice(20000, 21500)  # 1,500 characters of Macbeth: quick scores for the oracle checks
 # One type per class, so a plan exercises seven formats at once (every CharLM row fits every type).
-SPREAD = {"token_embd": "Q8_0", "attn_qk": "Q3_K", "attn_v": "Q5_K", "attn_output": "Q5_1", "ffn_up": "Q2_K",
-          "ffn_down": "IQ4_NL", "output": "Q4_1"}
+SPREAD = {
+    "token_embd": "Q8_0",
+    "attn_qk": "Q3_K",
+    "attn_v": "Q5_K",
+    "attn_output": "Q5_1",
+    "ffn_up": "Q2_K",
+    "ffn_down": "IQ4_NL",
+    "output": "Q4_1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +43,7 @@ def short_meter(model):
 
 
 # --- the plan: llama.cpp's rules, then the overrides ------------------------------------------------------
+
 
 def test_every_matrix_has_a_class_and_no_norm_has_one(model):
     shapes = model.tensor_shapes()
@@ -55,7 +63,7 @@ def test_plan_without_overrides_is_choose_types(model, mix):
 def test_an_override_moves_its_class_and_nothing_else(model):
     shapes = model.tensor_shapes()
     base = quality.plan_types(shapes, "Q4_K_M")
-    moved = quality.plan_types(shapes, "Q4_K_M", {"attn_v": "Q8_0", "token_embd": "mix"})   # 'mix' keeps the rule
+    moved = quality.plan_types(shapes, "Q4_K_M", {"attn_v": "Q8_0", "token_embd": "mix"})  # 'mix' keeps the rule
     changed = {name for name in base if base[name] != moved[name]}
     assert changed == {f"blk.{i}.attn_v.weight" for i in range(3) if base[f"blk.{i}.attn_v.weight"] != "Q8_0"}
     assert all(moved[f"blk.{i}.attn_v.weight"] == "Q8_0" for i in range(3))
@@ -71,6 +79,7 @@ def test_q4_k_m_on_three_layers_raises_only_the_last_layer(model):
 
 
 # --- the bytes and weights are llama.cpp's ----------------------------------------------------------------
+
 
 def test_every_tensor_of_a_plan_is_llama_cpps_bytes_and_weights(model):
     import gguf
@@ -106,6 +115,7 @@ def test_scores_equal_a_model_built_from_llama_cpps_weights(model, short_meter):
     """measure() against evaluate() of a model whose weights came from libgguf + gguf-py, on the same text."""
     import gguf
     import libgguf
+
     types = quality.plan_types(model.tensor_shapes(), "Q4_K_M", {"token_embd": "Q5_0"})
     weights = {}
     for name, type_name in types.items():
@@ -116,8 +126,11 @@ def test_scores_equal_a_model_built_from_llama_cpps_weights(model, short_meter):
     text = heldout_text()[SHORT_TEXT_SLICE]
     expected = evaluate(model.with_weights(weights), text, reference_logits=evaluate(model, text).logits)
     got = short_meter.measure("Q4_K_M", {"token_embd": "Q5_0"})
-    assert (got.perplexity, got.kl_divergence, got.mean_nll) == \
-           (expected.perplexity, expected.kl_divergence, expected.mean_nll)
+    assert (got.perplexity, got.kl_divergence, got.mean_nll) == (
+        expected.perplexity,
+        expected.kl_divergence,
+        expected.mean_nll,
+    )
     assert got.n_weights == sum(w.size for w in model.weights.values())
 
 
@@ -133,7 +146,7 @@ def test_each_tensor_is_quantized_once(short_meter):
     again = short_meter.measure("Q5_K_S")
     assert short_meter.tensors.n_quantized == before
     short_meter.measure("Q5_K_S", {"output": "Q2_K"})
-    assert short_meter.tensors.n_quantized == before + 1          # one tensor in that class, one new pair
+    assert short_meter.tensors.n_quantized == before + 1  # one tensor in that class, one new pair
     assert again == short_meter.measure("Q5_K_S")
 
 
@@ -152,7 +165,7 @@ def test_per_position_scores_average_to_the_measured_ones(short_meter):
     assert len(kl) == len(delta_nll) == row.n_predictions
     assert np.mean(delta_nll) == pytest.approx(np.log(row.perplexity / row.reference_perplexity), rel=1e-9, abs=1e-15)
     assert np.mean(kl) == pytest.approx(row.kl_divergence, rel=1e-12)
-    assert np.all(kl >= 0) and np.any(delta_nll < 0) and np.any(delta_nll > 0)   # Q8_0 helps at some characters
+    assert np.all(kl >= 0) and np.any(delta_nll < 0) and np.any(delta_nll > 0)  # Q8_0 helps at some characters
 
 
 def test_class_sensitivity_quantizes_one_class_at_a_time(short_meter):
@@ -172,6 +185,7 @@ def test_apply_mix_is_the_measured_model(model, short_meter):
 
 # --- the committed table ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def table(model):
     return quality.load_table(model=model)
@@ -181,14 +195,16 @@ def _compare(got, cached, table):
     """The same result (quality.row_differences): scores bit for bit on the machine that wrote the table."""
     exact = quality.same_environment(table.versions)
     if not exact:
-        warnings.warn(f"the table was written with another numpy/BLAS/CPU: scores compared to "
-                      f"{quality.SCORE_TOLERANCE:.0e} nats, bytes exactly")
+        warnings.warn(
+            f"the table was written with another numpy/BLAS/CPU: scores compared to "
+            f"{quality.SCORE_TOLERANCE:.0e} nats, bytes exactly"
+        )
     assert quality.row_differences(got, cached, exact) == []
 
 
 def test_cached_full_text_rows_recompute_exactly(model, table):
     """Two rows of the committed table measured again from nothing: the F32 reference, quantizing, evaluating."""
-    meter = QualityMeter(model)          # whole held-out text
+    meter = QualityMeter(model)  # whole held-out text
     for mix in ("Q4_K_M", "Q2_K"):
         _compare(meter.measure(mix), table.row(mix), table)
 
@@ -237,19 +253,24 @@ def test_format_table_has_one_line_per_row(table):
 
 # --- bad input --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mix, overrides, error, match", [
-    ("Q4_K_XL", None, ValueError, "mix='Q4_K_XL'.*choose one of"),
-    ("Q4_K_M", {"attn": "Q8_0"}, ValueError, "'attn', not a tensor class.*attn_qk"),
-    ("Q4_K_M", {"attn_v": "Q7_K"}, ValueError, r"overrides\['attn_v'\]='Q7_K'.*Q8_0"),
-    ("Q4_K_M", "Q8_0", TypeError, "overrides must be a dict"),
-    (4, None, ValueError, "mix=4"),
-])
+
+@pytest.mark.parametrize(
+    "mix, overrides, error, match",
+    [
+        ("Q4_K_XL", None, ValueError, "mix='Q4_K_XL'.*choose one of"),
+        ("Q4_K_M", {"attn": "Q8_0"}, ValueError, "'attn', not a tensor class.*attn_qk"),
+        ("Q4_K_M", {"attn_v": "Q7_K"}, ValueError, r"overrides\['attn_v'\]='Q7_K'.*Q8_0"),
+        ("Q4_K_M", "Q8_0", TypeError, "overrides must be a dict"),
+        (4, None, ValueError, "mix=4"),
+    ],
+)
 def test_bad_settings_are_named(short_meter, mix, overrides, error, match):
     with pytest.raises(error, match=match):
         short_meter.measure(mix, overrides)
 
 
 # --- what "the same result" means across machines ---------------------------------------------------------
+
 
 def _moved(row, **changes):
     return quality.Quality(**(row.record() | changes))
@@ -263,23 +284,38 @@ def test_a_row_is_the_same_result_as_itself_in_both_modes(table):
 def test_float32_order_noise_passes_across_machines_but_not_on_the_same_one(table):
     """5e-7 relative on perplexity and 5e-7 nats on the KL: inside SCORE_TOLERANCE (1e-6 nats), not exact."""
     row = table.row("Q4_K_M")
-    noisy = _moved(row, perplexity=row.perplexity * (1 + 5e-7), kl_divergence=row.kl_divergence + 5e-7,
-                   mean_nll=row.mean_nll - 5e-7)
+    noisy = _moved(
+        row,
+        perplexity=row.perplexity * (1 + 5e-7),
+        kl_divergence=row.kl_divergence + 5e-7,
+        mean_nll=row.mean_nll - 5e-7,
+    )
     assert quality.row_differences(noisy, row, exact=False) == []
-    assert [d.split(":")[0] for d in quality.row_differences(noisy, row, exact=True)] == \
-           ["perplexity", "mean_nll", "kl_divergence"]
+    assert [d.split(":")[0] for d in quality.row_differences(noisy, row, exact=True)] == [
+        "perplexity",
+        "mean_nll",
+        "kl_divergence",
+    ]
 
 
-@pytest.mark.parametrize("changes, key", [
-    ({"kl_divergence": 3e-6}, "kl_divergence"),        # added to the cached value below
-    ({"perplexity": 1e-5}, "perplexity"),
-    ({"sha256": "0" * 64}, "sha256"),
-    ({"n_bytes": 1}, "n_bytes"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"kl_divergence": 3e-6}, "kl_divergence"),  # added to the cached value below
+        ({"perplexity": 1e-5}, "perplexity"),
+        ({"sha256": "0" * 64}, "sha256"),
+        ({"n_bytes": 1}, "n_bytes"),
+    ],
+)
 def test_a_real_difference_is_refused_on_any_machine(table, changes, key):
     row = table.row("Q4_K_M")
-    moved = _moved(row, **{k: (v if isinstance(v, str) else getattr(row, k) * (1 + v) if k == "perplexity"
-                              else getattr(row, k) + v) for k, v in changes.items()})
+    moved = _moved(
+        row,
+        **{
+            k: (v if isinstance(v, str) else getattr(row, k) * (1 + v) if k == "perplexity" else getattr(row, k) + v)
+            for k, v in changes.items()
+        },
+    )
     for exact in (True, False):
         assert [d.split(":")[0] for d in quality.row_differences(moved, row, exact)] == [key]
 

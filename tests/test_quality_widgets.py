@@ -30,20 +30,27 @@ def explorer():
 
 # --- the preset fills the classes ------------------------------------------------------------------------
 
+
 def test_presets_fill_the_class_dropdowns(explorer):
     explorer.set(mix="Q2_K")
-    assert {c: explorer.controls[c].value for c in quality.TENSOR_CLASSES} == \
-           {"token_embd": "Q2_K", "attn_qk": "Q2_K", "attn_v": "Q3_K", "attn_output": "Q3_K", "ffn_up": "Q2_K",
-            "ffn_down": "Q3_K", "output": "Q6_K"}
+    assert {c: explorer.controls[c].value for c in quality.TENSOR_CLASSES} == {
+        "token_embd": "Q2_K",
+        "attn_qk": "Q2_K",
+        "attn_v": "Q3_K",
+        "attn_output": "Q3_K",
+        "ffn_up": "Q2_K",
+        "ffn_down": "Q3_K",
+        "output": "Q6_K",
+    }
     explorer.set(mix="Q4_K_M")
-    assert explorer.controls["attn_v"].value == explorer.controls["ffn_down"].value == MIX_RULE   # Q4_K, Q4_K, Q6_K
+    assert explorer.controls["attn_v"].value == explorer.controls["ffn_down"].value == MIX_RULE  # Q4_K, Q4_K, Q6_K
     assert explorer.overrides == {}
 
 
 def test_a_new_preset_clears_the_overrides(explorer):
     explorer.set(mix="Q4_K_M", token_embd="Q8_0")
     assert explorer.overrides == {"token_embd": "Q8_0"}
-    explorer.controls["mix"].value = "Q5_K_S"          # as a learner's click does
+    explorer.controls["mix"].value = "Q5_K_S"  # as a learner's click does
     assert explorer.overrides == {} and explorer.controls["token_embd"].value == "Q5_K"
 
 
@@ -100,11 +107,14 @@ def test_static_fallback_carries_the_picture_and_numbers(explorer):
     assert bundle["image/png"] and "KL to F32" in bundle["text/plain"] and "QualityExplorer(" in bundle["text/plain"]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mix": "Q3_K_L"}, "mix='Q3_K_L' is not a preset"),
-    ({"attn": "Q8_0"}, "'attn', not a tensor class"),
-    ({"attn_v": "Q9_K"}, r"overrides\['attn_v'\]='Q9_K'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mix": "Q3_K_L"}, "mix='Q3_K_L' is not a preset"),
+        ({"attn": "Q8_0"}, "'attn', not a tensor class"),
+        ({"attn_v": "Q9_K"}, r"overrides\['attn_v'\]='Q9_K'"),
+    ],
+)
 def test_bad_settings_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         QualityExplorer(**kwargs)
@@ -119,10 +129,11 @@ def test_bad_set_is_named(explorer):
 
 def test_fill_marks_only_classes_whose_layers_differ():
     assert fill("Q8_0") == {c: "Q8_0" for c in quality.TENSOR_CLASSES}
-    assert [c for c, t in fill("Q3_K_M").items() if t == MIX_RULE] == ["attn_v"]   # Q5_K in layers 0-1, Q4_K in 2
+    assert [c for c, t in fill("Q3_K_M").items() if t == MIX_RULE] == ["attn_v"]  # Q5_K in layers 0-1, Q4_K in 2
 
 
 # --- drawing ------------------------------------------------------------------------------------------------
+
 
 def test_static_figures_have_no_animated_artists():
     rows = reports.table().full_text
@@ -133,30 +144,35 @@ def test_static_figures_have_no_animated_artists():
 
 # --- the published numbers beside ours ---------------------------------------------------------------------
 
+
 def test_comparison_gives_published_increases_in_percent():
     text = reports.comparison_text(reports.table().full_text)
     q4_k_m = next(line for line in text.splitlines() if line.startswith("Q4_K_M"))
-    assert "+1.42" in q4_k_m            # Llama 2 7B: PPL ratio 1.014242 in the README
-    assert "+0.175" in q4_k_m and "0.03127" in q4_k_m     # Llama 3 8B scoreboard row
+    assert "+1.42" in q4_k_m  # Llama 2 7B: PPL ratio 1.014242 in the README
+    assert "+0.175" in q4_k_m and "0.03127" in q4_k_m  # Llama 3 8B scoreboard row
 
 
 def test_article_increases_are_its_own_table():
     text = reports.article_text(reports.table().full_text)
     lines = {line.split()[0]: line.split() for line in text.splitlines()[1:]}
-    assert lines["Q4_K_M"][1] == f"{100 * (5.40 / 5.25 - 1):+.2f}" and lines["Q8_0"][1] == f"{100 * (5.26 / 5.25 - 1):+.2f}"
+    assert (
+        lines["Q4_K_M"][1] == f"{100 * (5.40 / 5.25 - 1):+.2f}"
+        and lines["Q8_0"][1] == f"{100 * (5.26 / 5.25 - 1):+.2f}"
+    )
 
 
 def test_published_series_bits_come_from_the_rules():
     series = reports.published_series(reports.table().full_text)
     bits, kl, mixes = series["Llama 2 7B"]
     assert mixes == ["Q8_0", "Q6_K", "Q4_K_M", "Q2_K"]
-    published = {"Q6_K": 6.56, "Q4_K_M": 4.84}                 # examples/quantize/README.md, "## Llama 2 7B"
+    published = {"Q6_K": 6.56, "Q4_K_M": 4.84}  # examples/quantize/README.md, "## Llama 2 7B"
     assert [round(b, 2) for b in bits[1:3]] == [published["Q6_K"], published["Q4_K_M"]]
-    assert bits[0] == pytest.approx(8 * 34 / 32, abs=2e-3)      # Q8_0: 34 bytes per 32 weights (+ F32 norms)
-    assert bits[3] < 3.35      # today's Q2_K, below the README's 2023 figure (llama.cpp PR #4897)
+    assert bits[0] == pytest.approx(8 * 34 / 32, abs=2e-3)  # Q8_0: 34 bytes per 32 weights (+ F32 norms)
+    assert bits[3] < 3.35  # today's Q2_K, below the README's 2023 figure (llama.cpp PR #4897)
 
 
 # --- progress and the MiniLM guard ---------------------------------------------------------------------------
+
 
 def test_text_progress_outside_a_notebook_prints(capsys):
     bar = progress.TextProgress("rows", width=10)
@@ -186,15 +202,16 @@ def test_minilm_texts():
 
     rows = minilm_reports.fidelity_rows(("Q8_0", "Q4_K"))
     text = minilm_reports.fidelity_text(rows)
-    assert "Q5_0 x30, Q4_K x6" in text                   # rows of 384 fall back, ffn_down (1536) keeps Q4_K
+    assert "Q5_0 x30, Q4_K x6" in text  # rows of 384 fall back, ffn_down (1536) keeps Q4_K
     assert rows[0].mean_cosine > rows[1].mean_cosine > 0.9
     summary = minilm_outliers.outlier_summary()
     w = models.load_minilm()["encoder.layer.0.output.dense.weight"]
-    brute = np.abs(w).max() / w.std()                     # layer 0 ffn_down, by hand
+    brute = np.abs(w).max() / w.std()  # layer 0 ffn_down, by hand
     assert f"{brute:.1f}" in minilm_reports.outliers_text(summary)
 
 
 # --- the exercise ----------------------------------------------------------------------------------------------
+
 
 def test_check_right_answers(capsys):
     assert quality_checks.check_beat_q4_k_m({"token_embd": "Q8_0", "attn_v": "Q4_K"})
@@ -207,12 +224,15 @@ def test_check_accepts_the_explorer(explorer):
     assert quality_checks.check_beat_q4_k_m(explorer)
 
 
-@pytest.mark.parametrize("answer, hint", [
-    ({"token_embd": "Q8_0"}, "Half-way"),
-    ({"attn_v": "Q8_0"}, "Too many bits.*attn_v costs"),
-    ({"attn_qk": "Q3_K"}, "Not yet"),
-    ({"mix": "Q4_K_M"}, "That is Q4_K_M itself"),
-])
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        ({"token_embd": "Q8_0"}, "Half-way"),
+        ({"attn_v": "Q8_0"}, "Too many bits.*attn_v costs"),
+        ({"attn_qk": "Q3_K"}, "Not yet"),
+        ({"mix": "Q4_K_M"}, "That is Q4_K_M itself"),
+    ],
+)
 def test_check_names_the_mistake(answer, hint, capsys):
     assert not quality_checks.check_beat_q4_k_m(answer)
     assert re.search(hint, capsys.readouterr().out)

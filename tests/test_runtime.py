@@ -47,6 +47,7 @@ def _fields(path):
 
 # --- the file, read by llama.cpp's own Python reader ---------------------------------------------
 
+
 def test_tensor_bytes_are_llama_cpps_quantizer_bytes(q4_k_m, weights):
     """Every tensor in the file, read by gguf.GGUFReader, equals libgguf's quantization of MiniLM's weight."""
     reader, _ = _fields(q4_k_m.path)
@@ -62,7 +63,7 @@ def test_tensor_bytes_are_llama_cpps_quantizer_bytes(q4_k_m, weights):
         else:
             expected = libgguf.quantize_rows(source.reshape(-1, source.shape[-1]), GGMLQuantizationType[type_name])
         assert np.array_equal(np.asarray(tensor.data).view(np.uint8).reshape(-1), expected.reshape(-1)), tensor.name
-    assert {"Q4_K", "Q6_K", "Q5_0", "Q8_0", "F32"} <= kinds      # llama.cpp's Q4_K_M with its fallbacks
+    assert {"Q4_K", "Q6_K", "Q5_0", "Q8_0", "F32"} <= kinds  # llama.cpp's Q4_K_M with its fallbacks
 
 
 def test_per_tensor_map_round_trips(folder, weights):
@@ -73,8 +74,9 @@ def test_per_tensor_map_round_trips(folder, weights):
     assert {name: stored[name] for name in chosen} == chosen
     assert sum(t != "F32" for t in stored.values()) == 3
     embd = next(t for t in reader.tensors if t.name == "token_embd.weight")
-    assert np.array_equal(np.asarray(embd.data).reshape(-1),
-                          weights["embeddings.word_embeddings.weight"].astype(np.float16).reshape(-1))
+    assert np.array_equal(
+        np.asarray(embd.data).reshape(-1), weights["embeddings.word_embeddings.weight"].astype(np.float16).reshape(-1)
+    )
 
 
 def test_metadata_follows_llama_cpps_bert_converter(q4_k_m):
@@ -106,6 +108,7 @@ def test_plan_one_type_quantizes_the_36_encoder_matrices(weights):
 
 # --- bad input -------------------------------------------------------------------------------------
 
+
 def test_a_type_the_rows_cannot_take_names_the_tensor(folder, weights):
     with pytest.raises(ValueError, match=r"blk\.0\.attn_output\.weight has rows of 384 .*Q4_K blocks of 256"):
         minilm_file.write_minilm(folder / "bad.gguf", types="Q4_K", weights=weights)
@@ -132,7 +135,7 @@ def test_unwritable_paths(folder, weights):
         minilm_file.write_minilm(folder, types="Q8_0", weights=weights)
     with pytest.raises(TypeError, match="file path"):
         minilm_file.write_minilm(42, types="Q8_0", weights=weights)
-    with pytest.raises(ValueError, match="cannot be written"):        # /proc takes no new files, even from root
+    with pytest.raises(ValueError, match="cannot be written"):  # /proc takes no new files, even from root
         minilm_file.write_minilm("/proc/quantlab-test.gguf", types="Q8_0", weights=weights)
 
 
@@ -163,6 +166,7 @@ def test_a_well_formed_file_llama_cpp_cannot_load_is_a_value_error(folder):
 
 # --- llama.cpp runs the files ----------------------------------------------------------------------
 
+
 def test_llama_cpp_embeds_the_f32_file_as_numpy_does(folder, weights, fp32):
     info = minilm_file.write_minilm(folder / "f32.gguf", types="F32", weights=weights)
     with Engine(info.path, embedding=True, flash_attention=False) as engine:
@@ -173,8 +177,8 @@ def test_llama_cpp_embeds_the_f32_file_as_numpy_does(folder, weights, fp32):
 
 def test_quantized_file_numpy_vs_llama_cpp_and_fp32(q4_k_m, fp32):
     result = fidelity.compare_minilm(q4_k_m.path, SENTENCES, fp32=fp32)
-    assert result.cosine_numpy_llama.min() > 0.995       # the same weights in two engines
-    assert result.cosine_llama_fp32.mean() < 0.999       # the quantization shows, in both
+    assert result.cosine_numpy_llama.min() > 0.995  # the same weights in two engines
+    assert result.cosine_llama_fp32.mean() < 0.999  # the quantization shows, in both
     assert abs(result.cosine_llama_fp32.mean() - result.cosine_numpy_fp32.mean()) < 2e-3
     # ggml-cpu's activation rounding explains a good part of the residual, not all of it (fidelity.py)
     assert (1 - result.cosine_emulated_llama).mean() < 0.7 * (1 - result.cosine_numpy_llama).mean()
@@ -201,6 +205,7 @@ def test_activation_rounding_turns_a_one_ulp_change_into_the_residual(q4_k_m):
 
 # --- the numpy model of ggml-cpu ---------------------------------------------------------------------
 
+
 def test_emulation_without_roundings_is_quantlabs_minilm(weights, fp32):
     vectors = ggml_cpu.embed(SENTENCES, weights, {}, activations=False, ggml_gelu=False)
     assert minilm.cosine(vectors, fp32).min() > 1 - 1e-9
@@ -210,10 +215,10 @@ def _round_q8_k_reference(x):
     """quantize_row_q8_K_ref, element by element, as ggml-quants.c writes it."""
     out = np.empty_like(x)
     for b in range(0, x.size, 256):
-        block = x.flat[b:b + 256]
+        block = x.flat[b : b + 256]
         peak = max(block, key=abs)
         if peak == 0:
-            out.flat[b:b + 256] = 0
+            out.flat[b : b + 256] = 0
             continue
         iscale = np.float32(-127) / np.float32(peak)
         scale = np.float32(1) / iscale
@@ -225,7 +230,7 @@ def _round_q8_k_reference(x):
 def test_q8_k_rounding_matches_the_reference_loop():
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((3, 512)) * rng.lognormal(0, 2, (3, 1))).astype(np.float32)
-    x[2, :256] = 0                                    # an all-zero block stays zero
+    x[2, :256] = 0  # an all-zero block stays zero
     assert np.array_equal(ggml_cpu.round_q8_k(x), _round_q8_k_reference(x))
 
 

@@ -44,7 +44,7 @@ def test_one_tensor_requantized_from_its_decoded_rows(gemma, tmp_path):
         assert np.array_equal(rewritten.raw_rows(name).reshape(-1), expected.reshape(-1))
         for other in ("token_embd.weight", "blk.3.attn_q.weight", "blk.17.ffn_down.weight"):
             assert np.array_equal(rewritten.raw_rows(other), gemma.raw_rows(other))
-        assert rewritten.metadata["general.file_type"] & gguf.LlamaFileType.GUESSED   # a hand-made mix
+        assert rewritten.metadata["general.file_type"] & gguf.LlamaFileType.GUESSED  # a hand-made mix
         assert rewritten.metadata["tokenizer.ggml.tokens"] == gemma.metadata["tokenizer.ggml.tokens"]
 
 

@@ -21,6 +21,7 @@ def runner():
 
 # --- the guard ------------------------------------------------------------------------------------------
 
+
 def test_runtime_guard_prints_the_pip_command(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert engine.runtime_ready() is False
@@ -38,6 +39,7 @@ def test_the_check_without_the_runtime_says_so(monkeypatch, capsys):
 
 
 # --- choices -----------------------------------------------------------------------------------------------
+
 
 def test_overrides_by_role_and_by_name():
     plan = runs.choice_plan("Q4_K_M", {"token_embd": "Q4_0", "attn_v": "Q8_0", "blk.2.ffn_down.weight": "F16"})
@@ -61,24 +63,27 @@ def test_bad_choices_name_the_problem():
 
 # --- runs in llama.cpp ----------------------------------------------------------------------------------------
 
+
 def test_f16_run_agrees_with_fp32_in_both_engines(runner):
     run = runner.run("F16")
     assert run.passes and run.cosine_llama.min() > 0.99999 and run.cosine_numpy.min() > 0.99999
-    expected = sum(ggml.FORMATS[t].bytes_per_block * int(np.prod(s)) // ggml.FORMATS[t].block_size
-                   for t, s in zip(run.types.values(), minilm_file.tensor_shapes().values()))
-    assert expected < run.n_bytes < expected + 2_000_000      # tensors plus metadata and vocabulary
+    expected = sum(
+        ggml.FORMATS[t].bytes_per_block * int(np.prod(s)) // ggml.FORMATS[t].block_size
+        for t, s in zip(run.types.values(), minilm_file.tensor_shapes().values())
+    )
+    assert expected < run.n_bytes < expected + 2_000_000  # tensors plus metadata and vocabulary
 
 
 def test_runs_are_cached_and_relabelled(runner):
     first = runner.run("Q8_0")
     again = runner.run_types(runs.choice_plan("Q8_0"), "another label")
     assert again.label == "another label"
-    assert again.cosine_llama is first.cosine_llama       # measured once
+    assert again.cosine_llama is first.cosine_llama  # measured once
 
 
 def test_quantization_shows_in_both_engines_alike(runner):
     run = runner.run("Q4_0")
-    assert not run.passes                                  # Q4_0 everywhere: some sentence falls below 0.99
+    assert not run.passes  # Q4_0 everywhere: some sentence falls below 0.99
     assert np.abs(run.cosine_llama - run.cosine_numpy).max() < 0.02
     assert abs(run.cosine_llama.mean() - run.cosine_numpy.mean()) < 2e-3
 
@@ -101,11 +106,12 @@ def test_reports_are_text(runner):
 
 # --- the exercise's check -------------------------------------------------------------------------------------
 
+
 def test_check_accepts_a_small_faithful_file_and_names_the_mistakes(runner, capsys):
     right = {"mix": "Q8_0", "token_embd": "Q4_0"}
     assert checks.check_small_faithful_file(right)
     mine, budget = runner.run("Q8_0", {"token_embd": "Q4_0"}), runner.run("Q4_0")
-    assert mine.n_bytes <= budget.n_bytes and mine.cosine_llama.min() >= 0.99    # the check's verdict, measured
+    assert mine.n_bytes <= budget.n_bytes and mine.cosine_llama.min() >= 0.99  # the check's verdict, measured
     capsys.readouterr()
     assert not checks.check_small_faithful_file("Q8_0")
     assert "too big" in capsys.readouterr().out

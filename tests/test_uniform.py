@@ -131,6 +131,7 @@ def test_bits_per_weight_of_group_scales():
 
 def test_q4_0_layout_matches_ggml_size():
     import gguf
+
     block_size, type_size = gguf.constants.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_0]
     q = ql.quantize(data.gaussian(4096), 4, group_size=32, symmetric_range="full", scale_dtype="float16")
     assert q.bits_per_weight == 8 * type_size / block_size

@@ -27,7 +27,9 @@ def test_moving_a_slider_changes_the_picture_and_the_numbers():
 
 
 def test_call_round_trips():
-    explorer = widgets.QuantizationExplorer(show=("bits", "group_size", "outliers"), panels=("histogram", "error", "tradeoff"))
+    explorer = widgets.QuantizationExplorer(
+        show=("bits", "group_size", "outliers"), panels=("histogram", "error", "tradeoff")
+    )
     explorer.set(bits=3, group_size=32, outliers=2)
     rebuilt = eval(explorer.call(), {"quantlab": quantlab})
     assert rebuilt.settings == explorer.settings
@@ -90,7 +92,9 @@ def test_pareto_front_is_non_dominated():
     assert not any(p["group_size"] == 48 for p in points)  # 48 does not divide 1024: skipped
     front = tradeoff.pareto_front(points)
     for p in front:
-        assert not any(q["bits_per_weight"] <= p["bits_per_weight"] and q["mse"] < p["mse"] for q in points if q is not p)
+        assert not any(
+            q["bits_per_weight"] <= p["bits_per_weight"] and q["mse"] < p["mse"] for q in points if q is not p
+        )
 
 
 def _pixels(png):
@@ -105,8 +109,13 @@ def test_partial_redraws_give_the_same_pixels_as_a_full_draw():
     """The blitting renderer must never show a stale or smeared picture."""
     from quantlab import plots
 
-    explorer = widgets.QuantizationExplorer(outliers=1, outlier_magnitude=100.0, n=1024, std=0.1,
-                                            show=("bits", "outliers", "outlier_magnitude", "group_size"))
+    explorer = widgets.QuantizationExplorer(
+        outliers=1,
+        outlier_magnitude=100.0,
+        n=1024,
+        std=0.1,
+        show=("bits", "outliers", "outlier_magnitude", "group_size"),
+    )
     for magnitude in (10.0, 50.0, 200.0, 30.0, 480.0, 20.0):
         explorer.set(outlier_magnitude=magnitude)
     explorer.set(bits=3, group_size=32)

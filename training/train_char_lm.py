@@ -47,7 +47,9 @@ class Block(nn.Module):
         super().__init__()
         self.n_head = n_head
         self.attn_norm = nn.RMSNorm(d_model, eps=norm_eps)
-        self.attn_q, self.attn_k, self.attn_v, self.attn_output = (nn.Linear(d_model, d_model, bias=False) for _ in range(4))
+        self.attn_q, self.attn_k, self.attn_v, self.attn_output = (
+            nn.Linear(d_model, d_model, bias=False) for _ in range(4)
+        )
         self.ffn_norm = nn.RMSNorm(d_model, eps=norm_eps)
         self.ffn_up = nn.Linear(d_model, d_ff, bias=False)
         self.ffn_down = nn.Linear(d_ff, d_model, bias=False)
@@ -55,7 +57,9 @@ class Block(nn.Module):
     def forward(self, x):
         batch, length, width = x.shape
         h = self.attn_norm(x)
-        q, k, v = (m(h).view(batch, length, self.n_head, -1).transpose(1, 2) for m in (self.attn_q, self.attn_k, self.attn_v))
+        q, k, v = (
+            m(h).view(batch, length, self.n_head, -1).transpose(1, 2) for m in (self.attn_q, self.attn_k, self.attn_v)
+        )
         attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.attn_output(attended.transpose(1, 2).reshape(batch, length, width))
         return x + self.ffn_down(F.gelu(self.ffn_up(self.ffn_norm(x)), approximate="tanh"))
@@ -140,7 +144,9 @@ def train(model, train_ids, monitor_ids, log, steps=STEPS):
     decay = [p for n, p in model.named_parameters() if p.ndim == 2 and n != "token_embd.weight"]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim == 2 and n != "token_embd.weight")]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}], lr=PEAK_LR, betas=(0.9, 0.95)
+        [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=PEAK_LR,
+        betas=(0.9, 0.95),
     )
     rng = np.random.default_rng(SEED)
     length = ARCHITECTURE["context_length"]
@@ -172,7 +178,9 @@ def train(model, train_ids, monitor_ids, log, steps=STEPS):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS, help="fewer for a smoke test (the committed model used the default)")
+    parser.add_argument(
+        "--steps", type=int, default=STEPS, help="fewer for a smoke test (the committed model used the default)"
+    )
     parser.add_argument("--out", type=Path, default=ASSETS, help="output folder")
     args = parser.parse_args()
     torch.manual_seed(SEED)
@@ -193,11 +201,15 @@ def main():
     train_ids, held_out_ids = encode(train_text, vocabulary), encode(held_out_text, vocabulary)
     excerpt_ids = encode(excerpt, vocabulary)
     monitor_ids = held_out_ids[len(held_out_ids) // 2 : len(held_out_ids) // 2 + 8193]  # a cheap held-out probe
-    log(f"training text {len(train_ids):,} chars, held-out {len(held_out_ids):,} chars, vocabulary {len(vocabulary)}: {vocabulary!r}")
+    log(
+        f"training text {len(train_ids):,} chars, held-out {len(held_out_ids):,} chars, vocabulary {len(vocabulary)}: {vocabulary!r}"
+    )
 
     model = CharTransformer(len(vocabulary), **ARCHITECTURE)
     n_parameters = sum(p.numel() for p in model.parameters())
-    log(f"{n_parameters:,} parameters; {args.steps} steps of {BATCH_SIZE} x {ARCHITECTURE['context_length']} characters")
+    log(
+        f"{n_parameters:,} parameters; {args.steps} steps of {BATCH_SIZE} x {ARCHITECTURE['context_length']} characters"
+    )
     start = time.time()
     final_train_loss = train(model, train_ids, monitor_ids, log, args.steps)
     seconds = time.time() - start
@@ -212,7 +224,11 @@ def main():
     unigram = unigram_bits(train_ids, held_out_ids, len(vocabulary))
     log(f"done in {seconds:.0f} s; held-out {held_out_nll / math.log(2):.3f} bits/char vs unigram {unigram:.3f}")
 
-    weights = {name: tensor.detach().numpy().astype(np.float32) for name, tensor in model.state_dict().items() if name != "positions"}
+    weights = {
+        name: tensor.detach().numpy().astype(np.float32)
+        for name, tensor in model.state_dict().items()
+        if name != "positions"
+    }
     np.savez(out / "char_lm.npz", **weights)
     reference_ids = np.stack([excerpt_ids[:length], excerpt_ids[data.EXCERPT_CHARS : data.EXCERPT_CHARS + length]])
     with torch.no_grad():

@@ -6,7 +6,6 @@ Names are the weight names: 'encoder.layer.0.attention.self.query.weight' (MiniL
 'blk.0.attn_q.weight' (character model). q, k and v read the same input, stored once for each.
 """
 
-
 from ..models import minilm
 from ..lm import CharLM
 from ..lm.evaluation import heldout_text

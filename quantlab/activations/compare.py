@@ -40,8 +40,16 @@ from .w8a8 import GRANULARITIES, WEIGHT_GRANULARITIES, quantize_weight, quantize
 KINDS = ("fp32", "weight-only", "w8a8", "llm.int8", "smoothquant", "rotation")
 # The linears a norm feeds, which SmoothQuant smooths (mit-han-lab/smoothquant, smoothquant/smooth.py,
 # smooth_lm: q/k/v after self_attn_layer_norm, fc1 after final_layer_norm; out_proj and fc2 are not).
-NORM_FED = (".attention.self.query.", ".attention.self.key.", ".attention.self.value.", ".intermediate.dense.",
-            ".attn_q.", ".attn_k.", ".attn_v.", ".ffn_up.")
+NORM_FED = (
+    ".attention.self.query.",
+    ".attention.self.key.",
+    ".attention.self.value.",
+    ".intermediate.dense.",
+    ".attn_q.",
+    ".attn_k.",
+    ".attn_v.",
+    ".ffn_up.",
+)
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,10 @@ class Method:
     weight_bits: int = 8
     activation_bits: int = 8
     granularity: str = "token"
-    alpha: float = 0.5              # SmoothQuant's migration strength
-    threshold: float = THRESHOLD    # LLM.int8()'s outlier magnitude
-    smooth_all: bool = False        # SmoothQuant on every linear, not only those a norm feeds (the paper's choice)
-    weight_granularity: str = "channel"   # or "tensor", as SmoothQuant's paper quantizes weights (its Table 2)
+    alpha: float = 0.5  # SmoothQuant's migration strength
+    threshold: float = THRESHOLD  # LLM.int8()'s outlier magnitude
+    smooth_all: bool = False  # SmoothQuant on every linear, not only those a norm feeds (the paper's choice)
+    weight_granularity: str = "channel"  # or "tensor", as SmoothQuant's paper quantizes weights (its Table 2)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -69,24 +77,33 @@ class Method:
 
 def methods(alphas=(0.5,)):
     """The comparison's rows: W8A8 three ways, LLM.int8(), SmoothQuant, rotation; weights alone; then W4A8 and W4A4."""
-    rows = [Method("FP32", "fp32"),
-            Method("W8A8 per-tensor", granularity="tensor"),
-            Method("W8A8 per-token", granularity="token"),
-            Method("W8A8 per-channel (simulated)", granularity="channel"),
-            Method("LLM.int8() t=6", "llm.int8")]
+    rows = [
+        Method("FP32", "fp32"),
+        Method("W8A8 per-tensor", granularity="tensor"),
+        Method("W8A8 per-token", granularity="token"),
+        Method("W8A8 per-channel (simulated)", granularity="channel"),
+        Method("LLM.int8() t=6", "llm.int8"),
+    ]
     rows += [Method(f"SmoothQuant a={a} per-tensor", "smoothquant", granularity="tensor", alpha=a) for a in alphas]
     rows += [Method("SmoothQuant a=0.5 per-tensor, all linears", "smoothquant", granularity="tensor", smooth_all=True)]
-    rows += [Method("W8A8 per-tensor, W per-tensor (paper's W8A8)", granularity="tensor", weight_granularity="tensor"),
-             Method("SmoothQuant a=0.5, W per-tensor (paper's O2)", "smoothquant", granularity="tensor",
-                    weight_granularity="tensor")]
-    rows += [Method("Rotation per-tensor", "rotation", granularity="tensor"),
-             Method("Rotation per-token", "rotation")]
+    rows += [
+        Method("W8A8 per-tensor, W per-tensor (paper's W8A8)", granularity="tensor", weight_granularity="tensor"),
+        Method(
+            "SmoothQuant a=0.5, W per-tensor (paper's O2)",
+            "smoothquant",
+            granularity="tensor",
+            weight_granularity="tensor",
+        ),
+    ]
+    rows += [Method("Rotation per-tensor", "rotation", granularity="tensor"), Method("Rotation per-token", "rotation")]
     rows += [Method(f"W{w} only (activations float)", "weight-only", weight_bits=w) for w in (8, 4)]
     for w, a in ((4, 8), (4, 4)):
-        rows += [Method(f"W{w}A{a} per-token", weight_bits=w, activation_bits=a),
-                 Method(f"W{w}A{a} LLM.int8()-style t=6", "llm.int8", weight_bits=w, activation_bits=a),
-                 Method(f"W{w}A{a} SmoothQuant a=0.5 per-token", "smoothquant", w, a, alpha=0.5),
-                 Method(f"W{w}A{a} rotation per-token", "rotation", w, a)]
+        rows += [
+            Method(f"W{w}A{a} per-token", weight_bits=w, activation_bits=a),
+            Method(f"W{w}A{a} LLM.int8()-style t=6", "llm.int8", weight_bits=w, activation_bits=a),
+            Method(f"W{w}A{a} SmoothQuant a=0.5 per-token", "smoothquant", w, a, alpha=0.5),
+            Method(f"W{w}A{a} rotation per-token", "rotation", w, a),
+        ]
     return rows
 
 
@@ -109,19 +126,25 @@ def linear_hook(method, inputs=None, weights=None, seed=0):
     """
     if method.kind == "fp32":
         return None
-    bits = {"weight_bits": method.weight_bits, "activation_bits": method.activation_bits,
-            "weight_granularity": method.weight_granularity}
-    if method.kind == "weight-only":     # activations stay float: the weights' share of the error
+    bits = {
+        "weight_bits": method.weight_bits,
+        "activation_bits": method.activation_bits,
+        "weight_granularity": method.weight_granularity,
+    }
+    if method.kind == "weight-only":  # activations stay float: the weights' share of the error
+
         def weight_only(x, w, b, name):
             codes, scale = quantize_weight(w, method.weight_bits, method.weight_granularity)
             y = x @ (codes * scale).T
             return y if b is None else y + b
+
         return weight_only
     if method.kind == "w8a8":
         return lambda x, w, b, name: quantized_linear(x, w, b, granularity=method.granularity, **bits)
-    if method.kind == "llm.int8":   # vector-wise by definition: per-token x, per-channel W
-        return lambda x, w, b, name: decomposed_linear(x, w, b, method.threshold, method.activation_bits,
-                                                       method.weight_bits).output
+    if method.kind == "llm.int8":  # vector-wise by definition: per-token x, per-channel W
+        return lambda x, w, b, name: (
+            decomposed_linear(x, w, b, method.threshold, method.activation_bits, method.weight_bits).output
+        )
     if method.kind == "smoothquant":
         if inputs is None or weights is None:
             raise ValueError("SmoothQuant needs calibration: pass inputs (capture_*) and the model's weights")
@@ -134,6 +157,7 @@ def linear_hook(method, inputs=None, weights=None, seed=0):
                 return quantized_linear(x, w, b, granularity=method.granularity, **bits)
             s = scales[name].astype(x.dtype)
             return quantized_linear(x / s, w * s, b, granularity=method.granularity, **bits)
+
         return smoothed
     rotations = {}
 
@@ -143,10 +167,12 @@ def linear_hook(method, inputs=None, weights=None, seed=0):
             rotations[width] = random_hadamard(width, seed)
         q = rotations[width]
         return quantized_linear(q.rotate(x), q.rotate(w), b, granularity=method.granularity, **bits)
+
     return rotated
 
 
 # --- the two models ------------------------------------------------------------------------------
+
 
 class _Hooked:
     """A CharLM whose logits() computes its block matmuls through a hook (what lm.evaluation.evaluate calls)."""
@@ -166,7 +192,9 @@ class Bench:
 
     def __init__(self, sentences=minilm.SENTENCES, text=None, seed=0, calibration="same"):
         if calibration not in ("same", "other"):
-            raise ValueError(f"calibration={calibration!r}; choose 'same' (the evaluation text) or 'other' (Twelfth Night)")
+            raise ValueError(
+                f"calibration={calibration!r}; choose 'same' (the evaluation text) or 'other' (Twelfth Night)"
+            )
         self.sentences, self.seed, self.calibration = list(sentences), seed, calibration
         if text is None:
             start, stop = capture.CHAR_TEXT_SLICE
@@ -208,25 +236,29 @@ class Bench:
     def minilm_cosine(self, method):
         """Cosine of each sentence's embedding to its FP32 one."""
         _, reference = self.minilm_capture
-        hook = linear_hook(method, self.minilm_calibration if method.kind == "smoothquant" else None,
-                           self.minilm_weights, self.seed)
-        if hook is not None:    # MiniLM names a Linear by its module; weights and inputs by the weight
+        hook = linear_hook(
+            method, self.minilm_calibration if method.kind == "smoothquant" else None, self.minilm_weights, self.seed
+        )
+        if hook is not None:  # MiniLM names a Linear by its module; weights and inputs by the weight
             hook = _suffixed(hook)
         return minilm.cosine(minilm.embed(self.sentences, self.minilm_weights, linear=hook), reference)
 
     def char_evaluation(self, method):
         """lm.evaluation.Evaluation of the character model on the text, with KL to FP32."""
         _, reference = self.char_capture
-        hook = linear_hook(method, self.char_calibration if method.kind == "smoothquant" else None,
-                           self.char_model.weights, self.seed)
+        hook = linear_hook(
+            method, self.char_calibration if method.kind == "smoothquant" else None, self.char_model.weights, self.seed
+        )
         if hook is None:
             return replace(reference, kl_divergence=0.0)
         return evaluate(_Hooked(self.char_model, hook), self.text, reference_logits=reference.logits)
 
     def row(self, method, models=("minilm", "char")):
         """One table row: the method, its MiniLM cosines, the character model's perplexity and KL, seconds."""
-        bits = (32 if method.kind == "fp32" else method.weight_bits,
-                32 if method.kind in ("fp32", "weight-only") else method.activation_bits)
+        bits = (
+            32 if method.kind == "fp32" else method.weight_bits,
+            32 if method.kind in ("fp32", "weight-only") else method.activation_bits,
+        )
         row = {"method": method.label, "W": bits[0], "A": bits[1]}
         start = time.perf_counter()
         if "minilm" in models:
@@ -243,8 +275,14 @@ def _suffixed(hook):
     return lambda x, weight, bias, name: hook(x, weight, bias, name + ".weight")
 
 
-def best_alpha(bench, alphas=tuple(np.round(np.arange(0.1, 1.0, 0.1), 2)), weight_bits=8, activation_bits=8,
-               granularity="tensor", models=("minilm", "char")):
+def best_alpha(
+    bench,
+    alphas=tuple(np.round(np.arange(0.1, 1.0, 0.1), 2)),
+    weight_bits=8,
+    activation_bits=8,
+    granularity="tensor",
+    models=("minilm", "char"),
+):
     """SmoothQuant's alpha sweep: [(alpha, MiniLM mean cosine, character-model KL)] (None for a model left out).
 
     Choosing the best alpha on the evaluation text itself, as here, is optimistic: say so beside it.
@@ -270,7 +308,9 @@ def format_table(table):
     header = f"{'method':46} {'W':>2} {'A':>2} {'MiniLM mean cos':>15} {'min cos':>8} {'char ppl':>9} {'KL nats':>9} {'s':>5}"
     lines = [header, "-" * len(header)]
     for r in table:
-        lines.append(f"{r['method']:46} {r['W']:>2} {r['A']:>2} {r.get('minilm_mean_cos', float('nan')):>15.6f} "
-                     f"{r.get('minilm_min_cos', float('nan')):>8.4f} {r.get('char_ppl', float('nan')):>9.4f} "
-                     f"{r.get('char_kl', float('nan')):>9.5f} {r['seconds']:>5.2f}")
+        lines.append(
+            f"{r['method']:46} {r['W']:>2} {r['A']:>2} {r.get('minilm_mean_cos', float('nan')):>15.6f} "
+            f"{r.get('minilm_min_cos', float('nan')):>8.4f} {r.get('char_ppl', float('nan')):>9.4f} "
+            f"{r.get('char_kl', float('nan')):>9.5f} {r['seconds']:>5.2f}"
+        )
     return "\n".join(lines)

@@ -29,8 +29,8 @@ class ThresholdEffect:
 
     threshold: float
     n_float_features: int
-    int8_share: float          # share of the multiply-adds kept in int8
-    relative_error: float      # ||Y_hat - Y|| / ||Y||
+    int8_share: float  # share of the multiply-adds kept in int8
+    relative_error: float  # ||Y_hat - Y|| / ||Y||
 
 
 @dataclass(frozen=True)
@@ -38,23 +38,25 @@ class AlphaEffect:
     """SmoothQuant at one alpha: how hard x and W are to quantize afterwards, and the output error."""
 
     alpha: float
-    activation_difficulty: float   # max over channels of max|x_j / s_j|, over their median: how far one channel sticks out
-    weight_difficulty: float       # the same for the weight's columns W_j * s_j
-    relative_error: float          # quantized (activations per `granularity`, weights per channel) after smoothing
-    unsmoothed_error: float        # the same without smoothing
+    activation_difficulty: (
+        float  # max over channels of max|x_j / s_j|, over their median: how far one channel sticks out
+    )
+    weight_difficulty: float  # the same for the weight's columns W_j * s_j
+    relative_error: float  # quantized (activations per `granularity`, weights per channel) after smoothing
+    unsmoothed_error: float  # the same without smoothing
 
 
 @dataclass(frozen=True)
 class RotationEffect:
     """A random Hadamard rotation of the layer's input: tails before and after, and the quantized output error."""
 
-    kurtosis_before: np.ndarray    # per channel
+    kurtosis_before: np.ndarray  # per channel
     kurtosis_after: np.ndarray
     max_abs_before: float
     max_abs_after: float
-    error_before: float            # relative output error, quantized as the Layer says
+    error_before: float  # relative output error, quantized as the Layer says
     error_after: float
-    rotated: np.ndarray            # x Q, for histograms
+    rotated: np.ndarray  # x Q, for histograms
 
 
 def _spread(absmax):
@@ -91,8 +93,9 @@ class Layer:
     def threshold(self, threshold=6.0):
         """LLM.int8()'s decomposition at `threshold` (always per-token activations, as the method defines)."""
         result = decomposed_linear(self.x, self.weight, None, check_threshold(threshold), self.bits, self.bits)
-        return ThresholdEffect(float(threshold), int(result.outlier_columns.sum()), result.int8_share,
-                               self.relative_error(result.output))
+        return ThresholdEffect(
+            float(threshold), int(result.outlier_columns.sum()), result.int8_share, self.relative_error(result.output)
+        )
 
     @cached_property
     def _activation_absmax(self):
@@ -111,8 +114,13 @@ class Layer:
         """SmoothQuant at `alpha`, with the input's own max |x_j| as the calibration statistics."""
         scales = smoothing_scales(self._activation_absmax, self.weight, alpha).astype(self.x.dtype)
         weight = self.weight * scales
-        return AlphaEffect(float(alpha), _spread(self._activation_absmax / scales), _spread(np.abs(weight).max(axis=0)),
-                           self.relative_error(self.quantized(self.x / scales, weight)), self.plain_error)
+        return AlphaEffect(
+            float(alpha),
+            _spread(self._activation_absmax / scales),
+            _spread(np.abs(weight).max(axis=0)),
+            self.relative_error(self.quantized(self.x / scales, weight)),
+            self.plain_error,
+        )
 
     @cached_property
     def _rotated(self):
@@ -122,9 +130,15 @@ class Layer:
     def rotation(self):
         """The random Hadamard rotation's effect (computed once per Layer)."""
         x_q, w_q = self._rotated
-        return RotationEffect(channel_kurtosis(self.x), channel_kurtosis(x_q), float(np.abs(self.x).max()),
-                              float(np.abs(x_q).max()), self.plain_error, self.relative_error(self.quantized(x_q, w_q)),
-                              x_q)
+        return RotationEffect(
+            channel_kurtosis(self.x),
+            channel_kurtosis(x_q),
+            float(np.abs(self.x).max()),
+            float(np.abs(x_q).max()),
+            self.plain_error,
+            self.relative_error(self.quantized(x_q, w_q)),
+            x_q,
+        )
 
 
 def rotation_on_weights(matrices, bits=4, seed=0):

@@ -14,7 +14,6 @@ head comes out rotated (softmax mixes tokens, not channels: A (V Q_h) = (A V) Q_
 columns take the same Q (W_o Q): no rotation is computed at run time.
 """
 
-
 from ..lm import CharLM
 from .compare import shared_smoothing_scales
 from .hadamard import random_hadamard
@@ -58,7 +57,7 @@ def rotate_attention_values(model, seed=0):
     new = {}
     for i in range(cfg.n_layer):
         v, o = weights[f"blk.{i}.attn_v.weight"], weights[f"blk.{i}.attn_output.weight"]
-        heads = v.reshape(cfg.n_head, head, cfg.d_model)                      # rows of each head's values
+        heads = v.reshape(cfg.n_head, head, cfg.d_model)  # rows of each head's values
         new[f"blk.{i}.attn_v.weight"] = rotation.rotate(heads.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(v.shape)
         new[f"blk.{i}.attn_output.weight"] = rotation.rotate(o.reshape(-1, cfg.n_head, head)).reshape(o.shape)
     return model.with_weights(new), rotation

@@ -22,7 +22,7 @@ def _paley_12():
     q = 11
     residues = {(i * i) % q for i in range(1, q)}
     chi = np.array([0] + [1 if d in residues else -1 for d in range(1, q)])
-    jacobsthal = chi[(np.arange(q)[None, :] - np.arange(q)[:, None]) % q]     # Q[i, j] = chi(j - i)
+    jacobsthal = chi[(np.arange(q)[None, :] - np.arange(q)[:, None]) % q]  # Q[i, j] = chi(j - i)
     core = np.zeros((q + 1, q + 1), dtype=np.int64)
     core[0, 1:], core[1:, 0], core[1:, 1:] = 1, -1, jacobsthal
     return core + np.eye(q + 1, dtype=np.int64)
@@ -40,9 +40,11 @@ def split_width(n):
         if n % small == 0 and power & (power - 1) == 0 and power >= 1:
             return small, int(power)
     padded = min(small * 2 ** int(np.ceil(np.log2(n / small))) for small in (1, 12) if n > small) if n > 1 else 1
-    raise ValueError(f"width {n} is neither a power of two nor 12 x a power of two, the widths this Hadamard "
-                     f"transform supports; pad the features with zeros to {padded} (zero features change no "
-                     f"product) or rotate blocks of a supported width separately")
+    raise ValueError(
+        f"width {n} is neither a power of two nor 12 x a power of two, the widths this Hadamard "
+        f"transform supports; pad the features with zeros to {padded} (zero features change no "
+        f"product) or rotate blocks of a supported width separately"
+    )
 
 
 def hadamard_matrix(n):
@@ -61,12 +63,12 @@ def walsh_hadamard(x, transpose=False):
     small, power = split_width(n)
     y = x.reshape(x.shape[:-1] + (small, power))
     h = 1
-    while h < power:                                   # butterfly stage: pairs (a, b) at distance h -> (a+b, a-b)
+    while h < power:  # butterfly stage: pairs (a, b) at distance h -> (a+b, a-b)
         pairs = y.reshape(y.shape[:-1] + (power // (2 * h), 2, h))
         a, b = pairs[..., 0, :], pairs[..., 1, :]
         y = np.stack((a + b, a - b), axis=-2).reshape(y.shape)
         h *= 2
-    if small > 1:                                      # H_12 (x) H_p acting on a row reshaped (12, p): H_12 @ Y
+    if small > 1:  # H_12 (x) H_p acting on a row reshaped (12, p): H_12 @ Y
         y = np.matmul((H12.T if transpose else H12).astype(y.dtype), y)
     return (y / np.sqrt(n).astype(y.dtype)).reshape(x.shape)
 
@@ -75,7 +77,7 @@ def walsh_hadamard(x, transpose=False):
 class RandomHadamard:
     """Q = diag(signs) H^T / sqrt(n): x -> x Q is walsh_hadamard(x * signs)."""
 
-    signs: np.ndarray   # (n,) of +-1
+    signs: np.ndarray  # (n,) of +-1
 
     @property
     def width(self):
@@ -111,6 +113,8 @@ def rotate_linear(x, weight, rotation):
     """(x Q, W Q): the pair the quantizers see; (x Q)(W Q)^T = x W^T. W Q is folded offline into the weights."""
     x, weight = as_matrix(x, "x"), as_matrix(weight, "weight")
     if x.shape[1] != weight.shape[1] or rotation.width != x.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} features, weight {weight.shape} (out, in), rotation {rotation.width}; "
-                         f"all three must agree on the input width")
+        raise ValueError(
+            f"x has {x.shape[1]} features, weight {weight.shape} (out, in), rotation {rotation.width}; "
+            f"all three must agree on the input width"
+        )
     return rotation.rotate(x), rotation.rotate(weight)

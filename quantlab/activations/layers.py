@@ -20,10 +20,18 @@ from .stats import channel_absmax as absmax_of
 from .w8a8 import quantized_linear
 
 # key part -> (MiniLM module, character-model tensor): which input of the block
-ROLES = {"ffn_up": ("intermediate.dense", "ffn_up"), "ffn_down": ("output.dense", "ffn_down"),
-         "attn_q": ("attention.self.query", "attn_q"), "attn_output": ("attention.output.dense", "attn_output")}
-ROLE_TEXT = {"ffn_up": "FFN up (normed residual)", "ffn_down": "FFN down (GELU output)",
-             "attn_q": "q/k/v (normed residual)", "attn_output": "attention output"}
+ROLES = {
+    "ffn_up": ("intermediate.dense", "ffn_up"),
+    "ffn_down": ("output.dense", "ffn_down"),
+    "attn_q": ("attention.self.query", "attn_q"),
+    "attn_output": ("attention.output.dense", "attn_output"),
+}
+ROLE_TEXT = {
+    "ffn_up": "FFN up (normed residual)",
+    "ffn_down": "FFN down (GELU output)",
+    "attn_q": "q/k/v (normed residual)",
+    "attn_output": "attention output",
+}
 MINILM_LAYERS = 6
 CHAR_LAYERS = 3
 PLANTED = ("lone", "channel")
@@ -33,11 +41,17 @@ def layer_keys(models=("minilm", "char", "planted")):
     """Every key, MiniLM's first: [(label, key)] for a dropdown."""
     keys = []
     if "minilm" in models:
-        keys += [(f"MiniLM L{i} {ROLE_TEXT[r]}", f"minilm.{i}.{r}") for r in ("ffn_up", "ffn_down", "attn_q")
-                 for i in range(MINILM_LAYERS)]
+        keys += [
+            (f"MiniLM L{i} {ROLE_TEXT[r]}", f"minilm.{i}.{r}")
+            for r in ("ffn_up", "ffn_down", "attn_q")
+            for i in range(MINILM_LAYERS)
+        ]
     if "char" in models:
-        keys += [(f"char L{i} {ROLE_TEXT[r]}", f"char.{i}.{r}") for r in ("ffn_up", "ffn_down", "attn_output")
-                 for i in range(CHAR_LAYERS)]
+        keys += [
+            (f"char L{i} {ROLE_TEXT[r]}", f"char.{i}.{r}")
+            for r in ("ffn_up", "ffn_down", "attn_output")
+            for i in range(CHAR_LAYERS)
+        ]
     if "planted" in models:
         keys += [(f"planted {kind} outlier", f"planted.{kind}") for kind in PLANTED]
     return keys
@@ -46,8 +60,10 @@ def layer_keys(models=("minilm", "char", "planted")):
 def check_key(key):
     """A key layer_keys() lists, or a ValueError naming a few that exist."""
     if not isinstance(key, str) or key not in {k for _, k in layer_keys()}:
-        raise ValueError(f"layer={key!r} is not a captured layer; choose e.g. 'minilm.1.ffn_up', 'minilm.0.ffn_down', "
-                         f"'char.2.ffn_up' or 'planted.channel' (quantlab.activations.layers.layer_keys() lists all)")
+        raise ValueError(
+            f"layer={key!r} is not a captured layer; choose e.g. 'minilm.1.ffn_up', 'minilm.0.ffn_down', "
+            f"'char.2.ffn_up' or 'planted.channel' (quantlab.activations.layers.layer_keys() lists all)"
+        )
     return key
 
 
@@ -100,7 +116,7 @@ def label(key):
 
 
 THRESHOLDS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0)
-ALPHAS = tuple(round(0.1 * i, 1) for i in range(11))   # plain floats: call() writes alpha=0.5
+ALPHAS = tuple(round(0.1 * i, 1) for i in range(11))  # plain floats: call() writes alpha=0.5
 
 
 @functools.lru_cache(maxsize=8)

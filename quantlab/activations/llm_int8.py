@@ -19,8 +19,12 @@ THRESHOLD = 6.0
 
 def check_threshold(threshold):
     """A positive, finite magnitude threshold."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(threshold) or threshold <= 0:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float, np.floating, np.integer))
+        or not np.isfinite(threshold)
+        or threshold <= 0
+    ):
         raise ValueError(f"threshold={threshold!r} must be a positive number, e.g. 6.0 (LLM.int8()'s default)")
     return float(threshold)
 
@@ -34,9 +38,9 @@ def outlier_columns(x, threshold=THRESHOLD):
 class Decomposed:
     """The output of one decomposed matmul and what went where."""
 
-    output: np.ndarray          # (tokens, out) float32
+    output: np.ndarray  # (tokens, out) float32
     outlier_columns: np.ndarray  # (in,) bool: the features multiplied in float
-    int8_share: float           # share of the multiply-adds done in int8: 1 - |O| / in
+    int8_share: float  # share of the multiply-adds done in int8: 1 - |O| / in
 
 
 def decomposed_linear(x, weight, bias=None, threshold=THRESHOLD, activation_bits=8, weight_bits=8):

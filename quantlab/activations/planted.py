@@ -45,8 +45,8 @@ class PlantedError:
     scale: str
     rotated: bool
     bits: int
-    relative_error: float       # over the whole product
-    median_row_error: float     # the median row's relative error (what a typical token sees)
+    relative_error: float  # over the whole product
+    median_row_error: float  # the median row's relative error (what a typical token sees)
 
 
 def planted_error(kind, scale="tensor", rotated=False, bits=8, rows=256, width=384, size=100.0, seed=0):
@@ -60,11 +60,22 @@ def planted_error(kind, scale="tensor", rotated=False, bits=8, rows=256, width=3
     codes, step = quantize_symmetric(a_in, bits, None if scale == "tensor" else 1)
     exact, approx = a @ b.T, (codes * step) @ b_in.T
     row_error = np.linalg.norm(approx - exact, axis=1) / np.linalg.norm(exact, axis=1)
-    return PlantedError(kind, scale, rotated, bits, float(np.linalg.norm(approx - exact) / np.linalg.norm(exact)),
-                        float(np.median(row_error)))
+    return PlantedError(
+        kind,
+        scale,
+        rotated,
+        bits,
+        float(np.linalg.norm(approx - exact) / np.linalg.norm(exact)),
+        float(np.median(row_error)),
+    )
 
 
 def planted_table(bits=(8, 4), size=100.0):
     """Every kind x scale x rotation x bits: the rows of the lone-vs-channel comparison."""
-    return [planted_error(kind, scale, rotated, b, size=size)
-            for b in bits for kind in KINDS for scale in ("tensor", "row") for rotated in (False, True)]
+    return [
+        planted_error(kind, scale, rotated, b, size=size)
+        for b in bits
+        for kind in KINDS
+        for scale in ("tensor", "row")
+        for rotated in (False, True)
+    ]

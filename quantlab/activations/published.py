@@ -10,17 +10,35 @@ QUAROT = "Ashkboos et al. 2024, QuaRot, arXiv:2404.00456; README of spcl/QuaRot@
 
 # (method, model(s), setting, what the source reports, source)
 CLAIMS = (
-    ("LLM.int8()", "OPT-175B, BLOOM-176B", "W8A8, outlier features (|x| >= 6) in 16-bit",
-     "no performance degradation up to 175B parameters; more than 99.9% of values multiplied in 8-bit",
-     f"{LLM_INT8}, abstract"),
-    ("LLM.int8()", "OPT/GPT-style, 125M-175B", "outlier features vs scale",
-     "systematic outlier features (|x| >= 6 in >= 25% of layers and >= 6% of positions) emerge with scale; "
-     "a phase shift at around 6.7B parameters", f"{LLM_INT8}, sec. 4"),
-    ("SmoothQuant", "OPT-175B, BLOOM-176B, GLM-130B, MT-NLG 530B", "W8A8, every matmul, alpha migration",
-     "W8A8 without degrading accuracy (negligible loss); calibration on 512 random Pile sentences",
-     f"{SMOOTHQUANT} (abstract, Results)"),
-    ("QuaRot", "LLaMa2-70B", "W4A4 and 4-bit KV cache, Hadamard rotations, nothing kept in float",
-     "at most +0.29 WikiText perplexity; 99% of the zero-shot performance kept", f"{QUAROT} (abstract)"),
+    (
+        "LLM.int8()",
+        "OPT-175B, BLOOM-176B",
+        "W8A8, outlier features (|x| >= 6) in 16-bit",
+        "no performance degradation up to 175B parameters; more than 99.9% of values multiplied in 8-bit",
+        f"{LLM_INT8}, abstract",
+    ),
+    (
+        "LLM.int8()",
+        "OPT/GPT-style, 125M-175B",
+        "outlier features vs scale",
+        "systematic outlier features (|x| >= 6 in >= 25% of layers and >= 6% of positions) emerge with scale; "
+        "a phase shift at around 6.7B parameters",
+        f"{LLM_INT8}, sec. 4",
+    ),
+    (
+        "SmoothQuant",
+        "OPT-175B, BLOOM-176B, GLM-130B, MT-NLG 530B",
+        "W8A8, every matmul, alpha migration",
+        "W8A8 without degrading accuracy (negligible loss); calibration on 512 random Pile sentences",
+        f"{SMOOTHQUANT} (abstract, Results)",
+    ),
+    (
+        "QuaRot",
+        "LLaMa2-70B",
+        "W4A4 and 4-bit KV cache, Hadamard rotations, nothing kept in float",
+        "at most +0.29 WikiText perplexity; 99% of the zero-shot performance kept",
+        f"{QUAROT} (abstract)",
+    ),
 )
 
 

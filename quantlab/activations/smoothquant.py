@@ -38,8 +38,10 @@ def smoothing_scales(activation_absmax, weight, alpha=0.5):
     weight = as_matrix(weight, "weight")
     activation_absmax = as_float_array(activation_absmax, "activation_absmax")
     if activation_absmax.shape != (weight.shape[1],):
-        raise ValueError(f"activation_absmax has shape {activation_absmax.shape}; weight {weight.shape} (out, in) "
-                         f"needs one value per input channel, shape ({weight.shape[1]},)")
+        raise ValueError(
+            f"activation_absmax has shape {activation_absmax.shape}; weight {weight.shape} (out, in) "
+            f"needs one value per input channel, shape ({weight.shape[1]},)"
+        )
     if (activation_absmax < 0).any():
         raise ValueError("activation_absmax has negative values; pass max |x| per channel (stats.channel_absmax)")
     weight_absmax = np.abs(weight).max(axis=0).astype(np.float64)

@@ -13,8 +13,8 @@ import numpy as np
 from .base import as_matrix
 from .llm_int8 import THRESHOLD, check_threshold
 
-MIN_LAYER_SHARE = 0.25   # LLM.int8(), sec. 4.1: in at least 25% of the layers ...
-MIN_TOKEN_SHARE = 0.06   # ... and at least 6% of the sequence positions
+MIN_LAYER_SHARE = 0.25  # LLM.int8(), sec. 4.1: in at least 25% of the layers ...
+MIN_TOKEN_SHARE = 0.06  # ... and at least 6% of the sequence positions
 
 
 def channel_absmax(x):
@@ -41,12 +41,12 @@ class LayerStats:
     name: str
     n_tokens: int
     width: int
-    max_abs: float                  # largest |x| anywhere
-    median_channel_absmax: float    # the typical channel's max |x|, for scale
-    max_kurtosis: float             # the most heavy-tailed channel
+    max_abs: float  # largest |x| anywhere
+    median_channel_absmax: float  # the typical channel's max |x|, for scale
+    max_kurtosis: float  # the most heavy-tailed channel
     median_kurtosis: float
-    outlier_features: np.ndarray    # indices of features with some |x| >= threshold
-    token_share: np.ndarray         # for each of them, the share of tokens that reach the threshold
+    outlier_features: np.ndarray  # indices of features with some |x| >= threshold
+    token_share: np.ndarray  # for each of them, the share of tokens that reach the threshold
 
 
 def layer_stats(name, x, threshold=THRESHOLD):
@@ -56,10 +56,17 @@ def layer_stats(name, x, threshold=THRESHOLD):
     absmax, kurtosis = channel_absmax(x), channel_kurtosis(x)
     reached = np.abs(x) >= threshold
     features = np.flatnonzero(reached.any(axis=0))
-    return LayerStats(name, x.shape[0], x.shape[1], float(absmax.max()), float(np.median(absmax)),
-                      float(np.nanmax(kurtosis)) if np.isfinite(kurtosis).any() else float("nan"),
-                      float(np.nanmedian(kurtosis)) if np.isfinite(kurtosis).any() else float("nan"),
-                      features, reached[:, features].mean(axis=0))
+    return LayerStats(
+        name,
+        x.shape[0],
+        x.shape[1],
+        float(absmax.max()),
+        float(np.median(absmax)),
+        float(np.nanmax(kurtosis)) if np.isfinite(kurtosis).any() else float("nan"),
+        float(np.nanmedian(kurtosis)) if np.isfinite(kurtosis).any() else float("nan"),
+        features,
+        reached[:, features].mean(axis=0),
+    )
 
 
 def layer_table(inputs, threshold=THRESHOLD):
@@ -78,14 +85,15 @@ def layer_table(inputs, threshold=THRESHOLD):
 class Systematic:
     """LLM.int8()'s systematic outlier features over a stack of layers (one hidden-state width)."""
 
-    features: np.ndarray      # the hidden dimensions that pass both tests
-    layer_share: np.ndarray   # for each: share of layers in which it reaches the threshold
-    token_share: np.ndarray   # for each: share of all (layer, position) entries that reach it
+    features: np.ndarray  # the hidden dimensions that pass both tests
+    layer_share: np.ndarray  # for each: share of layers in which it reaches the threshold
+    token_share: np.ndarray  # for each: share of all (layer, position) entries that reach it
     n_layers: int
 
 
-def systematic_features(hidden_states, threshold=THRESHOLD, min_layer_share=MIN_LAYER_SHARE,
-                        min_token_share=MIN_TOKEN_SHARE):
+def systematic_features(
+    hidden_states, threshold=THRESHOLD, min_layer_share=MIN_LAYER_SHARE, min_token_share=MIN_TOKEN_SHARE
+):
     """The features that reach |x| >= threshold in >= min_layer_share of the layers and >= min_token_share
     of the sequence positions (over all layers' hidden states), as LLM.int8() sec. 4.1 counts them.
 

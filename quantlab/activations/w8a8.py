@@ -67,9 +67,11 @@ def exact_integer_sums(codes_a, codes_b):
     (numpy's own integer matmul does not use BLAS and is far slower).
     """
     if codes_a.shape[1] != codes_b.shape[1]:
-        raise ValueError(f"codes_a has {codes_a.shape[1]} columns but codes_b has {codes_b.shape[1]}; both must be (rows, k)")
+        raise ValueError(
+            f"codes_a has {codes_a.shape[1]} columns but codes_b has {codes_b.shape[1]}; both must be (rows, k)"
+        )
     bound = codes_a.shape[1] * int(np.abs(codes_a).max(initial=0)) * int(np.abs(codes_b).max(initial=0))
-    if bound >= 2**53:    # k > 5.6e11 at 8 bits: no layer is that wide
+    if bound >= 2**53:  # k > 5.6e11 at 8 bits: no layer is that wide
         raise ValueError(f"sums of {codes_a.shape[1]} products may exceed 2^53; use integer_matmul_reference")
     dtype = np.float32 if bound < 2**24 else np.float64
     return codes_a.astype(dtype) @ codes_b.T.astype(dtype)
@@ -80,15 +82,16 @@ def integer_matmul(codes_a, codes_b):
     return exact_integer_sums(codes_a, codes_b).astype(np.int64)
 
 
-def quantized_linear(x, weight, bias=None, activation_bits=8, weight_bits=8, granularity="token",
-                     weight_granularity="channel"):
+def quantized_linear(
+    x, weight, bias=None, activation_bits=8, weight_bits=8, granularity="token", weight_granularity="channel"
+):
     """x W^T + b with x quantized per `granularity` and W per `weight_granularity`; float32 (tokens, out)."""
     x, weight, bias = check_linear(x, weight, bias)
     codes_x, scale_x = quantize_activations(x, activation_bits, granularity)
     codes_w, scale_w = quantize_weight(weight, weight_bits, weight_granularity)
-    if granularity == "channel":     # the scale is on the summed axis: no integer matmul can use it
+    if granularity == "channel":  # the scale is on the summed axis: no integer matmul can use it
         y = (codes_x * scale_x) @ (codes_w * scale_w).T
-    else:                            # integer sums, then one rescale per (token, output channel)
+    else:  # integer sums, then one rescale per (token, output channel)
         sums = exact_integer_sums(codes_x, codes_w)
         y = sums * scale_x.astype(sums.dtype)
         y *= scale_w.T.astype(sums.dtype)

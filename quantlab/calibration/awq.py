@@ -32,8 +32,8 @@ from .._validate import as_float_array, check_bits, check_group_size
 from .base import as_inputs, as_weight, round_to_nearest
 from .objective import LayerObjective
 
-N_GRID = 20           # alpha = 0, 1/20, ..., 19/20
-MIN_SCALE = 1e-4      # the reference clamps stat^alpha below at 1e-4
+N_GRID = 20  # alpha = 0, 1/20, ..., 19/20
+MIN_SCALE = 1e-4  # the reference clamps stat^alpha below at 1e-4
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ def _check(weight, inputs, bits, group_size):
     return weight, inputs
 
 
-def quantize_scaled(weight, scales, bits=4, scheme="asymmetric", group_size=None, clip=None,
-                    **grid_options):
+def quantize_scaled(weight, scales, bits=4, scheme="asymmetric", group_size=None, clip=None, **grid_options):
     """Q(W diag(s)) and the effective weight Q(W diag(s)) diag(s)^-1 that acts on the original x.
 
     clip: optional per (row, group) limits from search_clip, applied to W diag(s) before rounding.
@@ -88,8 +87,9 @@ def quantize_scaled(weight, scales, bits=4, scheme="asymmetric", group_size=None
     return quantized, quantized / np.asarray(scales, dtype=np.float64)[None, :]
 
 
-def awq(weight, inputs, bits=4, scheme="asymmetric", group_size=None, auto_clip=False,
-        n_sample_tokens=512, **grid_options):
+def awq(
+    weight, inputs, bits=4, scheme="asymmetric", group_size=None, auto_clip=False, n_sample_tokens=512, **grid_options
+):
     """Search AWQ's per-channel scales for a layer weight (out x in) on inputs (n_tokens, in).
 
     Returns an AWQResult; fold result.scales into the previous operation with fold_into_norm or
@@ -101,18 +101,31 @@ def awq(weight, inputs, bits=4, scheme="asymmetric", group_size=None, auto_clip=
     errors = np.empty(N_GRID)
     objective = LayerObjective(weight, inputs)
     for k, alpha in enumerate(alphas):
-        _, effective = quantize_scaled(weight, scales_for(statistic, alpha), bits, scheme,
-                                       group_size, **grid_options)
+        _, effective = quantize_scaled(weight, scales_for(statistic, alpha), bits, scheme, group_size, **grid_options)
         errors[k] = objective(effective).total
-    best = int(np.argmin(errors))               # first minimum, as `loss < best_error`
+    best = int(np.argmin(errors))  # first minimum, as `loss < best_error`
     scales = scales_for(statistic, alphas[best])
     clip = None
     if auto_clip:
-        clip = search_clip(weight * scales[None, :], inputs / scales[None, :], bits, scheme,
-                           group_size, n_sample_tokens, **grid_options)
+        clip = search_clip(
+            weight * scales[None, :],
+            inputs / scales[None, :],
+            bits,
+            scheme,
+            group_size,
+            n_sample_tokens,
+            **grid_options,
+        )
     scaled, effective = quantize_scaled(weight, scales, bits, scheme, group_size, clip, **grid_options)
-    return AWQResult(weight=effective, scaled_weight=scaled, scales=scales, alpha=float(alphas[best]),
-                     alphas=alphas, errors=errors, clip=clip)
+    return AWQResult(
+        weight=effective,
+        scaled_weight=scaled,
+        scales=scales,
+        alpha=float(alphas[best]),
+        alphas=alphas,
+        errors=errors,
+        clip=clip,
+    )
 
 
 def _clamp_groups(weight, clip, group_size):
@@ -122,8 +135,17 @@ def _clamp_groups(weight, clip, group_size):
     return np.clip(grouped, -clip[..., None], clip[..., None]).reshape(out, width)
 
 
-def search_clip(weight, inputs, bits=4, scheme="asymmetric", group_size=None, n_sample_tokens=512,
-                n_grid=N_GRID, max_shrink=0.5, **grid_options):
+def search_clip(
+    weight,
+    inputs,
+    bits=4,
+    scheme="asymmetric",
+    group_size=None,
+    n_sample_tokens=512,
+    n_grid=N_GRID,
+    max_shrink=0.5,
+    **grid_options,
+):
     """AWQ's auto_clip: per row and group, the max |w| (shrunk by 1 - i/n_grid) of least output error.
 
     weight and inputs are those the quantizer will see (already scaled: W diag(s) and X / s). The
@@ -134,23 +156,24 @@ def search_clip(weight, inputs, bits=4, scheme="asymmetric", group_size=None, n_
     out, width = weight.shape
     group = width if group_size is None else group_size
     step = max(len(inputs) // n_sample_tokens, 1)
-    tokens = inputs[::step].reshape(-1, width // group, group)             # (t, n_groups, g)
-    grouped = weight.reshape(out, width // group, group)                     # (out, n_groups, g)
+    tokens = inputs[::step].reshape(-1, width // group, group)  # (t, n_groups, g)
+    grouped = weight.reshape(out, width // group, group)  # (out, n_groups, g)
     original = np.einsum("tkg,okg->otk", tokens, grouped)
-    top = np.abs(grouped).max(axis=-1)                                       # (out, n_groups)
+    top = np.abs(grouped).max(axis=-1)  # (out, n_groups)
     best, best_error = top.copy(), np.full(top.shape, np.inf)
     for i in range(int(max_shrink * n_grid)):
         limit = top * (1 - i / n_grid)
         clamped = np.clip(grouped, -limit[..., None], limit[..., None]).reshape(out, width)
         quantized = round_to_nearest(clamped, bits, scheme, group_size, **grid_options)
         output = np.einsum("tkg,okg->otk", tokens, quantized.reshape(grouped.shape))
-        error = np.mean((output - original) ** 2, axis=1)                    # (out, n_groups)
+        error = np.mean((output - original) ** 2, axis=1)  # (out, n_groups)
         better = error < best_error
         best_error[better], best[better] = error[better], limit[better]
     return best
 
 
 # ---------------------------------------------------------------- folding diag(s)^-1 upstream
+
 
 def fold_into_norm(gain, scales, bias=None):
     """A norm's gain (and bias) divided by s: the norm now outputs x / s. Returns (gain, bias)."""
@@ -164,8 +187,10 @@ def fold_into_linear(weight, scales, bias=None):
     """The previous linear layer's rows (and bias) divided by s: it now outputs x / s. Returns (weight, bias)."""
     weight, scales = as_weight(weight, "weight"), _vector(scales, "scales")
     if weight.shape[0] != scales.size:
-        raise ValueError(f"weight has {weight.shape[0]} output rows but scales has {scales.size} entries; "
-                         f"fold into the layer whose outputs feed the scaled layer's inputs")
+        raise ValueError(
+            f"weight has {weight.shape[0]} output rows but scales has {scales.size} entries; "
+            f"fold into the layer whose outputs feed the scaled layer's inputs"
+        )
     new_bias = None if bias is None else _vector(bias, "bias") / scales
     return weight / scales[:, None], new_bias
 

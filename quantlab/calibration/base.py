@@ -10,8 +10,9 @@ def as_weight(weight, name="weight"):
     """A linear layer's weight as float64 (out_features, in_features), or a clear error."""
     array = as_float_array(weight, name)
     if array.ndim != 2:
-        raise ValueError(f"{name} has shape {array.shape}; pass a linear layer's 2-D weight "
-                         f"(out_features, in_features)")
+        raise ValueError(
+            f"{name} has shape {array.shape}; pass a linear layer's 2-D weight (out_features, in_features)"
+        )
     return array.astype(np.float64)
 
 
@@ -24,12 +25,16 @@ def as_inputs(inputs, in_features=None, name="inputs"):
     if array.ndim == 3:
         array = array.reshape(-1, array.shape[-1])
     if array.ndim != 2:
-        raise ValueError(f"{name} has shape {array.shape}; pass one row per token, (n_tokens, "
-                         f"in_features) (or (batch, sequence, in_features))")
+        raise ValueError(
+            f"{name} has shape {array.shape}; pass one row per token, (n_tokens, "
+            f"in_features) (or (batch, sequence, in_features))"
+        )
     if in_features is not None and array.shape[1] != in_features:
-        raise ValueError(f"{name} has {array.shape[1]} features per token but the weight has "
-                         f"{in_features} input features (columns); pass the activations that enter "
-                         f"this layer, shape (n_tokens, {in_features})")
+        raise ValueError(
+            f"{name} has {array.shape[1]} features per token but the weight has "
+            f"{in_features} input features (columns); pass the activations that enter "
+            f"this layer, shape (n_tokens, {in_features})"
+        )
     return array.astype(np.float64)
 
 

@@ -116,6 +116,7 @@ class GPTQResult:
 
 # ---------------------------------------------------------------- grids
 
+
 def fit_grid(columns, bits, scheme, **grid_options):
     """One quantlab.uniform grid per row for a run of columns (out x g): scale (and zero point) per row."""
     return uniform.quantize(columns, bits, scheme, axis=1, **grid_options)
@@ -138,14 +139,19 @@ def _grid_fields(grid):
 
 # ---------------------------------------------------------------- shared preparation
 
+
 def _check_options(weight, hessian, bits, group_size, block_size, percdamp):
     if not isinstance(hessian, Hessian):
-        raise TypeError(f"hessian must be a quantlab.calibration.gptq.Hessian (Hessian.from_inputs(inputs)), "
-                        f"got {type(hessian).__name__}")
+        raise TypeError(
+            f"hessian must be a quantlab.calibration.gptq.Hessian (Hessian.from_inputs(inputs)), "
+            f"got {type(hessian).__name__}"
+        )
     weight = as_weight(weight)
     if hessian.matrix.shape != (weight.shape[1],) * 2:
-        raise ValueError(f"the Hessian is {hessian.matrix.shape} but the weight has {weight.shape[1]} input "
-                         f"features (columns); collect H from the inputs of this layer")
+        raise ValueError(
+            f"the Hessian is {hessian.matrix.shape} but the weight has {weight.shape[1]} input "
+            f"features (columns); collect H from the inputs of this layer"
+        )
     if not np.isfinite(hessian.matrix).all():
         raise ValueError("the Hessian contains NaN or inf; check the calibration inputs")
     check_bits(bits)
@@ -157,10 +163,14 @@ def _check_options(weight, hessian, bits, group_size, block_size, percdamp):
         raise ValueError(f"percdamp={percdamp!r} must be a number >= 0 (the reference's default is 0.01)")
     n, width = hessian.n_tokens, weight.shape[1]
     if n is not None and n < width:
-        warnings.warn(f"{n} calibration tokens for {width} input features: H = 2XX^T/n has rank <= {n} < "
-                      f"{width}, singular; only dampening (percdamp={percdamp}) makes it invertible, and GPTQ "
-                      f"will fit these few tokens rather than the layer's typical inputs. Use at least "
-                      f"{width} tokens (the paper: 128 sequences of 2048).", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{n} calibration tokens for {width} input features: H = 2XX^T/n has rank <= {n} < "
+            f"{width}, singular; only dampening (percdamp={percdamp}) makes it invertible, and GPTQ "
+            f"will fit these few tokens rather than the layer's typical inputs. Use at least "
+            f"{width} tokens (the paper: 128 sequences of 2048).",
+            UserWarning,
+            stacklevel=3,
+        )
     return weight
 
 
@@ -186,7 +196,8 @@ def _cholesky(matrix, percdamp):
             f"semi-definite: singular when there are fewer calibration tokens than input features or "
             f"when features are collinear (duplicated, constant), and rounding can then make it slightly "
             f"indefinite. Dampening adds a multiple of the identity to fix that: raise percdamp (e.g. 0.1), "
-            f"or give more, more varied calibration tokens.") from None
+            f"or give more, more varied calibration tokens."
+        ) from None
 
 
 def inverse_cholesky_upper(matrix, percdamp=None):
@@ -216,15 +227,22 @@ class _Run:
     the weights; choosing and fitting grids and assembling the result are the same for all three.
     """
 
-    def __init__(self, weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp,
-                 block_size, grid_options):
+    def __init__(
+        self, weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, block_size, grid_options
+    ):
         weight = _check_options(weight, hessian, bits, group_size, block_size, percdamp)
         self.width = weight.shape[1]
         weight, matrix, self.dead, self.damp = _prepare(weight, hessian, percdamp)
         self.bits, self.scheme, self.grid_options, self.percdamp = bits, scheme, grid_options, percdamp
         self.group = self.width if group_size is None else group_size
-        self.static = [fit_grid(weight[:, s:s + self.group], bits, scheme, **grid_options)
-                       for s in range(0, self.width, self.group)] if static_groups else None
+        self.static = (
+            [
+                fit_grid(weight[:, s : s + self.group], bits, scheme, **grid_options)
+                for s in range(0, self.width, self.group)
+            ]
+            if static_groups
+            else None
+        )
         self.order = _order(matrix, act_order)
         self.weight, self.matrix = weight[:, self.order], matrix[np.ix_(self.order, self.order)]
         self.quantized = np.zeros_like(self.weight)
@@ -256,26 +274,43 @@ class _Run:
     def result(self):
         inverse = np.argsort(self.order)
         fields = [_grid_fields(grid) for grid in self.grids]
-        return GPTQResult(weight=self.quantized[:, inverse], codes=self.codes[:, inverse],
-                          scale=np.stack([scale for scale, _ in fields], axis=1),
-                          zero_point=None if self.scheme == "symmetric"
-                          else np.stack([zero for _, zero in fields], axis=1).astype(np.int32),
-                          group_index=self.group_of[inverse], order=self.order,
-                          column_loss=self.loss[inverse], dead=self.dead, damp=self.damp)
+        return GPTQResult(
+            weight=self.quantized[:, inverse],
+            codes=self.codes[:, inverse],
+            scale=np.stack([scale for scale, _ in fields], axis=1),
+            zero_point=None
+            if self.scheme == "symmetric"
+            else np.stack([zero for _, zero in fields], axis=1).astype(np.int32),
+            group_index=self.group_of[inverse],
+            order=self.order,
+            column_loss=self.loss[inverse],
+            dead=self.dead,
+            damp=self.damp,
+        )
 
 
 # ---------------------------------------------------------------- GPTQ, blocked
 
-def gptq(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_order=False,
-         static_groups=False, percdamp=0.01, block_size=128, **grid_options):
+
+def gptq(
+    weight,
+    hessian,
+    bits=4,
+    scheme="asymmetric",
+    group_size=None,
+    act_order=False,
+    static_groups=False,
+    percdamp=0.01,
+    block_size=128,
+    **grid_options,
+):
     """Quantize a linear layer's weight (out x in) with GPTQ, given its Hessian (Hessian.from_inputs).
 
     bits, scheme, group_size and grid_options (symmetric_range, clip_ratio, scale_dtype) describe
     the quantlab.uniform grid: one per row without groups, one per row and group of columns with.
     scheme defaults to asymmetric, as in the reference (its --sym is opt-in). Returns a GPTQResult.
     """
-    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp,
-               block_size, grid_options)
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, block_size, grid_options)
     weight, width = run.weight, run.width
     upper = inverse_cholesky_upper(run.matrix, percdamp)
     # Block boundaries: every block_size columns, and at every group start (see the module
@@ -285,20 +320,30 @@ def gptq(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_orde
         block = weight[:, start:stop].copy()
         errors = np.zeros_like(block)
         for i, j in enumerate(range(start, stop)):
-            current_group = weight[:, j:j + run.group] if run.starts_group(j) else None
+            current_group = weight[:, j : j + run.group] if run.starts_group(j) else None
             rounded = run.round(j, block[:, i], current_group)
             error = (block[:, i] - rounded) / upper[j, j]
-            run.loss[j] = float(np.sum(error ** 2)) / 2
+            run.loss[j] = float(np.sum(error**2)) / 2
             block[:, i:] -= np.outer(error, upper[j, j:stop])
             errors[:, i] = error
-        weight[:, stop:] -= errors @ upper[start:stop, stop:]     # the block's lazy update
+        weight[:, stop:] -= errors @ upper[start:stop, stop:]  # the block's lazy update
     return run.result()
 
 
 # ---------------------------------------------------------------- GPTQ, the slow and obvious way
 
-def gptq_reference(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_order=False,
-                   static_groups=False, percdamp=0.01, **grid_options):
+
+def gptq_reference(
+    weight,
+    hessian,
+    bits=4,
+    scheme="asymmetric",
+    group_size=None,
+    act_order=False,
+    static_groups=False,
+    percdamp=0.01,
+    **grid_options,
+):
     """GPTQ written plainly, for tests: sequential optimal-brain-surgeon steps with an explicit inverse.
 
     For each column j in turn, with F the columns not yet quantized (j included):
@@ -306,11 +351,10 @@ def gptq_reference(weight, hessian, bits=4, scheme="asymmetric", group_size=None
         q_j = round(w_j);  w_F -= (w_j - q_j) / Hinv[j, j] * Hinv[j, :]
     then j leaves F. Groups fit their grid on the current weights when their first column comes up.
     """
-    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1,
-               grid_options)
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1, grid_options)
     weight, width = run.weight, run.width
     for j in range(width):
-        rounded = run.round(j, weight[:, j], weight[:, j:j + run.group] if run.starts_group(j) else None)
+        rounded = run.round(j, weight[:, j], weight[:, j : j + run.group] if run.starts_group(j) else None)
         remaining = np.arange(j, width)
         inverse = np.linalg.inv(run.matrix[np.ix_(remaining, remaining)])
         run.loss[j] = float(np.sum((weight[:, j] - rounded) ** 2 / inverse[0, 0])) / 2
@@ -319,6 +363,7 @@ def gptq_reference(weight, hessian, bits=4, scheme="asymmetric", group_size=None
 
 
 # ---------------------------------------------------------------- GPTQ, one column at a time
+
 
 @dataclass(frozen=True)
 class GPTQStep:
@@ -342,26 +387,39 @@ class GPTQStep:
     loss: float
 
 
-def steps(weight, hessian, bits=4, scheme="asymmetric", group_size=None, act_order=False,
-          static_groups=False, percdamp=0.01, **grid_options):
+def steps(
+    weight,
+    hessian,
+    bits=4,
+    scheme="asymmetric",
+    group_size=None,
+    act_order=False,
+    static_groups=False,
+    percdamp=0.01,
+    **grid_options,
+):
     """GPTQ one column at a time: yields a GPTQStep per column (the same numbers as gptq()).
 
     For small layers (each step copies the whole weight): a slider over columns in a notebook.
     """
-    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1,
-               grid_options)
+    run = _Run(weight, hessian, bits, scheme, group_size, act_order, static_groups, percdamp, 1, grid_options)
     weight, width, inverse_order = run.weight, run.width, np.argsort(run.order)
     upper = inverse_cholesky_upper(run.matrix, percdamp)
     for j in range(width):
         before = weight.copy()
         original = weight[:, j].copy()
-        rounded = run.round(j, original, weight[:, j:j + run.group] if run.starts_group(j) else None)
+        rounded = run.round(j, original, weight[:, j : j + run.group] if run.starts_group(j) else None)
         error = (original - rounded) / upper[j, j]
-        run.loss[j] = float(np.sum(error ** 2)) / 2
+        run.loss[j] = float(np.sum(error**2)) / 2
         weight[:, j:] -= np.outer(error, upper[j, j:])
         weight[:, j] = rounded
-        yield GPTQStep(step=j, column=int(run.order[j]), before=before[:, inverse_order],
-                       after=weight[:, inverse_order].copy(), rounded=rounded.copy(),
-                       error=original - rounded,
-                       update=(weight - before)[:, inverse_order] * (inverse_order > j)[None, :],
-                       loss=run.loss[j])
+        yield GPTQStep(
+            step=j,
+            column=int(run.order[j]),
+            before=before[:, inverse_order],
+            after=weight[:, inverse_order].copy(),
+            rounded=rounded.copy(),
+            error=original - rounded,
+            update=(weight - before)[:, inverse_order] * (inverse_order > j)[None, :],
+            loss=run.loss[j],
+        )

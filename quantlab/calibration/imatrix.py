@@ -20,22 +20,22 @@ import numpy as np
 
 from .._validate import as_float_array
 
-MIN_BATCH_TOKENS = 16   # imatrix.cpp: `if (src1->ne[1] < 16 ...) return false`
+MIN_BATCH_TOKENS = 16  # imatrix.cpp: `if (src1->ne[1] < 16 ...) return false`
 
 
 class ImatrixCollector:
     """Accumulates sum_t x_tj^2 and the token count over batches, as llama.cpp's imatrix tool.
 
-        collector = ImatrixCollector(in_features)
-        for batch in batches: collector.update(batch)      # (n_tokens, in_features)
-        importance = collector.importance()                # float32 (in_features,)
+    collector = ImatrixCollector(in_features)
+    for batch in batches: collector.update(batch)      # (n_tokens, in_features)
+    importance = collector.importance()                # float32 (in_features,)
     """
 
     def __init__(self, in_features, min_batch_tokens=MIN_BATCH_TOKENS):
-        if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) \
-                or in_features < 1:
-            raise ValueError(f"in_features={in_features!r} must be a positive integer: "
-                             f"the layer's number of input columns")
+        if isinstance(in_features, bool) or not isinstance(in_features, (int, np.integer)) or in_features < 1:
+            raise ValueError(
+                f"in_features={in_features!r} must be a positive integer: the layer's number of input columns"
+            )
         self.sums = np.zeros(int(in_features), dtype=np.float32)
         self.count = 0
         self.min_batch_tokens = int(min_batch_tokens)
@@ -45,25 +45,31 @@ class ImatrixCollector:
         batch = as_float_array(inputs, "inputs")
         batch = batch.reshape(-1, batch.shape[-1]) if batch.ndim > 1 else batch[None, :]
         if batch.shape[1] != self.sums.size:
-            raise ValueError(f"inputs have {batch.shape[1]} features per token but this collector counts "
-                             f"{self.sums.size} columns; pass the activations entering this layer")
+            raise ValueError(
+                f"inputs have {batch.shape[1]} features per token but this collector counts "
+                f"{self.sums.size} columns; pass the activations entering this layer"
+            )
         if len(batch) < self.min_batch_tokens:
             return False
         batch = batch.astype(np.float32)
         with np.errstate(over="ignore"):
             squares = np.concatenate([self.sums[None, :], batch * batch])
-            self.sums = np.cumsum(squares, axis=0, dtype=np.float32)[-1]   # acc[j] += x*x, in order
+            self.sums = np.cumsum(squares, axis=0, dtype=np.float32)[-1]  # acc[j] += x*x, in order
         if not np.isfinite(self.sums).all():
-            raise ValueError("the sums of x^2 overflowed float32 (imatrix.cpp stops on non-finite values "
-                             "too); are these activations in their real scale?")
+            raise ValueError(
+                "the sums of x^2 overflowed float32 (imatrix.cpp stops on non-finite values "
+                "too); are these activations in their real scale?"
+            )
         self.count += len(batch)
         return True
 
     def importance(self):
         """imatrix[j] = sums[j] / count in float32, as llama-quantize loads it."""
         if self.count == 0:
-            raise ValueError(f"no tokens collected; every batch had fewer than {self.min_batch_tokens} "
-                             f"tokens (llama.cpp ignores those) or none was given")
+            raise ValueError(
+                f"no tokens collected; every batch had fewer than {self.min_batch_tokens} "
+                f"tokens (llama.cpp ignores those) or none was given"
+            )
         return self.sums / np.float32(self.count)
 
 
@@ -86,5 +92,8 @@ def for_char_lm(model, ids, include_output=False):
     """
     inputs = {}
     model.logits(ids, inputs_of=inputs)
-    return {name: collect(rows) for name, rows in inputs.items()
-            if name.startswith("blk.") or (include_output and name == "output.weight")}
+    return {
+        name: collect(rows)
+        for name, rows in inputs.items()
+        if name.startswith("blk.") or (include_output and name == "output.weight")
+    }

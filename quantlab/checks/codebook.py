@@ -62,24 +62,49 @@ def check_lloyd_step(my_lloyd_step):
         mine = np.asarray(output, dtype=np.float64)
         if mine.shape != levels.shape:
             what = "one code per weight" if mine.shape == w.shape else f"shape {mine.shape}"
-            return verdict(False, f"On '{name}' your function returned {what}; return the {len(levels)} new levels (one per old level), not the codes.")
+            return verdict(
+                False,
+                f"On '{name}' your function returned {what}; return the {len(levels)} new levels (one per old level), not the codes.",
+            )
         outputs[name] = np.sort(mine)
 
     def differs(variant):
-        return [name for name, (w, levels) in LLOYD_CASES.items() if not np.allclose(outputs[name], variant(w, levels), rtol=1e-9, atol=1e-12)]
+        return [
+            name
+            for name, (w, levels) in LLOYD_CASES.items()
+            if not np.allclose(outputs[name], variant(w, levels), rtol=1e-9, atol=1e-12)
+        ]
 
     if not differs(_reference_step):
-        return verdict(True, "Right: each weight goes to its nearest level, each level moves to the mean of its weights, and a level nobody picks stays put.")
+        return verdict(
+            True,
+            "Right: each weight goes to its nearest level, each level moves to the mean of its weights, and a level nobody picks stays put.",
+        )
     if any(np.isnan(mine).any() for mine in outputs.values()):
-        return verdict(False, "A level became NaN: it is the mean of no weights (no weight is nearest to it). Hint: leave a level that no weight picks where it was.")
+        return verdict(
+            False,
+            "A level became NaN: it is the mean of no weights (no weight is nearest to it). Hint: leave a level that no weight picks where it was.",
+        )
     if not differs(lambda w, levels: levels):
-        return verdict(False, "Your levels did not move. Hint: after assigning each weight to its nearest level, replace each level by the mean of the weights assigned to it.")
+        return verdict(
+            False,
+            "Your levels did not move. Hint: after assigning each weight to its nearest level, replace each level by the mean of the weights assigned to it.",
+        )
     if not differs(lambda w, levels: _step_with(w, levels, _nearest, np.mean, lambda level: 0.0)):
-        return verdict(False, "A level that no weight picks moved to 0. Hint: leave it where it was; 0 is not where its (absent) weights are.")
+        return verdict(
+            False,
+            "A level that no weight picks moved to 0. Hint: leave it where it was; 0 is not where its (absent) weights are.",
+        )
     if not differs(lambda w, levels: _step_with(w, levels, _nearest, np.median, lambda level: level)):
-        return verdict(False, "You moved each level to the median of its weights. For squared error the best single level is the mean; use np.mean.")
+        return verdict(
+            False,
+            "You moved each level to the median of its weights. For squared error the best single level is the mean; use np.mean.",
+        )
     if not differs(lambda w, levels: _step_with(w, levels, _level_above, np.mean, lambda level: level)):
-        return verdict(False, "Weights went to the first level at or above them, not to the nearest. Hint: nearest = argmin |w - level|, or compare w with the midpoints between neighbouring levels.")
+        return verdict(
+            False,
+            "Weights went to the first level at or above them, not to the nearest. Hint: nearest = argmin |w - level|, or compare w with the midpoints between neighbouring levels.",
+        )
     wrong = differs(_reference_step)[0]
     w, levels = LLOYD_CASES[wrong]
     expected = _reference_step(w, levels)
@@ -98,15 +123,27 @@ def check_codebook_bits_per_weight(answer, k=16, group_size=64, level_bits=16):
     code_bits = (k - 1).bit_length()
     right = codebook.codebook_bits_per_weight(k, group_size, level_bits=level_bits)
     if is_close(value, right, rel=1e-3):
-        return verdict(True, f"Right: {code_bits} bits of code + {k} levels x {level_bits} bits / {group_size} weights = {right:g} bits per weight, nearly twice NF4's {codebook.normal_float_bits_per_weight(code_bits, group_size):g} (fp32 absmax per block, QLoRA section 3).")
+        return verdict(
+            True,
+            f"Right: {code_bits} bits of code + {k} levels x {level_bits} bits / {group_size} weights = {right:g} bits per weight, nearly twice NF4's {codebook.normal_float_bits_per_weight(code_bits, group_size):g} (fp32 absmax per block, QLoRA section 3).",
+        )
     mistakes = {
-        float(code_bits): "That counts only the codes. A learnt codebook must be stored too: its levels, once per block.",
-        code_bits + level_bits / group_size: "That is one fp16 number per block, a scale like IQ4_NL's. A learnt codebook stores all of its levels per block.",
+        float(
+            code_bits
+        ): "That counts only the codes. A learnt codebook must be stored too: its levels, once per block.",
+        code_bits
+        + level_bits
+        / group_size: "That is one fp16 number per block, a scale like IQ4_NL's. A learnt codebook stores all of its levels per block.",
         code_bits + k * 32 / group_size: "That prices the levels at 32 bits; they are stored in fp16 (16 bits each).",
-        k + k * level_bits / group_size: f"A code picks one of {k} levels, so it needs log2({k}) = {code_bits} bits, not {k}.",
+        k
+        + k
+        * level_bits
+        / group_size: f"A code picks one of {k} levels, so it needs log2({k}) = {code_bits} bits, not {k}.",
         code_bits + k * level_bits: "The codebook is shared by the whole block: divide its bits by the block size.",
     }
     for wrong, message in mistakes.items():
         if is_close(value, wrong, rel=1e-3):
             return verdict(False, message)
-    return verdict(False, "Not quite. Hint: (bits of all codes + bits of all codebook levels) / number of weights, per block.")
+    return verdict(
+        False, "Not quite. Hint: (bits of all codes + bits of all codebook levels) / number of weights, per block."
+    )

@@ -30,18 +30,19 @@ def _mistakes(f):
     q = f["codes"].astype(np.float32)
     interleaved = np.tile(f["scales"].astype(np.float32), 32), np.tile(f["mins"].astype(np.float32), 32)
     return {
-        "You add the min; Q4_K subtracts it: w = d*s_j*q - dmin*m_j (the lowest level is -dmin*m_j).":
-            d * scale * q + dmin * low,
-        "The min is missing: every sub-block's grid starts at -dmin*m_j, not at 0.":
-            d * scale * q,
-        "m_j is a 6-bit integer: multiply it by the fp16 dmin, as s_j is multiplied by d.":
-            d * scale * q - low,
-        "s_j is a 6-bit integer: multiply it by the fp16 d.":
-            scale * q - dmin * low,
-        "Q4_K codes are 0..15 with no offset (the min does the shifting); do not subtract 8 as Q4_0 does.":
-            d * scale * (q - 8) - dmin * low,
-        "Sub-block j is weights 32j..32j+31 (consecutive), not every 8th weight: use np.repeat, not np.tile.":
-            d * interleaved[0] * q - dmin * interleaved[1],
+        "You add the min; Q4_K subtracts it: w = d*s_j*q - dmin*m_j (the lowest level is -dmin*m_j).": d * scale * q
+        + dmin * low,
+        "The min is missing: every sub-block's grid starts at -dmin*m_j, not at 0.": d * scale * q,
+        "m_j is a 6-bit integer: multiply it by the fp16 dmin, as s_j is multiplied by d.": d * scale * q - low,
+        "s_j is a 6-bit integer: multiply it by the fp16 d.": scale * q - dmin * low,
+        "Q4_K codes are 0..15 with no offset (the min does the shifting); do not subtract 8 as Q4_0 does.": d
+        * scale
+        * (q - 8)
+        - dmin * low,
+        "Sub-block j is weights 32j..32j+31 (consecutive), not every 8th weight: use np.repeat, not np.tile.": d
+        * interleaved[0]
+        * q
+        - dmin * interleaved[1],
     }
 
 
@@ -61,8 +62,11 @@ def check_dequantize_q4_k(my_dequantize):
             return NOT_ANSWERED
         mine = np.asarray(output, dtype=np.float64)
         if mine.size != expected.size:
-            return verdict(False, f"On '{name}' your function returned shape {mine.shape}; return one weight per code, "
-                                   f"shape {expected.shape} ({_FIELD_SHAPES}).")
+            return verdict(
+                False,
+                f"On '{name}' your function returned shape {mine.shape}; return one weight per code, "
+                f"shape {expected.shape} ({_FIELD_SHAPES}).",
+            )
         mine = mine.reshape(expected.shape)
         if np.allclose(mine, expected, rtol=1e-5, atol=1e-8):
             continue
@@ -70,8 +74,14 @@ def check_dequantize_q4_k(my_dequantize):
             if np.allclose(mine, wrong, rtol=1e-5, atol=1e-8):
                 return verdict(False, message)
         worst = np.unravel_index(np.argmax(np.abs(mine - expected)), expected.shape)
-        return verdict(False, f"On '{name}', block {worst[0]}, weight {worst[1]} (sub-block {worst[1] // 32}): "
-                               f"you give {mine[worst]:.6g}, the file means {expected[worst]:.6g}. "
-                               f"Hint: w = d * s_j * q - dmin * m_j with j = weight // 32.")
-    return verdict(True, "Right on all three cases: w = d*s_j*q - dmin*m_j, a uniform 16-level grid per sub-block of 32, "
-                          "its step and offset built from 6-bit integers times two fp16 numbers.")
+        return verdict(
+            False,
+            f"On '{name}', block {worst[0]}, weight {worst[1]} (sub-block {worst[1] // 32}): "
+            f"you give {mine[worst]:.6g}, the file means {expected[worst]:.6g}. "
+            f"Hint: w = d * s_j * q - dmin * m_j with j = weight // 32.",
+        )
+    return verdict(
+        True,
+        "Right on all three cases: w = d*s_j*q - dmin*m_j, a uniform 16-level grid per sub-block of 32, "
+        "its step and offset built from 6-bit integers times two fp16 numbers.",
+    )

@@ -32,21 +32,29 @@ def _as_rows(x, fmt):
     if array.ndim not in (1, 2):
         raise ValueError(
             f"x has {array.ndim} dimension(s) (shape {array.shape}); pass a 1-D vector or 2-D rows, "
-            f"e.g. x.reshape(-1, x.shape[-1])")
+            f"e.g. x.reshape(-1, x.shape[-1])"
+        )
     with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
         rows = np.ascontiguousarray(np.atleast_2d(array), dtype=np.float32)
     if array.dtype != np.float32 and not np.isfinite(rows).all():
         index = int(np.argmin(np.isfinite(rows).ravel()))
-        raise ValueError(f"x has {array.ravel()[index]} at flat index {index}, beyond float32's range "
-                         f"(max 3.4e38); GGML quantizes float32 weights")
+        raise ValueError(
+            f"x has {array.ravel()[index]} at flat index {index}, beyond float32's range "
+            f"(max 3.4e38); GGML quantizes float32 weights"
+        )
     length = rows.shape[1]
     if length % fmt.block_size:
         options = " or ".join(str(n) for n in _nearest_multiples(length, fmt.block_size))
         what = "x has" if array.ndim == 1 else "x has rows of"
-        hint = " (llama.cpp falls back to a 32-weight type such as Q5_0 or Q8_0 for such rows)" if fmt.block_size > 32 else ""
+        hint = (
+            " (llama.cpp falls back to a 32-weight type such as Q5_0 or Q8_0 for such rows)"
+            if fmt.block_size > 32
+            else ""
+        )
         raise ValueError(
             f"{what} {length} weights, not a whole number of {fmt.name} blocks of {fmt.block_size}; "
-            f"pad or trim to a multiple of {fmt.block_size} (nearest: {options}){hint}")
+            f"pad or trim to a multiple of {fmt.block_size} (nearest: {options}){hint}"
+        )
     return rows
 
 
@@ -56,21 +64,27 @@ def _as_blocks(data, fmt):
         data = np.frombuffer(data, dtype=np.uint8)
     data = np.asarray(data)
     if data.dtype != np.uint8:
-        raise TypeError(f"data has dtype {data.dtype}; pass the uint8 bytes that quantize() returned "
-                        f"(for raw bytes of another dtype, data.view(np.uint8))")
+        raise TypeError(
+            f"data has dtype {data.dtype}; pass the uint8 bytes that quantize() returned "
+            f"(for raw bytes of another dtype, data.view(np.uint8))"
+        )
     if data.ndim not in (1, 2):
         raise ValueError(f"data has {data.ndim} dimension(s) (shape {data.shape}); pass 1-D bytes or 2-D rows of bytes")
     if data.size == 0:
-        raise ValueError(f"data is empty (shape {data.shape}); pass at least one {fmt.name} block "
-                         f"of {fmt.bytes_per_block} bytes")
+        raise ValueError(
+            f"data is empty (shape {data.shape}); pass at least one {fmt.name} block of {fmt.bytes_per_block} bytes"
+        )
     row_bytes = data.shape[-1]
     if row_bytes % fmt.bytes_per_block:
-        options = " or ".join(f"{n} bytes = {n // fmt.bytes_per_block} block(s)"
-                              for n in _nearest_multiples(row_bytes, fmt.bytes_per_block))
+        options = " or ".join(
+            f"{n} bytes = {n // fmt.bytes_per_block} block(s)"
+            for n in _nearest_multiples(row_bytes, fmt.bytes_per_block)
+        )
         what = "data has" if data.ndim == 1 else "each row of data has"
         raise ValueError(
             f"{what} {row_bytes} bytes, not a whole number of {fmt.name} blocks of {fmt.bytes_per_block} bytes "
-            f"(nearest: {options}); was it quantized with another type?")
+            f"(nearest: {options}); was it quantized with another type?"
+        )
     blocks = np.ascontiguousarray(data).reshape(-1, fmt.bytes_per_block)
     return blocks, data.shape[:-1]
 
@@ -85,15 +99,18 @@ def _as_importance(imatrix, row_length):
         raise ValueError(
             f"imatrix has shape {values.shape}; it needs one entry per column of x, i.e. shape "
             f"({row_length},) for rows of {row_length} weights (the mean of x_j^2 over calibration "
-            f"tokens, quantlab.calibration.imatrix)")
+            f"tokens, quantlab.calibration.imatrix)"
+        )
     with np.errstate(over="ignore"):
         importance = values.astype(np.float32)
     if not np.isfinite(importance).all():
         raise ValueError("imatrix has values beyond float32's range (max 3.4e38); llama.cpp reads it as float32")
     if (importance < 0).any():
         index = int(np.argmax(importance < 0))
-        raise ValueError(f"imatrix[{index}] = {importance[index]} is negative; importances are means of "
-                         f"squares, >= 0 (a zero column is allowed: it says that column is never used)")
+        raise ValueError(
+            f"imatrix[{index}] = {importance[index]} is negative; importances are means of "
+            f"squares, >= 0 (a zero column is allowed: it says that column is never used)"
+        )
     return importance
 
 
@@ -114,8 +131,8 @@ def quantize(x, type_name, imatrix=None):
         data = weighted.quantize_rows(rows, fmt.name, importance)
     elif fmt.name in weighted.WEIGHTED or fmt.name in weighted.IGNORED:
         data = fmt.quantize_blocks(rows.reshape(-1, fmt.block_size))
-    else:   # the newer types read their importance per column themselves (and refuse to go without
-        data = fmt.quantize_blocks(rows, imatrix=importance)   # one where llama.cpp requires it)
+    else:  # the newer types read their importance per column themselves (and refuse to go without
+        data = fmt.quantize_blocks(rows, imatrix=importance)  # one where llama.cpp requires it)
     return data.reshape(-1) if np.ndim(x) == 1 else data.reshape(len(rows), -1)
 
 
@@ -132,8 +149,10 @@ def dequantize(data, type_name, shape=None):
         return weights
     shape = tuple(int(n) for n in np.atleast_1d(shape))
     if int(np.prod(shape)) != weights.size:
-        raise ValueError(f"shape={shape} holds {int(np.prod(shape))} weights but data decodes to "
-                         f"{weights.size}; pass the shape of the tensor that was quantized")
+        raise ValueError(
+            f"shape={shape} holds {int(np.prod(shape))} weights but data decodes to "
+            f"{weights.size}; pass the shape of the tensor that was quantized"
+        )
     return weights.reshape(shape)
 
 

@@ -25,10 +25,10 @@ from .kquants_search import fit_scale_and_min
 class Field:
     """One field of a block: `length` bytes from byte `offset`, named as in ggml-common.h."""
 
-    name: str      # the struct member: d, dmin, m, scales, qs, qh, hmask, ql
-    offset: int    # first byte, from the start of the block
-    length: int    # bytes
-    role: str      # "super-block scale" (fp16), "sub-block scales" (small integers) or "codes"
+    name: str  # the struct member: d, dmin, m, scales, qs, qh, hmask, ql
+    offset: int  # first byte, from the start of the block
+    length: int  # bytes
+    role: str  # "super-block scale" (fp16), "sub-block scales" (small integers) or "codes"
     meaning: str
 
 
@@ -45,53 +45,92 @@ SCALE, SUB_SCALES, CODES = "super-block scale", "sub-block scales", "codes"
 # In ggml-common.h's member order. Legacy and IQ4_NL blocks of 32 have one fp16 scale: we call it a
 # super-block scale too, since it plays the same part (the only float of the block).
 LAYOUTS = {
-    "Q8_0": _fields(("d", 2, SCALE, "fp16 scale: w = d * q"),
-                    ("qs", 32, CODES, "32 int8 codes q")),
-    "Q4_0": _fields(("d", 2, SCALE, "fp16 scale: w = d * (q - 8)"),
-                    ("qs", 16, CODES, "4-bit codes: byte j = q_j | q_(j+16) << 4")),
-    "Q4_1": _fields(("d", 2, SCALE, "fp16 scale: w = d * q + m"),
-                    ("m", 2, SCALE, "fp16 min (the lowest level)"),
-                    ("qs", 16, CODES, "4-bit codes: byte j = q_j | q_(j+16) << 4")),
-    "Q5_0": _fields(("d", 2, SCALE, "fp16 scale: w = d * (q - 16)"),
-                    ("qh", 4, CODES, "fifth bit of each code: bit j = code j"),
-                    ("qs", 16, CODES, "low 4 bits: byte j = q_j | q_(j+16) << 4")),
-    "Q5_1": _fields(("d", 2, SCALE, "fp16 scale: w = d * q + m"),
-                    ("m", 2, SCALE, "fp16 min (the lowest level)"),
-                    ("qh", 4, CODES, "fifth bit of each code: bit j = code j"),
-                    ("qs", 16, CODES, "low 4 bits: byte j = q_j | q_(j+16) << 4")),
-    "Q2_K": _fields(("scales", 16, SUB_SCALES, "per sub-block of 16: 4-bit scale s_j | 4-bit min m_j << 4"),
-                    ("qs", 64, CODES, "2-bit codes q, four per byte"),
-                    ("d", 2, SCALE, "fp16 super-block scale of the s_j"),
-                    ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j")),
-    "Q3_K": _fields(("hmask", 32, CODES, "high (third) bit of each code"),
-                    ("qs", 64, CODES, "low 2 bits of each code, four per byte"),
-                    ("scales", 12, SUB_SCALES, "16 signed 6-bit scales s_j (stored + 32)"),
-                    ("d", 2, SCALE, "fp16 super-block scale: w = d*s_j*(q - 4)")),
-    "Q4_K": _fields(("d", 2, SCALE, "fp16 super-block scale of the s_j"),
-                    ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j"),
-                    ("scales", 12, SUB_SCALES, "eight 6-bit scales s_j and eight 6-bit mins m_j"),
-                    ("qs", 128, CODES, "4-bit codes q, two per byte")),
-    "Q5_K": _fields(("d", 2, SCALE, "fp16 super-block scale of the s_j"),
-                    ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j"),
-                    ("scales", 12, SUB_SCALES, "eight 6-bit scales s_j and eight 6-bit mins m_j"),
-                    ("qh", 32, CODES, "fifth bit of each code"),
-                    ("qs", 128, CODES, "low 4 bits of each code, two per byte")),
-    "Q6_K": _fields(("ql", 128, CODES, "low 4 bits of each code, two per byte"),
-                    ("qh", 64, CODES, "high 2 bits of each code, four per byte"),
-                    ("scales", 16, SUB_SCALES, "16 int8 scales s_j, one per sub-block of 16"),
-                    ("d", 2, SCALE, "fp16 super-block scale: w = d*s_j*(q - 32)")),
-    "IQ4_NL": _fields(("d", 2, SCALE, "fp16 scale: w = d * table[q]"),
-                      ("qs", 16, CODES, "4-bit indices q into a fixed 16-level table")),
+    "Q8_0": _fields(("d", 2, SCALE, "fp16 scale: w = d * q"), ("qs", 32, CODES, "32 int8 codes q")),
+    "Q4_0": _fields(
+        ("d", 2, SCALE, "fp16 scale: w = d * (q - 8)"), ("qs", 16, CODES, "4-bit codes: byte j = q_j | q_(j+16) << 4")
+    ),
+    "Q4_1": _fields(
+        ("d", 2, SCALE, "fp16 scale: w = d * q + m"),
+        ("m", 2, SCALE, "fp16 min (the lowest level)"),
+        ("qs", 16, CODES, "4-bit codes: byte j = q_j | q_(j+16) << 4"),
+    ),
+    "Q5_0": _fields(
+        ("d", 2, SCALE, "fp16 scale: w = d * (q - 16)"),
+        ("qh", 4, CODES, "fifth bit of each code: bit j = code j"),
+        ("qs", 16, CODES, "low 4 bits: byte j = q_j | q_(j+16) << 4"),
+    ),
+    "Q5_1": _fields(
+        ("d", 2, SCALE, "fp16 scale: w = d * q + m"),
+        ("m", 2, SCALE, "fp16 min (the lowest level)"),
+        ("qh", 4, CODES, "fifth bit of each code: bit j = code j"),
+        ("qs", 16, CODES, "low 4 bits: byte j = q_j | q_(j+16) << 4"),
+    ),
+    "Q2_K": _fields(
+        ("scales", 16, SUB_SCALES, "per sub-block of 16: 4-bit scale s_j | 4-bit min m_j << 4"),
+        ("qs", 64, CODES, "2-bit codes q, four per byte"),
+        ("d", 2, SCALE, "fp16 super-block scale of the s_j"),
+        ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j"),
+    ),
+    "Q3_K": _fields(
+        ("hmask", 32, CODES, "high (third) bit of each code"),
+        ("qs", 64, CODES, "low 2 bits of each code, four per byte"),
+        ("scales", 12, SUB_SCALES, "16 signed 6-bit scales s_j (stored + 32)"),
+        ("d", 2, SCALE, "fp16 super-block scale: w = d*s_j*(q - 4)"),
+    ),
+    "Q4_K": _fields(
+        ("d", 2, SCALE, "fp16 super-block scale of the s_j"),
+        ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j"),
+        ("scales", 12, SUB_SCALES, "eight 6-bit scales s_j and eight 6-bit mins m_j"),
+        ("qs", 128, CODES, "4-bit codes q, two per byte"),
+    ),
+    "Q5_K": _fields(
+        ("d", 2, SCALE, "fp16 super-block scale of the s_j"),
+        ("dmin", 2, SCALE, "fp16 super-block scale of the m_j: w = d*s_j*q - dmin*m_j"),
+        ("scales", 12, SUB_SCALES, "eight 6-bit scales s_j and eight 6-bit mins m_j"),
+        ("qh", 32, CODES, "fifth bit of each code"),
+        ("qs", 128, CODES, "low 4 bits of each code, two per byte"),
+    ),
+    "Q6_K": _fields(
+        ("ql", 128, CODES, "low 4 bits of each code, two per byte"),
+        ("qh", 64, CODES, "high 2 bits of each code, four per byte"),
+        ("scales", 16, SUB_SCALES, "16 int8 scales s_j, one per sub-block of 16"),
+        ("d", 2, SCALE, "fp16 super-block scale: w = d*s_j*(q - 32)"),
+    ),
+    "IQ4_NL": _fields(
+        ("d", 2, SCALE, "fp16 scale: w = d * table[q]"),
+        ("qs", 16, CODES, "4-bit indices q into a fixed 16-level table"),
+    ),
 }
 TYPES = tuple(LAYOUTS)
 
 # Per type: weights per sub-block (a whole block of 32 for the one-scale types), and how a code
 # becomes a level: value = step * (code - code_offset) - shift, or d * table[code] for IQ4_NL.
-_SUB_BLOCK = {"Q8_0": 32, "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q2_K": 16, "Q3_K": 16,
-              "Q4_K": 32, "Q5_K": 32, "Q6_K": 16, "IQ4_NL": 32}
-_CODES = {"Q8_0": (256, 128), "Q4_0": (16, 8), "Q4_1": (16, 0), "Q5_0": (32, 16), "Q5_1": (32, 0),
-          "Q2_K": (4, 0), "Q3_K": (8, 4), "Q4_K": (16, 0), "Q5_K": (32, 0), "Q6_K": (64, 32),
-          "IQ4_NL": (16, 0)}   # (number of codes, code_offset); Q8_0's codes are int8 -128..127
+_SUB_BLOCK = {
+    "Q8_0": 32,
+    "Q4_0": 32,
+    "Q4_1": 32,
+    "Q5_0": 32,
+    "Q5_1": 32,
+    "Q2_K": 16,
+    "Q3_K": 16,
+    "Q4_K": 32,
+    "Q5_K": 32,
+    "Q6_K": 16,
+    "IQ4_NL": 32,
+}
+_CODES = {
+    "Q8_0": (256, 128),
+    "Q4_0": (16, 8),
+    "Q4_1": (16, 0),
+    "Q5_0": (32, 16),
+    "Q5_1": (32, 0),
+    "Q2_K": (4, 0),
+    "Q3_K": (8, 4),
+    "Q4_K": (16, 0),
+    "Q5_K": (32, 0),
+    "Q6_K": (64, 32),
+    "IQ4_NL": (16, 0),
+}  # (number of codes, code_offset); Q8_0's codes are int8 -128..127
 
 
 def _check_type(type_name):
@@ -131,20 +170,28 @@ def bits_per_weight_table():
     rows = []
     for name in TYPES:
         fmt = format_info(name)
-        rows.append({"type": name, "block_size": fmt.block_size, "bytes_per_block": fmt.bytes_per_block,
-                     "bits_per_weight": fmt.bits_per_weight, **bits_breakdown(name)})
+        rows.append(
+            {
+                "type": name,
+                "block_size": fmt.block_size,
+                "bytes_per_block": fmt.bytes_per_block,
+                "bits_per_weight": fmt.bits_per_weight,
+                **bits_breakdown(name),
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------- Q4_K / Q5_K scale bytes
 
+
 @dataclass(frozen=True)
 class ScaleBits:
     """One 6-bit value of the 12 scale bytes: which bits of which bytes hold it, and its value."""
 
-    kind: str        # "scale" or "min"
-    index: int       # sub-block j = 0..7
-    sources: tuple   # (byte, lowest bit, number of bits) pieces, least significant piece first
+    kind: str  # "scale" or "min"
+    index: int  # sub-block j = 0..7
+    sources: tuple  # (byte, lowest bit, number of bits) pieces, least significant piece first
     value: int
 
     def __str__(self):
@@ -154,11 +201,11 @@ class ScaleBits:
 
 def _six_bit_sources(kind, j):
     """Where get_scale_min_k4 (ggml-quants.c) finds scale or min j in the 12 bytes."""
-    first = j if kind == "scale" else j + 4          # bytes 0-3 hold scales 0-3, bytes 4-7 mins 0-3
+    first = j if kind == "scale" else j + 4  # bytes 0-3 hold scales 0-3, bytes 4-7 mins 0-3
     if j < 4:
         return ((first, 0, 6),)
-    nibble = 0 if kind == "scale" else 4              # bytes 8-11: scale j in the low, min j in the high nibble
-    top = j - 4 if kind == "scale" else j             # the top 2 bits ride in bits 6-7 of bytes 0-7
+    nibble = 0 if kind == "scale" else 4  # bytes 8-11: scale j in the low, min j in the high nibble
+    top = j - 4 if kind == "scale" else j  # the top 2 bits ride in bits 6-7 of bytes 0-7
     return ((j + 4, nibble, 4), (top, 6, 2))
 
 
@@ -166,8 +213,10 @@ def six_bit_scales(packed):
     """Decode Q4_K/Q5_K's 12 scale bytes bit by bit: 8 scales then 8 mins, as ScaleBits rows."""
     packed = np.asarray(packed)
     if packed.shape != (12,) or packed.dtype != np.uint8:
-        raise ValueError(f"packed must be the 12 uint8 scale bytes of one Q4_K/Q5_K block (bytes 4..15), "
-                         f"got {packed.dtype} {packed.shape}")
+        raise ValueError(
+            f"packed must be the 12 uint8 scale bytes of one Q4_K/Q5_K block (bytes 4..15), "
+            f"got {packed.dtype} {packed.shape}"
+        )
     rows = []
     for kind in ("scale", "min"):
         for j in range(8):
@@ -182,6 +231,7 @@ def six_bit_scales(packed):
 
 # ---------------------------------------------------------------- the grid of each sub-block
 
+
 @dataclass(frozen=True, eq=False)
 class SubBlockGrids:
     """Every level each sub-block can represent, and which one each weight uses.
@@ -194,10 +244,10 @@ class SubBlockGrids:
 
     type_name: str
     sub_block_size: int
-    levels: np.ndarray      # (n_sub_blocks, n_codes) float32, indexed by code
-    codes: np.ndarray       # (n_sub_blocks, sub_block_size) int
-    step: np.ndarray        # (n_sub_blocks,) float32
-    shift: np.ndarray       # (n_sub_blocks,) float32: level of code `code_offset`, negated (dmin*m_j; -m for Q4_1)
+    levels: np.ndarray  # (n_sub_blocks, n_codes) float32, indexed by code
+    codes: np.ndarray  # (n_sub_blocks, sub_block_size) int
+    step: np.ndarray  # (n_sub_blocks,) float32
+    shift: np.ndarray  # (n_sub_blocks,) float32: level of code `code_offset`, negated (dmin*m_j; -m for Q4_1)
 
     @property
     def reconstruction(self):
@@ -215,7 +265,7 @@ def sub_block_grids(data, type_name):
     per_block = format_info(name).block_size // size
     codes = f["codes"].reshape(-1, size).astype(np.int64)
     if name == "Q8_0":
-        codes = codes + code_offset                      # int8 -128..127 -> index 0..255
+        codes = codes + code_offset  # int8 -128..127 -> index 0..255
     q = np.arange(n_codes, dtype=np.float32) - np.float32(code_offset)
     d = np.repeat(f["d"], per_block)
     if name == "IQ4_NL":
@@ -223,16 +273,18 @@ def sub_block_grids(data, type_name):
         nan = np.full(len(d), np.nan, dtype=np.float32)
         return SubBlockGrids(name, size, levels, codes, nan, np.zeros_like(d))
     step = d * f["scales"].reshape(-1).astype(np.float32) if "scales" in f else d
-    if "dmin" in f:        # K-quants with mins: w = (d*s_j)*q - (dmin*m_j)
+    if "dmin" in f:  # K-quants with mins: w = (d*s_j)*q - (dmin*m_j)
         shift = np.repeat(f["dmin"], per_block) * f["mins"].reshape(-1).astype(np.float32)
         levels = step[:, None] * q - shift[:, None]
-    elif "m" in f:         # Q4_1 / Q5_1: w = d*q + m
+    elif "m" in f:  # Q4_1 / Q5_1: w = d*q + m
         shift = -f["m"]
         levels = step[:, None] * q + f["m"][:, None]
-    else:                  # symmetric grids: w = step * (code - offset)
+    else:  # symmetric grids: w = step * (code - offset)
         shift = np.zeros_like(step)
         levels = step[:, None] * q
-    return SubBlockGrids(name, size, levels.astype(np.float32), codes, step.astype(np.float32), shift.astype(np.float32))
+    return SubBlockGrids(
+        name, size, levels.astype(np.float32), codes, step.astype(np.float32), shift.astype(np.float32)
+    )
 
 
 def spacing_in_steps(values, step):
@@ -273,7 +325,7 @@ def weighted_least_squares(x, importance, codes):
     det = sum_w * sum_qq - sum_q * sum_q
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = (sum_w * sum_qx - sum_q * sum_x) / det
-        offset = (sum_qq * sum_x - sum_q * sum_qx) / det          # x ~ scale*q + offset
+        offset = (sum_qq * sum_x - sum_q * sum_qx) / det  # x ~ scale*q + offset
     return scale, -offset
 
 
@@ -319,21 +371,21 @@ class KQuantSearch:
     """
 
     type_name: str
-    x: np.ndarray                 # (8, 32) the weights
-    importance: np.ndarray        # (8, 32) rms(sub-block) + |x|
+    x: np.ndarray  # (8, 32) the weights
+    importance: np.ndarray  # (8, 32) rms(sub-block) + |x|
     search_scale: np.ndarray
     search_min: np.ndarray
-    search_codes: np.ndarray      # (8, 32)
+    search_codes: np.ndarray  # (8, 32)
     wls_scale: np.ndarray
     wls_min: np.ndarray
-    d: float                      # fp16 super-block scales, as stored
+    d: float  # fp16 super-block scales, as stored
     dmin: float
-    sub_scales: np.ndarray        # (8,) 6-bit integers s_j
-    sub_mins: np.ndarray          # (8,) 6-bit integers m_j
-    stored_levels: np.ndarray     # (8, 2**bits) d*s_j*q - dmin*m_j
+    sub_scales: np.ndarray  # (8,) 6-bit integers s_j
+    sub_mins: np.ndarray  # (8,) 6-bit integers m_j
+    stored_levels: np.ndarray  # (8, 2**bits) d*s_j*q - dmin*m_j
     brute_scale: np.ndarray
     brute_min: np.ndarray
-    kmeans_levels: np.ndarray     # (8, 2**bits) a k-means codebook per sub-block (same importance)
+    kmeans_levels: np.ndarray  # (8, 2**bits) a k-means codebook per sub-block (same importance)
     errors: dict
 
     @property
@@ -351,21 +403,26 @@ def kquant_search(w, type_name="Q4_K", block=0):
     """
     name = _check_type(type_name)
     if name not in SEARCH_SETTINGS:
-        raise ValueError(f"type_name={type_name!r}: the search shown here is the one of {' and '.join(SEARCH_SETTINGS)} "
-                         f"(8 sub-blocks of 32, scale and min)")
+        raise ValueError(
+            f"type_name={type_name!r}: the search shown here is the one of {' and '.join(SEARCH_SETTINGS)} "
+            f"(8 sub-blocks of 32, scale and min)"
+        )
     nmax, rmin, rdelta, nstep = SEARCH_SETTINGS[name]
     w = np.asarray(w, dtype=np.float32).reshape(-1)
     n_blocks = w.size // 256
     if w.size % 256 or not 0 <= block < n_blocks:
-        raise ValueError(f"block={block} must index one of the {n_blocks} whole blocks of 256 in w "
-                         f"({w.size} weights); pass w with a multiple of 256 weights and 0 <= block < {max(n_blocks, 1)}")
-    x = w[256 * block: 256 * (block + 1)].reshape(8, 32)
-    mean_square = sum_in_order(x * x, axis=-1) / np.float32(32)   # summed in C's loop order
+        raise ValueError(
+            f"block={block} must index one of the {n_blocks} whole blocks of 256 in w "
+            f"({w.size} weights); pass w with a multiple of 256 weights and 0 <= block < {max(n_blocks, 1)}"
+        )
+    x = w[256 * block : 256 * (block + 1)].reshape(8, 32)
+    mean_square = sum_in_order(x * x, axis=-1) / np.float32(32)  # summed in C's loop order
     importance = np.sqrt(mean_square)[:, None] + np.abs(x)
-    scale, minimum, codes = fit_scale_and_min(x, importance, nmax=nmax, rmin=rmin, rdelta=rdelta,
-                                              nstep=nstep, use_mad=False)
+    scale, minimum, codes = fit_scale_and_min(
+        x, importance, nmax=nmax, rmin=rmin, rdelta=rdelta, nstep=nstep, use_mad=False
+    )
     wls_scale, wls_min = weighted_least_squares(x, importance, codes)
-    pinned = wls_min < 0            # the search pins min to 0 (0 stays on the grid) and refits the scale
+    pinned = wls_min < 0  # the search pins min to 0 (0 stays on the grid) and refits the scale
     w64, q64, x64 = importance.astype(float), codes.astype(float), x.astype(float)
     wls_scale = np.where(pinned, (w64 * q64 * x64).sum(-1) / (w64 * q64 * q64).sum(-1), wls_scale)
     wls_min = np.where(pinned, 0.0, wls_min)
@@ -384,22 +441,41 @@ def kquant_search(w, type_name="Q4_K", block=0):
         "best uniform grid (brute force)": brute_error,
         f"k-means, {nmax + 1} free levels": np.sum(w64 * (reconstruction - x64) ** 2, -1),
     }
-    return KQuantSearch(name, x, importance, scale, minimum, codes, wls_scale, wls_min,
-                        float(f["d"][0]), float(f["dmin"][0]), f["scales"][0], f["mins"][0], grids.levels,
-                        brute_scale, brute_min, learnt.codebook, errors)
+    return KQuantSearch(
+        name,
+        x,
+        importance,
+        scale,
+        minimum,
+        codes,
+        wls_scale,
+        wls_min,
+        float(f["d"][0]),
+        float(f["dmin"][0]),
+        f["scales"][0],
+        f["mins"][0],
+        grids.levels,
+        brute_scale,
+        brute_min,
+        learnt.codebook,
+        errors,
+    )
 
 
 def spacing_report(grids, search, sub_block=0):
     """Text: a K-quant sub-block's gaps between stored values (in steps) beside k-means' gaps, and their ratios."""
     kmeans_levels = search.kmeans_levels[sub_block]
     kmeans_gaps = np.diff(kmeans_levels)
-    return "\n".join([
-        f"Q4_K sub-block {sub_block}, gaps between its distinct values, in steps:",
-        f"   {np.round(spacing_in_steps(grids.reconstruction[sub_block], grids.step[sub_block]), 4).tolist()}",
-        "k-means, 16 levels on the same weights, gaps / smallest gap:",
-        f"   {np.round(kmeans_gaps / kmeans_gaps.min(), 2).tolist()}",
-        f"largest / smallest gap: Q4_K {gap_ratio(search.stored_levels[sub_block]):.4f}, "
-        f"k-means {gap_ratio(kmeans_levels):.2f}"])
+    return "\n".join(
+        [
+            f"Q4_K sub-block {sub_block}, gaps between its distinct values, in steps:",
+            f"   {np.round(spacing_in_steps(grids.reconstruction[sub_block], grids.step[sub_block]), 4).tolist()}",
+            "k-means, 16 levels on the same weights, gaps / smallest gap:",
+            f"   {np.round(kmeans_gaps / kmeans_gaps.min(), 2).tolist()}",
+            f"largest / smallest gap: Q4_K {gap_ratio(search.stored_levels[sub_block]):.4f}, "
+            f"k-means {gap_ratio(kmeans_levels):.2f}",
+        ]
+    )
 
 
 def search_error_ratios(w, type_name="Q4_K", blocks=range(16)):

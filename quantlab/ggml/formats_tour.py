@@ -21,13 +21,41 @@ from .iquants_grids import codebook
 from .registry import format_info
 from .._validate import as_float_array
 
-LAYOUTS = {layout.name: layout for layout in (
-    bf16.LAYOUT, microscaling.MXFP4, microscaling.NVFP4, ternary.TQ1_0, ternary.TQ2_0, iq4_xs.IQ4_XS,
-    iq3.IQ3_S, iq3.IQ3_XXS, iq2.IQ2_S, iq2.IQ2_XS, iq2.IQ2_XXS, iq1.IQ1_M, iq1.IQ1_S)}
+LAYOUTS = {
+    layout.name: layout
+    for layout in (
+        bf16.LAYOUT,
+        microscaling.MXFP4,
+        microscaling.NVFP4,
+        ternary.TQ1_0,
+        ternary.TQ2_0,
+        iq4_xs.IQ4_XS,
+        iq3.IQ3_S,
+        iq3.IQ3_XXS,
+        iq2.IQ2_S,
+        iq2.IQ2_XS,
+        iq2.IQ2_XXS,
+        iq1.IQ1_M,
+        iq1.IQ1_S,
+    )
+}
 NEW_TYPES = tuple(LAYOUTS)
 VECTOR_TYPES = ("IQ3_S", "IQ3_XXS", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
-SUB_BLOCK = {"MXFP4": 32, "NVFP4": 16, "TQ1_0": 256, "TQ2_0": 256, "IQ4_XS": 32, "IQ3_S": 32, "IQ3_XXS": 32,
-             "IQ2_S": 16, "IQ2_XS": 16, "IQ2_XXS": 32, "IQ1_M": 16, "IQ1_S": 32, "BF16": 256}
+SUB_BLOCK = {
+    "MXFP4": 32,
+    "NVFP4": 16,
+    "TQ1_0": 256,
+    "TQ2_0": 256,
+    "IQ4_XS": 32,
+    "IQ3_S": 32,
+    "IQ3_XXS": 32,
+    "IQ2_S": 16,
+    "IQ2_XS": 16,
+    "IQ2_XXS": 32,
+    "IQ1_M": 16,
+    "IQ1_S": 32,
+    "BF16": 256,
+}
 
 
 def _layout(type_name):
@@ -42,14 +70,22 @@ def imatrix_use(type_name):
     name = format_info(type_name).name
     if name in LAYOUTS:
         return LAYOUTS[name].imatrix
-    return "optional" if name in weighted.WEIGHTED else "ignored"     # the older types
+    return "optional" if name in weighted.WEIGHTED else "ignored"  # the older types
 
 
 def bits_table():
     """One row per newer type: weights and bytes per block, its fields (name, bytes), exact bits per weight."""
-    return [{"type": layout.name, "block_size": layout.block_size, "bytes_per_block": layout.bytes_per_block,
-             "fields": layout.fields, "bits_per_weight": layout.bits_per_weight, "imatrix": layout.imatrix}
-            for layout in LAYOUTS.values()]
+    return [
+        {
+            "type": layout.name,
+            "block_size": layout.block_size,
+            "bytes_per_block": layout.bytes_per_block,
+            "fields": layout.fields,
+            "bits_per_weight": layout.bits_per_weight,
+            "imatrix": layout.imatrix,
+        }
+        for layout in LAYOUTS.values()
+    ]
 
 
 def fp4_values():
@@ -62,10 +98,10 @@ class GridFacts:
     """What an i-quant's codebook is: its points, and where they sit."""
 
     name: str
-    points: np.ndarray          # int8 (n, dim): the stored coordinate values
-    coordinate_values: tuple    # the values a coordinate takes
-    lattice_points: int         # all combinations of those values: the points the grid picks from
-    even_level_sum: float       # share of points whose levels l (value 2l + 1) sum to an even number
+    points: np.ndarray  # int8 (n, dim): the stored coordinate values
+    coordinate_values: tuple  # the values a coordinate takes
+    lattice_points: int  # all combinations of those values: the points the grid picks from
+    even_level_sum: float  # share of points whose levels l (value 2l + 1) sum to an even number
 
     @property
     def size(self):
@@ -121,21 +157,22 @@ def trits_of_byte(byte):
     """The five trits TQ1_0's decoder reads from one byte: ((byte * 3^n) mod 256) * 3 >> 8."""
     if not 0 <= int(byte) <= 255:
         raise ValueError(f"byte must be 0..255, got {byte}")
-    return [((int(byte) * 3 ** n) % 256) * 3 >> 8 for n in range(5)]
+    return [((int(byte) * 3**n) % 256) * 3 >> 8 for n in range(5)]
 
 
 # ----------------------------------------------------------------------------- one type on a few weights
+
 
 @dataclass(frozen=True, eq=False)
 class TypeView:
     """One type applied to a few weights: everything the explorer shows (nothing drawn)."""
 
     type_name: str
-    x: np.ndarray               # the weights
+    x: np.ndarray  # the weights
     reconstruction: np.ndarray  # what llama.cpp reads back
-    levels: np.ndarray          # (n_sub_blocks, k): values each sub-block can hold (or holds, for i-quants), nan-padded
-    data: np.ndarray            # the bytes
-    importance: str             # how the imatrix was chosen, for the readout
+    levels: np.ndarray  # (n_sub_blocks, k): values each sub-block can hold (or holds, for i-quants), nan-padded
+    data: np.ndarray  # the bytes
+    importance: str  # how the imatrix was chosen, for the readout
 
     @property
     def mse(self):
@@ -150,7 +187,7 @@ class TypeView:
 def _levels(type_name, data, reconstruction):
     """Per sub-block: every value it can take (scalar types) or the values its weights use (i-quants)."""
     fields = format_info(type_name).fields(data.reshape(-1, format_info(type_name).bytes_per_block))
-    if type_name == "BF16":     # every weight is its own float: no grid to draw
+    if type_name == "BF16":  # every weight is its own float: no grid to draw
         return np.full((len(reconstruction) // SUB_BLOCK[type_name], 1), np.nan, dtype=np.float32)
     if type_name == "MXFP4":
         return fields["scale"][:, None] * fp4_values()[None]
@@ -160,6 +197,7 @@ def _levels(type_name, data, reconstruction):
         return fields["d"][:, None] * np.array([-1, 0, 1], dtype=np.float32)
     if type_name == "IQ4_XS":
         from ..codebook import IQ4_NL_LEVELS
+
         step = fields["d"][:, None] * fields["multipliers"].astype(np.float32)
         return step.reshape(-1, 1) * IQ4_NL_LEVELS.astype(np.float32)[None]
     sub = reconstruction.reshape(-1, SUB_BLOCK[type_name])
@@ -186,30 +224,36 @@ def view(type_name, x, imatrix=None):
     fmt = format_info(layout.name)
     data = fmt.quantize_blocks(x.reshape(1, -1), imatrix=None if imatrix is None else np.asarray(imatrix, np.float32))
     reconstruction = fmt.dequantize_blocks(data.reshape(-1, fmt.bytes_per_block)).reshape(-1)
-    return TypeView(layout.name, x, reconstruction, _levels(layout.name, data, reconstruction), data.reshape(-1),
-                    importance)
+    return TypeView(
+        layout.name, x, reconstruction, _levels(layout.name, data, reconstruction), data.reshape(-1), importance
+    )
 
 
 # ----------------------------------------------------------------------------- text for the notebook
+
 
 def bits_table_text():
     """The bits-per-weight table as text: type, weights and bytes per block, the fields, exact bits per weight."""
     lines = [f"{'type':<8}{'weights':>8}{'bytes':>6}{'bits/weight':>12}  imatrix   fields (bytes)"]
     for row in sorted(bits_table(), key=lambda r: -r["bits_per_weight"]):
         fields = " + ".join(f"{name} {size}" for name, size in row["fields"])
-        lines.append(f"{row['type']:<8}{row['block_size']:>8}{row['bytes_per_block']:>6}{row['bits_per_weight']:>12g}"
-                     f"  {row['imatrix']:<9} {fields}")
+        lines.append(
+            f"{row['type']:<8}{row['block_size']:>8}{row['bytes_per_block']:>6}{row['bits_per_weight']:>12g}"
+            f"  {row['imatrix']:<9} {fields}"
+        )
     return "\n".join(lines)
 
 
 def grid_text(type_name):
     """One i-quant codebook in a few lines: points, dimension, index bits, coordinate values, lattice share."""
     facts = grid_facts(type_name)
-    return (f"{facts.name}: {facts.size} points in {facts.dim} dimensions ({facts.index_bits}-bit index), "
-            f"coordinates from {facts.coordinate_values}\n"
-            f"  picked from {facts.lattice_points} lattice points ({len(facts.coordinate_values)}^{facts.dim}): "
-            f"{100 * facts.size / facts.lattice_points:.1f} % of them kept\n"
-            f"  points whose levels l (value 2l+1) sum to an even number: {100 * facts.even_level_sum:.0f} %")
+    return (
+        f"{facts.name}: {facts.size} points in {facts.dim} dimensions ({facts.index_bits}-bit index), "
+        f"coordinates from {facts.coordinate_values}\n"
+        f"  picked from {facts.lattice_points} lattice points ({len(facts.coordinate_values)}^{facts.dim}): "
+        f"{100 * facts.size / facts.lattice_points:.1f} % of them kept\n"
+        f"  points whose levels l (value 2l+1) sum to an even number: {100 * facts.even_level_sum:.0f} %"
+    )
 
 
 def tensor_scaled_mse(w, type_name, tensor_scale):
@@ -227,12 +271,16 @@ def scales_text(w):
     nv = format_info("NVFP4").fields(format_info("NVFP4").quantize_blocks(w[:64].reshape(1, -1), imatrix=None))
     amax32 = float(np.abs(w[:32]).max())
     amax16 = np.abs(w[:32]).reshape(2, 16).max(axis=1)
-    lines = [f"MXFP4, weights 0-31: max|w| = {amax32:.5f}; E8M0 byte {int(mx['e'][0])} -> scale 2^{int(mx['e'][0]) - 127}"
-             f" = {mx['scale'][0]:.6g}; max|w| / scale = {amax32 / mx['scale'][0]:.3f} (top FP4 value 6)"]
+    lines = [
+        f"MXFP4, weights 0-31: max|w| = {amax32:.5f}; E8M0 byte {int(mx['e'][0])} -> scale 2^{int(mx['e'][0]) - 127}"
+        f" = {mx['scale'][0]:.6g}; max|w| / scale = {amax32 / mx['scale'][0]:.3f} (top FP4 value 6)"
+    ]
     for j in range(2):
         scale = float(nv["scales"][0, j])
-        lines.append(f"NVFP4, weights {16 * j}-{16 * j + 15}: max|w| = {amax16[j]:.5f}; max/6 = {amax16[j] / 6:.6f}"
-                     f" -> UE4M3 byte 0x{int(nv['scale_bytes'][0, j]):02x} = {scale:.6g}; max|w| / scale = {amax16[j] / scale:.3f}")
+        lines.append(
+            f"NVFP4, weights {16 * j}-{16 * j + 15}: max|w| = {amax16[j]:.5f}; max/6 = {amax16[j] / 6:.6f}"
+            f" -> UE4M3 byte 0x{int(nv['scale_bytes'][0, j]):02x} = {scale:.6g}; max|w| / scale = {amax16[j] / scale:.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -262,8 +310,10 @@ def quality_text(table=None):
     lines = [f"{'type':<8}{'imatrix':>8}{'bits/w':>8}{'perplexity':>11}{'KL':>9}{'MiniLM cos':>12}"]
     for row in rows:
         cos = minilm.get(row["type"]) if not row["imatrix"] else None
-        lines.append(f"{row['type']:<8}{'yes' if row['imatrix'] else 'no':>8}{row['bits_per_weight']:>8g}"
-                     f"{row['perplexity']:>11.4f}{row['kl_divergence']:>9.4f}"
-                     f"{cos['mean_cosine'] if cos else float('nan'):>12.4f}")
+        lines.append(
+            f"{row['type']:<8}{'yes' if row['imatrix'] else 'no':>8}{row['bits_per_weight']:>8g}"
+            f"{row['perplexity']:>11.4f}{row['kl_divergence']:>9.4f}"
+            f"{cos['mean_cosine'] if cos else float('nan'):>12.4f}"
+        )
     lines.append(f"F32 perplexity {rows[0]['f32_perplexity']:.4f}; MiniLM: mean cosine to FP32 (nan: not measured)")
     return "\n".join(lines)

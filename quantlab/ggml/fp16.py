@@ -68,8 +68,9 @@ def pack_fields(fields, width):
     fields = np.asarray(fields)
     per_byte = 8 // width
     if fields.shape[-2] != per_byte:
-        raise ValueError(f"pack_fields(width={width}) needs {per_byte} fields per byte on axis -2, "
-                         f"got shape {fields.shape}")
+        raise ValueError(
+            f"pack_fields(width={width}) needs {per_byte} fields per byte on axis -2, got shape {fields.shape}"
+        )
     packed = fields[..., 0, :].astype(np.uint8)
     for i in range(1, per_byte):
         packed |= fields[..., i, :].astype(np.uint8) << np.uint8(width * i)
@@ -104,8 +105,8 @@ def unpack_halves(qs):
     words = np.ascontiguousarray(qs, dtype=np.uint8).view(np.uint64)  # (n, 2)
     nibbles = np.uint64(0x0F0F0F0F0F0F0F0F)
     codes = np.empty((len(qs), 4), dtype=np.uint64)
-    np.bitwise_and(words, nibbles, out=codes[:, :2])                    # codes 0..15: low nibbles
-    np.bitwise_and(words >> np.uint64(4), nibbles, out=codes[:, 2:])    # codes 16..31: high nibbles
+    np.bitwise_and(words, nibbles, out=codes[:, :2])  # codes 0..15: low nibbles
+    np.bitwise_and(words >> np.uint64(4), nibbles, out=codes[:, 2:])  # codes 16..31: high nibbles
     return codes.view(np.uint8)
 
 

@@ -21,9 +21,11 @@ from .rowwise import Layout, dequantize_rows, quantize_rows
 IQ1_S = Layout("IQ1_S", block_size=256, fields=(("d", 2), ("qs", 32), ("qh", 16)), imatrix="required")
 IQ1S_DELTA = np.float32(0.125)
 # the three values a level 0, 1, 2 stands for, shifted up (+delta) or down (-delta) per sub-block
-IQ1_SHIFTED = {1: np.array([-1, 0, 1], dtype=np.float32) + IQ1S_DELTA,
-               -1: np.array([-1, 0, 1], dtype=np.float32) - IQ1S_DELTA}
-_SPLITS = np.array([(i1, i2) for i1 in range(33) for i2 in range(i1, 33)])   # C's loop order
+IQ1_SHIFTED = {
+    1: np.array([-1, 0, 1], dtype=np.float32) + IQ1S_DELTA,
+    -1: np.array([-1, 0, 1], dtype=np.float32) - IQ1S_DELTA,
+}
+_SPLITS = np.array([(i1, i2) for i1 in range(33) for i2 in range(i1, 33)])  # C's loop order
 
 
 def _iq1_best_split(x, weight):
@@ -39,7 +41,7 @@ def _iq1_best_split(x, weight):
     xs = np.take_along_axis(x, order, axis=1)
     ws = np.take_along_axis(weight, order, axis=1)
     zeros = np.zeros((m, 1), dtype=f32)
-    sum_x = np.concatenate([zeros, np.cumsum(ws * xs, axis=1, dtype=f32)], axis=1)    # sequential
+    sum_x = np.concatenate([zeros, np.cumsum(ws * xs, axis=1, dtype=f32)], axis=1)  # sequential
     sum_w = np.concatenate([zeros, np.cumsum(ws, axis=1, dtype=f32)], axis=1)
     i1, i2 = _SPLITS[:, 0], _SPLITS[:, 1]
     a, b, c = sum_x[:, i1] - sum_x[:, :1], sum_x[:, i2] - sum_x[:, i1], sum_x[:, n:] - sum_x[:, i2]
@@ -94,11 +96,15 @@ def _iq1_s_sub_blocks(x, weight):
     off = index < 0
     if off.any():
         rows = np.nonzero(off)[0]
-        index[off] = _iq1_neighbours(book, keys[off], x.reshape(m, 4, 8)[off], weight.reshape(m, 4, 8)[off],
-                                     scale[rows], shift[rows])
+        index[off] = _iq1_neighbours(
+            book, keys[off], x.reshape(m, 4, 8)[off], weight.reshape(m, 4, 8)[off], scale[rows], shift[rows]
+        )
         refit = off.any(axis=1)
-        q = np.where(shift[:, None] > 0, IQ1_SHIFTED[1][book.levels[index].reshape(m, 32)],
-                     IQ1_SHIFTED[-1][book.levels[index].reshape(m, 32)])
+        q = np.where(
+            shift[:, None] > 0,
+            IQ1_SHIFTED[1][book.levels[index].reshape(m, 32)],
+            IQ1_SHIFTED[-1][book.levels[index].reshape(m, 32)],
+        )
         sum_qx = sum_in_order((weight * q) * x, axis=1)
         sum_q2 = sum_in_order((weight * q) * q, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -112,11 +118,11 @@ def _quantize_iq1_s_blocks(blocks, importance):
     weight = fit_weights(blocks, importance)
     sub, w = blocks.reshape(-1, 32), weight.reshape(-1, 32)
     chunk = 4096
-    parts = [_iq1_s_sub_blocks(sub[i:i + chunk], w[i:i + chunk]) for i in range(0, len(sub), chunk)]
+    parts = [_iq1_s_sub_blocks(sub[i : i + chunk], w[i : i + chunk]) for i in range(0, len(sub), chunk)]
     scale, index, shift, zero = (np.concatenate(p) for p in zip(*parts))
     scale, index, shift, zero = scale.reshape(n, 8), index.reshape(n, 8, 4), shift.reshape(n, 8), zero.reshape(n, 8)
-    index = np.where(zero[:, :, None], 0, index)                        # nothing written for those
-    qh = ((index >> 8) << (3 * np.arange(4))).sum(axis=2)               # 3 high bits per group
+    index = np.where(zero[:, :, None], 0, index)  # nothing written for those
+    qh = ((index >> 8) << (3 * np.arange(4))).sum(axis=2)  # 3 high bits per group
     max_scale = c_running_max(scale, zero)
     d = max_scale / np.float32(15)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -125,18 +131,23 @@ def _quantize_iq1_s_blocks(blocks, importance):
     stored = max_scale != 0
     qh = qh | np.where(stored[:, None], code << 12, 0)
     d_bytes = fp16_to_bytes(np.where(stored, d * np.float32(1.125), np.float32(0)))
-    return np.concatenate([d_bytes, (index & 0xFF).astype(np.uint8).reshape(n, 32),
-                           qh.astype("<u2").view(np.uint8).reshape(n, 16)], axis=1)
+    return np.concatenate(
+        [d_bytes, (index & 0xFF).astype(np.uint8).reshape(n, 32), qh.astype("<u2").view(np.uint8).reshape(n, 16)],
+        axis=1,
+    )
 
 
 def fields_iq1_s(data):
     """Decoded IQ1_S fields: d, 3-bit scales (8), shift sign (8, -1 = down), grid indices (32)."""
     n = len(data)
-    qh = data[:, 34:50].copy().view("<u2").astype(np.int32)                    # (n, 8)
+    qh = data[:, 34:50].copy().view("<u2").astype(np.int32)  # (n, 8)
     high = (qh[:, :, None] >> (3 * np.arange(4))) & 7
-    return {"d": fp16_from_bytes(data[:, 0:2]), "scales": ((qh >> 12) & 7).astype(np.uint8),
-            "shift": np.where(qh & 0x8000, -1, 1).astype(np.int8),
-            "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8)}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "scales": ((qh >> 12) & 7).astype(np.uint8),
+        "shift": np.where(qh & 0x8000, -1, 1).astype(np.int8),
+        "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8),
+    }
 
 
 def _dequantize_iq1_s_blocks(data):
@@ -163,7 +174,7 @@ def dequantize_iq1_s(raw):
 
 IQ1_M = Layout("IQ1_M", block_size=256, fields=(("qs", 32), ("qh", 16), ("scales", 8)), imatrix="optional")
 _SPLITS_16 = np.array([(i1, i2) for i1 in range(17) for i2 in range(i1, 17)])
-_SHIFT_MASKS = np.array([0x00, 0x80, 0x08, 0x88])   # k = 2 * (first half shifted down) + second half
+_SHIFT_MASKS = np.array([0x00, 0x80, 0x08, 0x88])  # k = 2 * (first half shifted down) + second half
 
 
 def _iq1_m_best_split(x, weight):
@@ -183,10 +194,10 @@ def _iq1_m_best_split(x, weight):
     for k in range(4):
         value[:, 0, k] = IQ1_SHIFTED[1 if k < 2 else -1]
         value[:, 1, k] = IQ1_SHIFTED[1 if k % 2 == 0 else -1]
-    half = (order >= n // 2).astype(np.intp)                                  # (m, n) sorted
-    v = value[:, half, :].transpose(1, 2, 0, 3)                              # (m, n, 3 runs, 4 k)
+    half = (order >= n // 2).astype(np.intp)  # (m, n) sorted
+    v = value[:, half, :].transpose(1, 2, 0, 3)  # (m, n, 3 runs, 4 k)
     wv = ws[:, :, None, None] * v
-    terms_qx, terms_q2 = wv * xs[:, :, None, None], wv * v                   # (w * v) * x, (w * v) * v
+    terms_qx, terms_q2 = wv * xs[:, :, None, None], wv * v  # (w * v) * x, (w * v) * v
     i1, i2 = _SPLITS_16[:, 0], _SPLITS_16[:, 1]
     position = np.arange(n)
     runs = (position[None, :] >= i1[:, None]).astype(np.intp) + (position[None, :] >= i2[:, None])  # (153, n)
@@ -232,17 +243,19 @@ def _iq1_m_sub_blocks(x, weight):
     levels = np.where(flip[:, None], 2 - levels, levels)
     scale = np.where(flip, -scale, scale)
     k = np.where(flip, 3 - k, k)
-    group_shift = _iq1_m_group_shifts(k)                                 # (m, 2)
+    group_shift = _iq1_m_group_shifts(k)  # (m, 2)
     keys = book.key(levels.reshape(m, 2, 8))
     index = book.index_of_key[keys]
     off = index < 0
     if off.any():
         rows = np.nonzero(off)[0]
-        index[off] = _iq1_neighbours(book, keys[off], x.reshape(m, 2, 8)[off], weight.reshape(m, 2, 8)[off],
-                                     scale[rows], group_shift[off])
-        point_levels = book.levels[index]                                # (m, 2, 8)
-        q = np.where(group_shift[:, :, None] > 0, IQ1_SHIFTED[1][point_levels],
-                     IQ1_SHIFTED[-1][point_levels]).reshape(m, 16)
+        index[off] = _iq1_neighbours(
+            book, keys[off], x.reshape(m, 2, 8)[off], weight.reshape(m, 2, 8)[off], scale[rows], group_shift[off]
+        )
+        point_levels = book.levels[index]  # (m, 2, 8)
+        q = np.where(group_shift[:, :, None] > 0, IQ1_SHIFTED[1][point_levels], IQ1_SHIFTED[-1][point_levels]).reshape(
+            m, 16
+        )
         sum_qx = sum_in_order((weight * q) * x, axis=1)
         sum_q2 = sum_in_order((weight * q) * q, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -257,7 +270,7 @@ def _quantize_iq1_m_blocks(blocks, importance=None):
     weight = fit_weights(blocks, importance)
     sub, w = blocks.reshape(-1, 16), weight.reshape(-1, 16)
     chunk = 4096
-    parts = [_iq1_m_sub_blocks(sub[i:i + chunk], w[i:i + chunk]) for i in range(0, len(sub), chunk)]
+    parts = [_iq1_m_sub_blocks(sub[i : i + chunk], w[i : i + chunk]) for i in range(0, len(sub), chunk)]
     scale, index, k, zero = (np.concatenate(p) for p in zip(*parts))
     scale, index, k, zero = scale.reshape(n, 16), index.reshape(n, 16, 2), k.reshape(n, 16), zero.reshape(n, 16)
     qs = (index & 0xFF).astype(np.uint8).reshape(n, 32)
@@ -270,7 +283,7 @@ def _quantize_iq1_m_blocks(blocks, importance=None):
         qh = qh | np.where(stored[:, None], _SHIFT_MASKS[k], 0)
         # refit d over the whole super-block with the stored codes and points (zero sub-blocks too)
         group_shift = _iq1_m_group_shifts(k.reshape(-1)).reshape(n, 16, 2)
-        point_levels = codebook("IQ1_S").levels[index]                     # (n, 16, 2, 8)
+        point_levels = codebook("IQ1_S").levels[index]  # (n, 16, 2, 8)
         q = np.where(group_shift[..., None] > 0, IQ1_SHIFTED[1][point_levels], IQ1_SHIFTED[-1][point_levels])
         q = (q * (f32(2) * code[:, :, None, None] + f32(1))).reshape(n, 256)
         sum_qx = sum_in_order((weight * q) * blocks, axis=1)
@@ -278,8 +291,8 @@ def _quantize_iq1_m_blocks(blocks, importance=None):
         d = np.where(sum_q2 > 0, sum_qx / sum_q2, d)
     d_bits = fp16_to_bytes(d * f32(1.1125)).view("<u2")[:, 0].astype(np.int64)
     code = code.astype(np.int64)
-    sc = (code.reshape(n, 4, 4) << (3 * np.arange(4))).sum(axis=2)        # (n, 4) uint16 words
-    sc = sc | ((d_bits[:, None] >> (4 * np.arange(4))) & 0xF) << 12       # d's 4 nibbles on top
+    sc = (code.reshape(n, 4, 4) << (3 * np.arange(4))).sum(axis=2)  # (n, 4) uint16 words
+    sc = sc | ((d_bits[:, None] >> (4 * np.arange(4))) & 0xF) << 12  # d's 4 nibbles on top
     sc = np.where(stored[:, None], sc, 0)
     return np.concatenate([qs, qh.astype(np.uint8), sc.astype("<u2").view(np.uint8).reshape(n, 8)], axis=1)
 
@@ -287,21 +300,23 @@ def _quantize_iq1_m_blocks(blocks, importance=None):
 def fields_iq1_m(data):
     """Decoded IQ1_M fields: d (assembled from 4 nibbles), 3-bit scales (16), shift signs (32), grid indices (32)."""
     n = len(data)
-    sc = data[:, 48:56].copy().view("<u2").astype(np.int64)                   # (n, 4)
+    sc = data[:, 48:56].copy().view("<u2").astype(np.int64)  # (n, 4)
     d_bits = ((sc >> 12) << (4 * np.arange(4))).sum(axis=1).astype("<u2")
     qh = data[:, 32:48].astype(np.int64)
     high = np.stack([qh & 7, (qh >> 4) & 7], axis=2).reshape(n, 32)
     down = np.stack([qh & 0x08, qh & 0x80], axis=2).reshape(n, 32) != 0
-    return {"d": d_bits.view("<f2").astype(np.float32),
-            "scales": ((sc[:, :, None] >> (3 * np.arange(4))) & 7).reshape(n, 16).astype(np.uint8),
-            "shift": np.where(down, -1, 1).astype(np.int8),
-            "grid_index": (data[:, :32].astype(np.int64) | (high << 8)).astype(np.int32)}
+    return {
+        "d": d_bits.view("<f2").astype(np.float32),
+        "scales": ((sc[:, :, None] >> (3 * np.arange(4))) & 7).reshape(n, 16).astype(np.uint8),
+        "shift": np.where(down, -1, 1).astype(np.int8),
+        "grid_index": (data[:, :32].astype(np.int64) | (high << 8)).astype(np.int32),
+    }
 
 
 def _dequantize_iq1_m_blocks(data):
     f = fields_iq1_m(data)
     n = len(data)
-    step = f["d"][:, None] * (np.float32(2) * f["scales"].astype(np.float32) + np.float32(1))   # (n, 16)
+    step = f["d"][:, None] * (np.float32(2) * f["scales"].astype(np.float32) + np.float32(1))  # (n, 16)
     delta = np.where(f["shift"] < 0, -IQ1S_DELTA, IQ1S_DELTA).reshape(n, 16, 2, 1)
     points = codebook("IQ1_S").values.astype(np.float32)[f["grid_index"]].reshape(n, 16, 2, 8)
     with np.errstate(invalid="ignore", over="ignore"):

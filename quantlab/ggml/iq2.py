@@ -10,24 +10,24 @@ and IQ2_XXS without an importance matrix; so do these. The search is quantlab.gg
 import numpy as np
 
 from .fp16 import fp16_from_bytes
-from .iquants import (Search, c_running_max, fit_weights, search_blocks, seven_sign_bits, sigma2_weights,
-                      sub_block_codes)
+from .iquants import Search, c_running_max, fit_weights, search_blocks, seven_sign_bits, sigma2_weights, sub_block_codes
 from .iquants_grids import codebook
 from .rowwise import Layout, dequantize_rows, quantize_rows
 
 # ----------------------------------------------------------------------------- IQ2_S
 
-IQ2_S = Layout("IQ2_S", block_size=256,
-               fields=(("d", 2), ("qs", 32), ("signs", 32), ("qh", 8), ("scales", 8)), imatrix="optional")
+IQ2_S = Layout(
+    "IQ2_S", block_size=256, fields=(("d", 2), ("qs", 32), ("signs", 32), ("qh", 8), ("scales", 8)), imatrix="optional"
+)
 IQ2_S_SEARCH = Search("IQ2_S", sub_block=16, top_level=2, step=0.1, tiny=1e-8, on_grid_at_start=True, redo_all=False)
 
 
 def _quantize_iq2_s_blocks(blocks, importance=None):
     n = len(blocks)
     scale, index, negative, zero = search_blocks(IQ2_S_SEARCH, blocks, fit_weights(blocks, importance, 0.25))
-    index = np.where(zero[:, :, None], 0, index).reshape(n, 32)        # zero sub-blocks: nothing written
+    index = np.where(zero[:, :, None], 0, index).reshape(n, 32)  # zero sub-blocks: nothing written
     signs = np.packbits(negative & ~zero[:, :, None], axis=2, bitorder="little").reshape(n, 32)
-    qh = ((index >> 8) & 3).reshape(n, 8, 4) << (2 * np.arange(4))     # 2 high bits per group of 8
+    qh = ((index >> 8) & 3).reshape(n, 8, 4) << (2 * np.arange(4))  # 2 high bits per group of 8
     qh = np.bitwise_or.reduce(qh, axis=2).astype(np.uint8)
     d_bytes, code = sub_block_codes(scale, zero, 15, 0.9875)
     scales = code[:, 0::2] | (code[:, 1::2] << 4)
@@ -38,10 +38,12 @@ def fields_iq2_s(data):
     """Decoded IQ2_S fields: d, 4-bit scales (16 per block), grid indices (32), sign bits (256)."""
     n = len(data)
     high = (data[:, 66:74, None].astype(np.int32) >> (2 * np.arange(4))) & 3
-    return {"d": fp16_from_bytes(data[:, 0:2]),
-            "scales": np.stack([data[:, 74:82] & 0xF, data[:, 74:82] >> 4], axis=2).reshape(n, 16),
-            "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8),
-            "negative": np.unpackbits(data[:, 34:66], axis=1, bitorder="little")}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "scales": np.stack([data[:, 74:82] & 0xF, data[:, 74:82] >> 4], axis=2).reshape(n, 16),
+        "grid_index": data[:, 2:34].astype(np.int32) | (high.reshape(n, 32) << 8),
+        "negative": np.unpackbits(data[:, 34:66], axis=1, bitorder="little"),
+    }
 
 
 def _dequantize_iq2_s_blocks(data):
@@ -67,8 +69,18 @@ def dequantize_iq2_s(raw):
 # ----------------------------------------------------------------------------- IQ2_XXS
 
 IQ2_XXS = Layout("IQ2_XXS", block_size=256, fields=(("d", 2), ("qs", 64)), imatrix="required")
-IQ2_XXS_SEARCH = Search("IQ2_XXS", sub_block=32, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=False,
-                        redo_all=True, tries=6, even_signs=True, qp_start=True)
+IQ2_XXS_SEARCH = Search(
+    "IQ2_XXS",
+    sub_block=32,
+    top_level=2,
+    step=0.1,
+    tiny=1e-15,
+    on_grid_at_start=False,
+    redo_all=True,
+    tries=6,
+    even_signs=True,
+    qp_start=True,
+)
 
 
 def _quantize_iq2_xxs_blocks(blocks, importance):
@@ -77,8 +89,8 @@ def _quantize_iq2_xxs_blocks(blocks, importance):
     d_bytes, code = sub_block_codes(scale, zero, 15, 1.0)
     grid_words = (index.astype(np.uint32) << (8 * np.arange(4, dtype=np.uint32))).sum(axis=2, dtype=np.uint32)
     sign_words = seven_sign_bits(negative) | code.astype(np.uint32) << 28
-    words = np.stack([grid_words, sign_words], axis=2)                  # (n, 8, 2)
-    words = np.where(zero[:, :, None], np.uint32(0), words)            # (their code is 0 too)
+    words = np.stack([grid_words, sign_words], axis=2)  # (n, 8, 2)
+    words = np.where(zero[:, :, None], np.uint32(0), words)  # (their code is 0 too)
     stored = c_running_max(scale, zero) != 0
     words = np.where(stored[:, None, None], words, np.uint32(0)).astype("<u4")
     return np.concatenate([d_bytes, words.view(np.uint8).reshape(n, 64)], axis=1)
@@ -87,7 +99,7 @@ def _quantize_iq2_xxs_blocks(blocks, importance):
 def _grid_sign_fields(words, n):
     """Grid indices (n, 32) and sign bits (n, 256) from IQ2_XXS's pairs of uint32 words (n, 8, 2)."""
     grid_index = words[:, :, :1].view(np.uint8).reshape(n, 32).astype(np.int32)
-    seven = (words[:, :, 1:] >> (7 * np.arange(4, dtype=np.uint32))) & 127          # (n, 8, 4)
+    seven = (words[:, :, 1:] >> (7 * np.arange(4, dtype=np.uint32))) & 127  # (n, 8, 4)
     bits = np.unpackbits(seven.astype(np.uint8)[..., None], axis=3, bitorder="little")[..., :7]
     parity = bits.sum(axis=3, keepdims=True) % 2
     return grid_index, np.concatenate([bits, parity], axis=3).reshape(n, 256)
@@ -98,8 +110,12 @@ def fields_iq2_xxs(data):
     n = len(data)
     words = data[:, 2:66].copy().view("<u4").reshape(n, 8, 2)
     grid_index, negative = _grid_sign_fields(words, n)
-    return {"d": fp16_from_bytes(data[:, 0:2]), "scales": (words[:, :, 1] >> 28).astype(np.uint8),
-            "grid_index": grid_index, "negative": negative}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "scales": (words[:, :, 1] >> 28).astype(np.uint8),
+        "grid_index": grid_index,
+        "negative": negative,
+    }
 
 
 def _dequantize_iq2_xxs_blocks(data):
@@ -125,15 +141,16 @@ def dequantize_iq2_xxs(raw):
 # ----------------------------------------------------------------------------- IQ2_XS
 
 IQ2_XS = Layout("IQ2_XS", block_size=256, fields=(("d", 2), ("qs", 64), ("scales", 8)), imatrix="required")
-IQ2_XS_SEARCH = Search("IQ2_XS", sub_block=16, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=True,
-                       redo_all=False, even_signs=True)
+IQ2_XS_SEARCH = Search(
+    "IQ2_XS", sub_block=16, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=True, redo_all=False, even_signs=True
+)
 
 
 def _quantize_iq2_xs_blocks(blocks, importance):
     n = len(blocks)
     scale, index, negative, zero = search_blocks(IQ2_XS_SEARCH, blocks, sigma2_weights(blocks, importance))
     seven = np.packbits(negative.reshape(n, 16, 2, 8), axis=3, bitorder="little")[..., 0] & 127
-    q2 = index.astype(np.uint16) | (seven.astype(np.uint16) << 9)        # (n, 16, 2): 9-bit index, 7 signs
+    q2 = index.astype(np.uint16) | (seven.astype(np.uint16) << 9)  # (n, 16, 2): 9-bit index, 7 signs
     q2 = np.where(zero[:, :, None], np.uint16(0), q2)
     stored = c_running_max(scale, zero) != 0
     q2 = np.where(stored[:, None, None], q2, np.uint16(0)).astype("<u2")
@@ -145,13 +162,15 @@ def _quantize_iq2_xs_blocks(blocks, importance):
 def fields_iq2_xs(data):
     """Decoded IQ2_XS fields: d, 4-bit scales (16), grid indices (32), sign bits (256, parity completed)."""
     n = len(data)
-    q2 = data[:, 2:66].copy().view("<u2")                                       # (n, 32)
+    q2 = data[:, 2:66].copy().view("<u2")  # (n, 32)
     bits = np.unpackbits((q2 >> 9).astype(np.uint8)[..., None], axis=2, bitorder="little")[..., :7]
     parity = bits.sum(axis=2, keepdims=True) % 2
-    return {"d": fp16_from_bytes(data[:, 0:2]),
-            "scales": np.stack([data[:, 66:74] & 0xF, data[:, 66:74] >> 4], axis=2).reshape(n, 16),
-            "grid_index": (q2 & 511).astype(np.int32),
-            "negative": np.concatenate([bits, parity], axis=2).reshape(n, 256)}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "scales": np.stack([data[:, 66:74] & 0xF, data[:, 66:74] >> 4], axis=2).reshape(n, 16),
+        "grid_index": (q2 & 511).astype(np.int32),
+        "negative": np.concatenate([bits, parity], axis=2).reshape(n, 256),
+    }
 
 
 def _dequantize_iq2_xs_blocks(data):

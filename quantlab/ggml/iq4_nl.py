@@ -22,10 +22,10 @@ from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_halves, sum_in_order, unp
 
 BLOCK_SIZE = 32
 BYTES_PER_BLOCK = 18
-TRIES = 7          # llama.cpp's ntry: candidate offsets t = -7..7 around the table's end -127
+TRIES = 7  # llama.cpp's ntry: candidate offsets t = -7..7 around the table's end -127
 TINY_BLOCK = np.float32(1e-15)  # GROUP_MAX_EPS: below this max|x|, a block is stored as zeros
 _LEVELS = IQ4_NL_LEVELS.astype(np.float32)
-_CHUNK = 2048      # blocks per pass: bounds the (32, blocks, 16 candidates) work arrays to ~4 MB each
+_CHUNK = 2048  # blocks per pass: bounds the (32, blocks, 16 candidates) work arrays to ~4 MB each
 
 # Nearest level by table lookup. The levels are integers, so the midpoints between neighbours are
 # multiples of 1/2, and which level is nearest to v depends only on floor(2v): code = number of
@@ -34,10 +34,11 @@ _CHUNK = 2048      # blocks per pass: bounds the (32, blocks, 16 candidates) wor
 # midpoint (both sides are multiples of v's ulp, in v's binade), so the table agrees with it.
 # Negative indices count from the end of a numpy array: the table is stored rotated so that
 # entry floor(2v) is found directly for -_REACH <= floor(2v) < _REACH.
-_REACH = 272       # in the search |v| <= 134 (|x| <= |max|, |id| <= 134/|max|); beyond, clip
+_REACH = 272  # in the search |v| <= 134 (|x| <= |max|, |id| <= 134/|max|); beyond, clip
 _DOUBLED_MIDPOINTS = IQ4_NL_LEVELS[:-1].astype(np.int64) + IQ4_NL_LEVELS[1:]
 _CODE_AT_HALF_STEP = np.roll(
-    np.searchsorted(_DOUBLED_MIDPOINTS, np.arange(-_REACH, _REACH), side="right").astype(np.uint8), -_REACH)
+    np.searchsorted(_DOUBLED_MIDPOINTS, np.arange(-_REACH, _REACH), side="right").astype(np.uint8), -_REACH
+)
 _LEVEL_AT_HALF_STEP = _LEVELS[_CODE_AT_HALF_STEP]
 
 
@@ -69,8 +70,12 @@ def search_scale(blocks, weight=None):
     (see quantlab.ggml.weighted); None means C's default x^2. IQ4_XS runs the same search on its
     32-weight sub-blocks.
     """
-    return np.concatenate([_search_scale(blocks[i:i + _CHUNK], None if weight is None else weight[i:i + _CHUNK])
-                           for i in range(0, len(blocks), _CHUNK)])
+    return np.concatenate(
+        [
+            _search_scale(blocks[i : i + _CHUNK], None if weight is None else weight[i : i + _CHUNK])
+            for i in range(0, len(blocks), _CHUNK)
+        ]
+    )
 
 
 def _search_scale(blocks, weight=None):
@@ -82,19 +87,19 @@ def _search_scale(blocks, weight=None):
     offsets = np.arange(-TRIES, TRIES + 1, dtype=np.float32) + _LEVELS[0]
     inverse = np.concatenate([first[:, None], offsets[None, :] / signed_max[:, None]], axis=1)
 
-    x = blocks.T[:, :, None]                      # (32, n, 1): element axis first, for sum_in_order
-    with np.errstate(over="ignore", invalid="ignore"):   # |x| > 1e19 overflows x*x to inf, as in C
+    x = blocks.T[:, :, None]  # (32, n, 1): element axis first, for sum_in_order
+    with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1e19 overflows x*x to inf, as in C
         weight = x * x if weight is None else np.asarray(weight, dtype=np.float32).T[:, :, None]
         levels = _LEVEL_AT_HALF_STEP[_half_steps(x * (2 * inverse)[None])]  # (32, n, 16), |2v| < _REACH
         weighted = weight * levels
-        sum_qx = sum_in_order(weighted * x, axis=0)          # (n, 16)
+        sum_qx = sum_in_order(weighted * x, axis=0)  # (n, 16)
         sum_q2 = sum_in_order(weighted * levels, axis=0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        fitted = sum_qx / sum_q2                         # least-squares d of every candidate
+        fitted = sum_qx / sum_q2  # least-squares d of every candidate
     scale = np.where(sum_q2[:, 0] > 0, fitted[:, 0], np.float32(0))
     best = scale * sum_qx[:, 0]
     with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(1, inverse.shape[1]):             # the 15 tries, in C's order
+        for k in range(1, inverse.shape[1]):  # the 15 tries, in C's order
             better = (sum_q2[:, k] > 0) & (sum_qx[:, k] * sum_qx[:, k] > best * sum_q2[:, k])
             scale = np.where(better, fitted[:, k], scale)
             best = np.where(better, scale * sum_qx[:, k], best)

@@ -24,8 +24,9 @@ from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_halves, round_half_to_eve
 from .iq4_nl import nearest_level, search_scale
 from .rowwise import Layout, dequantize_rows, quantize_rows
 
-IQ4_XS = Layout("IQ4_XS", block_size=256,
-                fields=(("d", 2), ("scales_h", 2), ("scales_l", 4), ("qs", 128)), imatrix="optional")
+IQ4_XS = Layout(
+    "IQ4_XS", block_size=256, fields=(("d", 2), ("scales_h", 2), ("scales_l", 4), ("qs", 128)), imatrix="optional"
+)
 SUB_BLOCK = 32
 _LEVELS = IQ4_NL_LEVELS.astype(np.float32)
 
@@ -43,38 +44,49 @@ def _quantize_blocks(blocks, importance=None):
     with np.errstate(over="ignore", invalid="ignore"):
         weight = importance_weights(blocks, importance)
     sub = blocks.reshape(-1, SUB_BLOCK)
-    scales = search_scale(sub, weight.reshape(-1, SUB_BLOCK)).reshape(n, -1)   # (n, 8) float32
-    magnitude = np.where(np.isnan(scales), np.float32(-1), np.abs(scales))   # C's `>` skips a nan scale
+    scales = search_scale(sub, weight.reshape(-1, SUB_BLOCK)).reshape(n, -1)  # (n, 8) float32
+    magnitude = np.where(np.isnan(scales), np.float32(-1), np.abs(scales))  # C's `>` skips a nan scale
     largest = np.take_along_axis(scales, magnitude.argmax(axis=1)[:, None], axis=1)[:, 0]
-    largest = np.where(magnitude.max(axis=1) > 0, largest, np.float32(0))   # C starts from max 0
+    largest = np.where(magnitude.max(axis=1) > 0, largest, np.float32(0))  # C starts from max 0
     d = -largest / np.float32(32)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         inverse = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), np.float32(0)).astype(np.float32)
         multiplier = np.clip(round_half_to_even(inverse[:, None] * scales), -32, 31)
-        multiplier[np.isnan(multiplier)] = 0      # nearest_int reads a quiet nan's mantissa: 0
-        step = d[:, None] * multiplier                                       # float32 d * l
+        multiplier[np.isnan(multiplier)] = 0  # nearest_int reads a quiet nan's mantissa: 0
+        step = d[:, None] * multiplier  # float32 d * l
         inverse_step = np.where(step != 0, np.float32(1) / np.where(step != 0, step, 1), np.float32(0))
-        codes = nearest_level((sub.reshape(n, -1, SUB_BLOCK) * inverse_step[:, :, None].astype(np.float32))
-                              .reshape(-1, SUB_BLOCK))
-    stored = (multiplier + 32).astype(np.uint16)                             # 0..63
+        codes = nearest_level(
+            (sub.reshape(n, -1, SUB_BLOCK) * inverse_step[:, :, None].astype(np.float32)).reshape(-1, SUB_BLOCK)
+        )
+    stored = (multiplier + 32).astype(np.uint16)  # 0..63
     scales_l = (stored[:, 0::2] & 0xF) | ((stored[:, 1::2] & 0xF) << 4)
     scales_h = np.bitwise_or.reduce((stored >> 4) << (2 * np.arange(8, dtype=np.uint16)), axis=1).astype("<u2")
-    return np.concatenate([fp16_to_bytes(d), scales_h[:, None].view(np.uint8),
-                           scales_l.astype(np.uint8), pack_halves(codes).reshape(n, -1)], axis=1)
+    return np.concatenate(
+        [
+            fp16_to_bytes(d),
+            scales_h[:, None].view(np.uint8),
+            scales_l.astype(np.uint8),
+            pack_halves(codes).reshape(n, -1),
+        ],
+        axis=1,
+    )
 
 
 def fields_iq4_xs(data):
     """Decoded IQ4_XS fields: d (float32), multipliers l = ls - 32 (int8, 8 per block), codes 0..15."""
     high = (data[:, 2:4].copy().view("<u2").astype(np.int16) >> (2 * np.arange(8, dtype=np.int16))) & 3
     low = np.stack([data[:, 4:8] & 0xF, data[:, 4:8] >> 4], axis=2).reshape(len(data), 8).astype(np.int16)
-    return {"d": fp16_from_bytes(data[:, 0:2]), "multipliers": (low | (high << 4)) - 32,
-            "codes": unpack_halves(data[:, 8:].reshape(-1, 16)).reshape(len(data), 256)}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "multipliers": (low | (high << 4)) - 32,
+        "codes": unpack_halves(data[:, 8:].reshape(-1, 16)).reshape(len(data), 256),
+    }
 
 
 def _dequantize_blocks(data):
     f = fields_iq4_xs(data)
-    with np.errstate(invalid="ignore", over="ignore"):                      # inf d * 0: nan, as in C
-        step = f["d"][:, None] * f["multipliers"].astype(np.float32)         # dl = d * (ls - 32)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf d * 0: nan, as in C
+        step = f["d"][:, None] * f["multipliers"].astype(np.float32)  # dl = d * (ls - 32)
         return (step[:, :, None] * _LEVELS[f["codes"]].reshape(len(data), 8, SUB_BLOCK)).reshape(len(data), -1)
 
 

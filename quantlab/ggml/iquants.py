@@ -24,7 +24,7 @@ from . import kquants_search
 from .fp16 import fp16_to_bytes, sum_in_order
 from .iquants_grids import codebook
 
-_CHUNK = 512          # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
+_CHUNK = 512  # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
 
 
 def fit_weights(blocks, importance, sigma2_share=None):
@@ -78,14 +78,14 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
         level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
     found = np.empty(len(keys), dtype=np.int32)
     counts = book.neighbour_count[keys]
-    by_count = np.argsort(counts, kind="stable")      # chunks of similar list lengths: little padding
+    by_count = np.argsort(counts, kind="stable")  # chunks of similar list lengths: little padding
     for start in range(0, len(keys), 8192):
-        part = by_count[start:start + 8192]
+        part = by_count[start : start + 8192]
         width = int(counts[part].max())
         candidates = book.neighbours[keys[part], :width]
-        levels = book.levels[np.maximum(candidates, 0)]                  # (k, width, dim) uint8
+        levels = book.levels[np.maximum(candidates, 0)]  # (k, width, dim) uint8
         k = len(candidates)
-        diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]   # (k, dim, L)
+        diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]  # (k, dim, L)
         table = ((weight[part, :, None] * diff) * diff).reshape(-1)
         base = (np.arange(k) * (dim * n_levels))[:, None]
         error = table[base + levels[:, :, 0]]
@@ -116,20 +116,20 @@ def _grid_points(book, xval, weight, scale, inverse, max_level):
 
     xval, weight (m, groups, dim); scale and inverse (m, 1): the search's scale and 1/scale.
     """
-    levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))),
-                     0, max_level).astype(np.int64)
-    keys = book.key(levels)                                              # (m, groups)
+    levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))), 0, max_level).astype(
+        np.int64
+    )
+    keys = book.key(levels)  # (m, groups)
     index = book.index_of_key[keys]
     off = index < 0
     if off.any():
-        index[off] = best_neighbour(book, keys[off], xval[off], weight[off],
-                                    np.broadcast_to(scale, keys.shape)[off])
+        index[off] = best_neighbour(book, keys[off], xval[off], weight[off], np.broadcast_to(scale, keys.shape)[off])
     return index, ~off
 
 
 def _weighted_sums(book, index, xval, weight):
     """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points."""
-    q = book.positions()[index].reshape(xval.shape[0], -1)              # (m, 32)
+    q = book.positions()[index].reshape(xval.shape[0], -1)  # (m, 32)
     w = weight.reshape(q.shape)
     x = xval.reshape(q.shape)
     return sum_in_order((w * x) * q, axis=1), sum_in_order((w * q) * q, axis=1)
@@ -137,21 +137,22 @@ def _weighted_sums(book, index, xval, weight):
 
 # ----------------------------------------------------------------------------- the shared search
 
+
 @dataclass(frozen=True)
 class Search:
     """How one i-quant searches a sub-block (the constants of its quantize_row_*_impl)."""
 
-    grid: str               # which codebook
-    sub_block: int          # weights per fitted scale
-    top_level: int          # kMaxQ - 1: lattice levels 0 .. top_level, positions 1, 3, ..
-    step: float             # the ladder of inverse scales (2 kMaxQ - 1 + t * step) / max, t = -9..9
-    tiny: float             # sub-blocks with max|x| below this (or == 0 when 0) are stored as zeros
+    grid: str  # which codebook
+    sub_block: int  # weights per fitted scale
+    top_level: int  # kMaxQ - 1: lattice levels 0 .. top_level, positions 1, 3, ..
+    step: float  # the ladder of inverse scales (2 kMaxQ - 1 + t * step) / max, t = -9..9
+    tiny: float  # sub-blocks with max|x| below this (or == 0 when 0) are stored as zeros
     on_grid_at_start: bool  # IQ3_S starts "off grid" (so it always refits), IQ2_S "on grid"
-    redo_all: bool          # the refit re-rounds every group (IQ3_S) or only the off-grid ones
-    tries: int = 9          # t = -tries .. tries
+    redo_all: bool  # the refit re-rounds every group (IQ3_S) or only the off-grid ones
+    tries: int = 9  # t = -tries .. tries
     even_signs: bool = False  # 7 sign bits per 8 weights: the count of minus signs is made even
     qp_start: bool = False  # IQ2_XXS/XS: the ladder spans make_qp_quants' scale, not max|x|,
-                            # and the refit at the end always runs, on every group
+    # and the refit at the end always runs, on every group
 
 
 def magnitudes_and_signs(x, weight, even_signs):
@@ -205,7 +206,7 @@ def make_qp_scale(xval, weight, nmax):
         return sum_in_order((weight * diff) * diff, axis=1)
 
     inverse = nmax_f / top
-    stored = np.mod(codes_at(inverse, False), f32(256))                # uint8 storage of L
+    stored = np.mod(codes_at(inverse, False), f32(256))  # uint8 storage of L
     best = mse(f32(1) / inverse, stored)
     for t in (-4, -3, -2, -1, 1, 2, 3, 4):
         trial = (f32(0.1) * f32(t) + nmax_f) / top
@@ -260,12 +261,12 @@ def _search(spec, x, weight):
     middle = np.float32(2 * spec.top_level + 1)
     scale = top / middle
     if spec.qp_start:
-        scale = make_qp_scale(xval.reshape(m, -1), weight, spec.top_level + 2)   # kMaxQ + 1
-        top = scale * np.float32(spec.top_level + 1)                  # eff_max = scale * kMaxQ
+        scale = make_qp_scale(xval.reshape(m, -1), weight, spec.top_level + 2)  # kMaxQ + 1
+        top = scale * np.float32(spec.top_level + 1)  # eff_max = scale * kMaxQ
         zero |= top <= 0
         top = np.where(zero, np.float32(1), top)
     best = np.zeros(m, dtype=np.float32)
-    index = np.zeros((m, groups), dtype=np.int32)         # before any try is kept: levels 0
+    index = np.zeros((m, groups), dtype=np.int32)  # before any try is kept: levels 0
     on_grid = np.full((m, groups), spec.on_grid_at_start)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         for t in range(-spec.tries, spec.tries + 1):
@@ -297,12 +298,12 @@ def sub_block_codes(scale, zero, top_code, factor):
 
     The stored d is d * factor (llama.cpp's empirical tweak: 1.033 for IQ3_S, 0.9875 for IQ2_S).
     """
-    max_scale = c_running_max(scale, zero)          # all-zero sub-blocks are skipped in C
+    max_scale = c_running_max(scale, zero)  # all-zero sub-blocks are skipped in C
     d = max_scale / np.float32(31)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         inverse = np.float32(1) / d
         code = np.clip(nearest_int(np.float32(0.5) * (inverse[:, None] * scale - np.float32(1))), 0, top_code)
-    stored = max_scale != 0                          # C's `if (!max_scale) continue;` (nan is stored)
+    stored = max_scale != 0  # C's `if (!max_scale) continue;` (nan is stored)
     code = np.where(stored[:, None], code, 0).astype(np.uint8)
     return fp16_to_bytes(np.where(stored, d * np.float32(factor), np.float32(0))), code
 
@@ -312,11 +313,15 @@ def search_blocks(spec, blocks, weight):
     n = len(blocks)
     sub = blocks.reshape(-1, spec.sub_block)
     w = weight.reshape(-1, spec.sub_block)
-    parts = [_search(spec, sub[i:i + _CHUNK], w[i:i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
+    parts = [_search(spec, sub[i : i + _CHUNK], w[i : i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
     scale, index, negative, zero = (np.concatenate(p) for p in zip(*parts))
     per_block = 256 // spec.sub_block
-    return (scale.reshape(n, per_block), index.reshape(n, per_block, -1),
-            negative.reshape(n, per_block, -1), zero.reshape(n, per_block))
+    return (
+        scale.reshape(n, per_block),
+        index.reshape(n, per_block, -1),
+        negative.reshape(n, per_block, -1),
+        zero.reshape(n, per_block),
+    )
 
 
 def sigma2_weights(blocks, importance):

@@ -51,11 +51,11 @@ class Codebook:
     """One i-quant grid: points (n, dim) as stored for decoding, and the quantizer's lattice view."""
 
     name: str
-    values: np.ndarray       # int8 (n, dim): the coordinates dequantization multiplies by
-    levels: np.ndarray       # uint8 (n, dim): level l of each coordinate, position 2l + 1
-    bits: int                # bits per coordinate in a lattice key
+    values: np.ndarray  # int8 (n, dim): the coordinates dequantization multiplies by
+    levels: np.ndarray  # uint8 (n, dim): level l of each coordinate, position 2l + 1
+    bits: int  # bits per coordinate in a lattice key
     index_of_key: np.ndarray  # int32 (2^(bits*dim),): grid index of a lattice key, or -1
-    neighbours: np.ndarray   # int32 (2^(bits*dim), max_n): neighbours of off-grid keys, -1 padded
+    neighbours: np.ndarray  # int32 (2^(bits*dim), max_n): neighbours of off-grid keys, -1 padded
     neighbour_count: np.ndarray  # int32 (2^(bits*dim),): how many of each row are real
 
     @property
@@ -68,7 +68,7 @@ class Codebook:
 
     def positions(self):
         """float32 (n, dim): the points as the quantizer sees them, 2l + 1."""
-        return (2 * self.levels.astype(np.float32) + 1)
+        return 2 * self.levels.astype(np.float32) + 1
 
     def key(self, levels):
         """Lattice key of level vectors (..., dim): sum l_k << bits*k."""
@@ -97,15 +97,16 @@ def codebook(name):
     grid_position = 2 * levels.astype(np.int64) + 1
     lists = []
     for start in range(0, len(wanted), 512):
-        d2 = ((position[start:start + 512, None, :] - grid_position[None]) ** 2).sum(axis=2)
-        order = np.argsort(d2, axis=1, kind="stable")                # by distance, then index
+        d2 = ((position[start : start + 512, None, :] - grid_position[None]) ** 2).sum(axis=2)
+        order = np.argsort(d2, axis=1, kind="stable")  # by distance, then index
         sorted_d2 = np.take_along_axis(d2, order, axis=1)
-        for row in range(len(order)):                           # keep the nwant nearest distances
+        for row in range(len(order)):  # keep the nwant nearest distances
             cutoff = np.unique(sorted_d2[row])[:nwant].max()
             lists.append(order[row, sorted_d2[row] <= cutoff])
     width = max(len(neighbour_list) for neighbour_list in lists)
     neighbours = np.full((n_keys, width), -1, dtype=np.int32)
     for key, neighbour_list in zip(wanted, lists):
-        neighbours[key, :len(neighbour_list)] = neighbour_list
-    return Codebook(name, values, levels, bits, index_of_key, neighbours,
-                    (neighbours >= 0).sum(axis=1).astype(np.int32))
+        neighbours[key, : len(neighbour_list)] = neighbour_list
+    return Codebook(
+        name, values, levels, bits, index_of_key, neighbours, (neighbours >= 0).sum(axis=1).astype(np.int32)
+    )

@@ -21,9 +21,18 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 import numpy as np
 
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, unpack_fields
-from .kquants_search import (Workspace, largest_magnitude, nearest_int, round_to_grid,
-                             scale_and_min_codes, search_scale_and_min, search_signed_scale,
-                             search_signed_scale_3bit, signed_grid_codes, sum_in_order)
+from .kquants_search import (
+    Workspace,
+    largest_magnitude,
+    nearest_int,
+    round_to_grid,
+    scale_and_min_codes,
+    search_scale_and_min,
+    search_signed_scale,
+    search_signed_scale_3bit,
+    signed_grid_codes,
+    sum_in_order,
+)
 
 BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
@@ -36,14 +45,19 @@ _CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 1024, "Q4_K": 256, "Q5_K": 256, "Q6_K": 25
 # ---------------------------------------------------------------------------------------------
 # shared steps
 
+
 def _check_blocks(blocks, name):
     """float32 (n_blocks, 256), or a clear error."""
     if not isinstance(blocks, np.ndarray) or blocks.dtype != np.float32:
-        raise TypeError(f"quantize_{name}(blocks) needs a float32 numpy array, got "
-                        f"{getattr(blocks, 'dtype', type(blocks).__name__)}; use x.astype(np.float32)")
+        raise TypeError(
+            f"quantize_{name}(blocks) needs a float32 numpy array, got "
+            f"{getattr(blocks, 'dtype', type(blocks).__name__)}; use x.astype(np.float32)"
+        )
     if blocks.ndim != 2 or blocks.shape[1] != BLOCK_SIZE:
-        raise ValueError(f"quantize_{name}(blocks) needs shape (n_blocks, {BLOCK_SIZE}), got "
-                         f"{blocks.shape}; reshape with x.reshape(-1, {BLOCK_SIZE})")
+        raise ValueError(
+            f"quantize_{name}(blocks) needs shape (n_blocks, {BLOCK_SIZE}), got "
+            f"{blocks.shape}; reshape with x.reshape(-1, {BLOCK_SIZE})"
+        )
     return blocks
 
 
@@ -52,8 +66,10 @@ def _check_bytes(data, name):
     size = BYTES_PER_BLOCK[name.upper()]
     data = np.asarray(data)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != size:
-        raise ValueError(f"{name} data must be uint8 of shape (n_blocks, {size}), got "
-                         f"{data.dtype} {data.shape}; view raw bytes with .reshape(-1, {size})")
+        raise ValueError(
+            f"{name} data must be uint8 of shape (n_blocks, {size}), got "
+            f"{data.dtype} {data.shape}; view raw bytes with .reshape(-1, {size})"
+        )
     return data
 
 
@@ -68,14 +84,17 @@ def _in_slices(quantize_slice, blocks, name, *per_block):
         return np.zeros((0, BYTES_PER_BLOCK[name]), dtype=np.uint8)
     if len(blocks) <= size:
         return quantize_slice(blocks, *per_block, workspace)
-    return np.concatenate([quantize_slice(*(a[start:start + size] for a in (blocks,) + per_block),
-                                          workspace)
-                           for start in range(0, len(blocks), size)])
+    return np.concatenate(
+        [
+            quantize_slice(*(a[start : start + size] for a in (blocks,) + per_block), workspace)
+            for start in range(0, len(blocks), size)
+        ]
+    )
 
 
 def _positive_max(values):
     """max(0, values...) along the last axis, ignoring NaN, as C's `if (v > best) best = v` from 0."""
-    largest = np.fmax.reduce(np.ascontiguousarray(values.T), axis=0)   # (fast: not along rows)
+    largest = np.fmax.reduce(np.ascontiguousarray(values.T), axis=0)  # (fast: not along rows)
     return np.where(largest > 0, largest, np.float32(0)).astype(np.float32)
 
 
@@ -175,17 +194,19 @@ def _unpack_nibbles_by_64(packed):
 # ---------------------------------------------------------------------------------------------
 # Q2_K: 16 sub-blocks of 16, codes 0..3, 4-bit scales and mins; x ~ d*s_j*q - dmin*m_j (2.625 bpw)
 
+
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q2_k_slice(blocks, workspace):
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, offset, iscale, origin = search_scale_and_min(x, np.abs, nmax=3, rmin=-0.5, rdelta=0.1,
-                                                         nstep=15, use_mad=True, workspace=workspace)
+    scale, offset, iscale, origin = search_scale_and_min(
+        x, np.abs, nmax=3, rmin=-0.5, rdelta=0.1, nstep=15, use_mad=True, workspace=workspace
+    )
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     has_scale, has_offset = max_scale > 0, max_offset > 0
-    inverse_scale = np.float32(15) / max_scale       # C: iscale = q4scale / max_scale
+    inverse_scale = np.float32(15) / max_scale  # C: iscale = q4scale / max_scale
     inverse_offset = np.float32(15) / max_offset
-    d = np.where(has_scale, max_scale / np.float32(15), np.float32(0))   # d = max/15, not 1/iscale
+    d = np.where(has_scale, max_scale / np.float32(15), np.float32(0))  # d = max/15, not 1/iscale
     dmin = np.where(has_offset, max_offset / np.float32(15), np.float32(0))
     # C assigns the int to a uint8 byte, then ORs (min << 4) into it: both wrap mod 256.
     low = np.where(has_scale[:, None], nearest_int(inverse_scale[:, None] * scale), 0)
@@ -194,12 +215,12 @@ def _quantize_q2_k_slice(blocks, workspace):
 
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
     shift = fp16_round(dmin)[:, None] * (packed_scales >> 4).astype(np.float32)
-    def search_codes(dead):   # needed only where step == 0: computed there alone
+
+    def search_codes(dead):  # needed only where step == 0: computed there alone
         return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=3)
 
     codes = _requantize(x, step, search_codes, highest=3, offset=shift).reshape(n, 256)
-    return np.concatenate([packed_scales, _pack_2bit_codes(codes),
-                           fp16_to_bytes(d), fp16_to_bytes(dmin)], axis=1)
+    return np.concatenate([packed_scales, _pack_2bit_codes(codes), fp16_to_bytes(d), fp16_to_bytes(dmin)], axis=1)
 
 
 def quantize_q2_k(blocks):
@@ -211,9 +232,13 @@ def fields_q2_k(data):
     """Decoded Q2_K fields: d, dmin (n,), scales, mins (n, 16) 4-bit, codes (n, 256) 0..3."""
     data = _check_bytes(data, "q2_k")
     packed_scales = data[:, :16]
-    return {"d": fp16_from_bytes(data[:, 80:82]), "dmin": fp16_from_bytes(data[:, 82:84]),
-            "scales": packed_scales & 0xF, "mins": packed_scales >> 4,
-            "codes": _unpack_2bit_codes(data[:, 16:80])}
+    return {
+        "d": fp16_from_bytes(data[:, 80:82]),
+        "dmin": fp16_from_bytes(data[:, 82:84]),
+        "scales": packed_scales & 0xF,
+        "mins": packed_scales >> 4,
+        "codes": _unpack_2bit_codes(data[:, 16:80]),
+    }
 
 
 @np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C
@@ -228,6 +253,7 @@ def dequantize_q2_k(data):
 
 # ---------------------------------------------------------------------------------------------
 # Q3_K: 16 sub-blocks of 16, codes -4..3, signed 6-bit scales; x ~ d * s_j * q (3.4375 bpw)
+
 
 def _pack_q3_k_scales(stored):
     """Twelve bytes of sixteen 6-bit values: low nibbles two per byte (j, j+8), then the top 2 bits
@@ -255,17 +281,18 @@ def _quantize_q3_k_slice(blocks, scale, search_codes, workspace):
     inverse = np.float32(-32) / max_scale
     # int8 in C: nearest_int's value is stored in an int8_t before the clamp to [-32, 31].
     levels = nearest_int(inverse[:, None] * scale).astype(np.int8).astype(np.int32)
-    d = np.where(live, np.float32(1) / inverse, np.float32(0))        # d = 1/iscale
+    d = np.where(live, np.float32(1) / inverse, np.float32(0))  # d = 1/iscale
     stored = np.where(live[:, None], np.clip(levels, -32, 31) + 32, 0).astype(np.uint8)
     # With max_scale == 0 C zeroes the scale bytes, so they decode to -32 (times d = 0).
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
 
-    def kept_codes(dead):     # the search's codes, needed only where step == 0
+    def kept_codes(dead):  # the search's codes, needed only where step == 0
         return (search_codes[dead] + 4).astype(np.uint8)
 
     codes = _requantize(x, step, kept_codes, highest=3, lowest=-4).reshape(n, 256)
-    return np.concatenate([_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3),
-                           _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1)
+    return np.concatenate(
+        [_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3), _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1
+    )
 
 
 def quantize_q3_k(blocks):
@@ -296,6 +323,7 @@ def dequantize_q3_k(data):
 # ---------------------------------------------------------------------------------------------
 # Q4_K and Q5_K: 8 sub-blocks of 32, codes 0..15 / 0..31, 6-bit scales and mins (4.5 / 5.5 bpw)
 
+
 def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
     """Shared by Q4_K and Q5_K: weights, search, 6-bit sub-block scales, final codes."""
     n = len(blocks)
@@ -307,9 +335,9 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
         root_mean_square = np.sqrt(sum_in_order(xs * xs) / np.float32(32))
         return np.add(root_mean_square, np.abs(xs), out=workspace.array("importance", xs.shape))
 
-    scale, offset, iscale, origin = search_scale_and_min(x, importance, nmax=nmax, rmin=rmin,
-                                                         rdelta=0.1, nstep=nstep, use_mad=False,
-                                                         workspace=workspace)
+    scale, offset, iscale, origin = search_scale_and_min(
+        x, importance, nmax=nmax, rmin=rmin, rdelta=0.1, nstep=nstep, use_mad=False, workspace=workspace
+    )
     max_scale, max_offset = _positive_max(scale), _positive_max(offset)
     inverse_scale = np.where(max_scale > 0, np.float32(63) / max_scale, np.float32(0))
     inverse_offset = np.where(max_offset > 0, np.float32(63) / max_offset, np.float32(0))
@@ -319,7 +347,8 @@ def _quantize_asymmetric_6bit(blocks, nmax, rmin, nstep, workspace):
 
     step = fp16_round(d)[:, None] * scales6.astype(np.float32)
     shift = fp16_round(dmin)[:, None] * mins6.astype(np.float32)
-    def search_codes(dead):   # needed only where step == 0: computed there alone
+
+    def search_codes(dead):  # needed only where step == 0: computed there alone
         return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=nmax)
 
     codes = _requantize(x, step, search_codes, highest=nmax, offset=shift).reshape(n, 256)
@@ -351,8 +380,13 @@ def quantize_q5_k(blocks):
 
 def _fields_asymmetric_6bit(data, codes):
     scales, mins = _unpack_scales_mins_6bit(data[:, 4:16])
-    return {"d": fp16_from_bytes(data[:, 0:2]), "dmin": fp16_from_bytes(data[:, 2:4]),
-            "scales": scales, "mins": mins, "codes": codes}
+    return {
+        "d": fp16_from_bytes(data[:, 0:2]),
+        "dmin": fp16_from_bytes(data[:, 2:4]),
+        "scales": scales,
+        "mins": mins,
+        "codes": codes,
+    }
 
 
 def fields_q4_k(data):
@@ -389,11 +423,12 @@ def dequantize_q5_k(data):
 # ---------------------------------------------------------------------------------------------
 # Q6_K: 16 sub-blocks of 16, codes -32..31, int8 scales; x ~ d * s_j * q (6.5625 bpw)
 
+
 def _pack_q6_k_codes(codes):
     """ql: per 128 weights, 64 bytes of low nibbles (weights l | l+64 << 4, then l+32 | l+96 << 4);
     qh: per 128 weights, 32 bytes holding the top 2 bits of weights l, l+32, l+64, l+96."""
     n = len(codes)
-    halves = codes.reshape(n, 2, 2, 2, 32)          # (half, +64, +32, l)
+    halves = codes.reshape(n, 2, 2, 2, 32)  # (half, +64, +32, l)
     low = _pack_by_place_value((halves & 0xF).transpose(0, 1, 3, 2, 4), 4).reshape(n, 128)
     high = _pack_by_place_value((codes >> 4).reshape(n, 2, 4, 32), 2).reshape(n, 64)
     return low, high
@@ -401,7 +436,7 @@ def _pack_q6_k_codes(codes):
 
 def _unpack_q6_k_codes(low, high):
     n = len(low)
-    nibbles = unpack_fields(low.reshape(n, 2, 2, 32), 4)      # (half, +32, +64, l)
+    nibbles = unpack_fields(low.reshape(n, 2, 2, 32), 4)  # (half, +32, +64, l)
     nibbles = nibbles.transpose(0, 1, 3, 2, 4).reshape(n, 256)
     return nibbles | (unpack_fields(high.reshape(n, 2, 32), 2).reshape(n, 256) << 4)
 
@@ -412,16 +447,18 @@ def _quantize_q6_k_slice(blocks, workspace, weights=None):
     (quantize_row_q6_K_impl), or None for the search's default w = x * x."""
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
-    scale, iscale = search_signed_scale(x, nmax=32, workspace=workspace,
-                                        weights=None if weights is None else weights.reshape(n, 16, 16))
+    scale, iscale = search_signed_scale(
+        x, nmax=32, workspace=workspace, weights=None if weights is None else weights.reshape(n, 16, 16)
+    )
     max_scale, max_magnitude = largest_magnitude(np.ascontiguousarray(scale.T))
-    empty = max_magnitude < np.float32(1e-15)          # C writes an all-zero block
+    empty = max_magnitude < np.float32(1e-15)  # C writes an all-zero block
     inverse = np.float32(-128) / max_scale
-    d = np.where(empty, np.float32(0), np.float32(1) / inverse)        # d = 1/iscale
+    d = np.where(empty, np.float32(0), np.float32(1) / inverse)  # d = 1/iscale
     levels = np.minimum(nearest_int(inverse[:, None] * scale), 127).astype(np.int8)
     levels[empty] = 0
     step = fp16_round(d)[:, None] * levels.astype(np.float32)
-    def search_codes(dead):   # needed only where step == 0: computed there alone
+
+    def search_codes(dead):  # needed only where step == 0: computed there alone
         return signed_grid_codes(x[dead], iscale[dead], nmax=32)
 
     codes = _requantize(x, step, search_codes, highest=31, lowest=-32).reshape(n, 256)
@@ -438,8 +475,11 @@ def quantize_q6_k(blocks):
 def fields_q6_k(data):
     """Decoded Q6_K fields: d (n,), scales (n, 16) int8, codes (n, 256) 0..63 (q = code - 32)."""
     data = _check_bytes(data, "q6_k")
-    return {"d": fp16_from_bytes(data[:, 208:210]), "scales": data[:, 192:208].view(np.int8).copy(),
-            "codes": _unpack_q6_k_codes(data[:, :128], data[:, 128:192])}
+    return {
+        "d": fp16_from_bytes(data[:, 208:210]),
+        "scales": data[:, 192:208].view(np.int8).copy(),
+        "codes": _unpack_q6_k_codes(data[:, :128], data[:, 128:192]),
+    }
 
 
 @np.errstate(all="ignore")  # an inf scale times code 0 is NaN, silently, as in C

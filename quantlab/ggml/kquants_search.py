@@ -65,8 +65,8 @@ def nearest_int(values):
 
 def nearest_code(values, lowest, highest):
     """Round like nearest_int, clamp to [lowest, highest], and return the codes as float32."""
-    codes = nearest_int(values).astype(np.float32)      # exact: |int| < 2**23
-    return np.clip(codes, lowest, highest, out=codes)     # (np.clip on int32 is much slower)
+    codes = nearest_int(values).astype(np.float32)  # exact: |int| < 2**23
+    return np.clip(codes, lowest, highest, out=codes)  # (np.clip on int32 is much slower)
 
 
 def sum_in_order(terms, axis=0, start_at_zero=True, out=None):
@@ -80,8 +80,7 @@ def sum_in_order(terms, axis=0, start_at_zero=True, out=None):
     -0.0 (0 + -0.0 is +0.0); adding a final +0.0 to a sum started at t[0] gives the former.
     out: an array to write the sums into (optional).
     """
-    if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 \
-            and terms.flags.c_contiguous:
+    if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 and terms.flags.c_contiguous:
         return np.add.reduce(terms, axis=axis, out=out)
     terms = np.moveaxis(terms, axis, 0)
     if out is None:
@@ -129,7 +128,7 @@ def round_to_grid(values, lowest, highest, exact=None):
     `exact`: the caller already knows whether every value is in range (saves the min/max check).
     """
     if exact is None:
-        exact = values.min() >= -_EXACT_LIMIT and values.max() <= _EXACT_LIMIT   # False for NaN
+        exact = values.min() >= -_EXACT_LIMIT and values.max() <= _EXACT_LIMIT  # False for NaN
     if exact:
         np.clip(values, lowest, highest, out=values)
         return np.rint(values, out=values)
@@ -150,7 +149,7 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
     workspace = workspace or Workspace()
     x = np.asarray(x, dtype=np.float32)
     lead = x.shape[:-1]
-    xs = _element_first(x, workspace, "x")                    # (n, m)
+    xs = _element_first(x, workspace, "x")  # (n, m)
     if callable(weights):
         ws = weights(xs)
     else:
@@ -159,17 +158,16 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
     f32 = np.float32
 
     lowest, high = xs.min(axis=0), xs.max(axis=0)
-    offset = np.minimum(lowest, f32(0))                       # the grid always contains 0
+    offset = np.minimum(lowest, f32(0))  # the grid always contains 0
     # C's running `if (x[i] < min) min = x[i]` keeps the first zero, with its sign, when the
     # smallest weight is a zero; a min above zero becomes +0.0. (Q4_1/Q5_1 store the min itself.)
     first_zero = np.flatnonzero(lowest == 0)
     offset[first_zero] = xs[np.argmax(xs[:, first_zero] == 0, axis=0), first_zero]
     offset[lowest > 0] = 0
-    flat = high == offset                                     # constant or all-zero sub-block
-    codes, weighted_codes, scratch = (workspace.array(name, (n, m))
-                                      for name in ("codes", "weighted codes", "scratch"))
-    sum_w = sum_in_order(ws, start_at_zero=False)             # C starts these two at element 0,
-    sum_x = sum_in_order(np.multiply(ws, xs, out=scratch), start_at_zero=False)   # others at 0.0
+    flat = high == offset  # constant or all-zero sub-block
+    codes, weighted_codes, scratch = (workspace.array(name, (n, m)) for name in ("codes", "weighted codes", "scratch"))
+    sum_w = sum_in_order(ws, start_at_zero=False)  # C starts these two at element 0,
+    sum_x = sum_in_order(np.multiply(ws, xs, out=scratch), start_at_zero=False)  # others at 0.0
 
     def round_codes(iscale, offset):
         """codes = clamp(nearest_int(iscale * (x - min)), 0, nmax), into `codes`."""
@@ -177,8 +175,7 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
         np.multiply(codes, iscale, out=codes)
         # The products are monotone in x, so the sub-block's extremes bound every value (and a
         # NaN anywhere fails the comparisons).
-        exact = ((iscale * (lowest - offset)).min() >= -_EXACT_LIMIT
-                 and (iscale * (high - offset)).max() <= _EXACT_LIMIT)
+        exact = (iscale * (lowest - offset)).min() >= -_EXACT_LIMIT and (iscale * (high - offset)).max() <= _EXACT_LIMIT
         return round_to_grid(codes, 0, nmax, exact=bool(exact))
 
     def weighted_error(scale, offset):
@@ -195,14 +192,13 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
 
     # Per candidate we keep what rebuilds its fit: iscale, the min its codes were rounded from,
     # and the fitted scale and min. Candidate 0 is the plain range grid.
-    iscales, rounded_from, scales, mins = (np.empty((nstep + 2, m), dtype=np.float32)
-                                           for _ in range(4))
+    iscales, rounded_from, scales, mins = (np.empty((nstep + 2, m), dtype=np.float32) for _ in range(4))
     np.divide(f32(nmax), high - offset, out=iscales[0])
     rounded_from[0] = mins[0] = offset
     scales[0] = f32(1) / iscales[0]
     round_codes(iscales[0], offset)
     best_error = weighted_error(scales[0], offset)
-    best_error[np.isnan(best_error)] = -np.inf            # C: nothing is < NaN, nor < -inf
+    best_error[np.isnan(best_error)] = -np.inf  # C: nothing is < NaN, nor < -inf
     chosen = np.zeros(m, dtype=np.intp)
 
     for k in range(1, nstep + 2):
@@ -210,32 +206,31 @@ def search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspa
         iscale = np.divide(numerator, high - offset, out=iscales[k])
         rounded_from[k] = offset
         round_codes(iscale, offset)
-        np.multiply(ws, codes, out=weighted_codes)        # w * l
+        np.multiply(ws, codes, out=weighted_codes)  # w * l
         sum_l = sum_in_order(weighted_codes)
-        sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))      # (w * l) * x
+        sum_xl = sum_in_order(np.multiply(weighted_codes, xs, out=scratch))  # (w * l) * x
         weighted_codes *= codes
-        sum_l2 = sum_in_order(weighted_codes)                                    # (w * l) * l
+        sum_l2 = sum_in_order(weighted_codes)  # (w * l) * l
         det = sum_w * sum_l2 - sum_l * sum_l
         this_scale = np.divide(sum_w * sum_xl - sum_x * sum_l, det, out=scales[k])
         this_min = np.divide(sum_l2 * sum_x - sum_l * sum_xl, det, out=mins[k])
-        pinned = np.flatnonzero(this_min > 0)             # a positive min would lose 0 from the
-        if pinned.size:                                   # grid: pin it, refit the scale alone
+        pinned = np.flatnonzero(this_min > 0)  # a positive min would lose 0 from the
+        if pinned.size:  # grid: pin it, refit the scale alone
             this_min[pinned] = 0
             this_scale[pinned] = sum_xl[pinned] / sum_l2[pinned]
         error = weighted_error(this_scale, this_min)
 
-        better = np.flatnonzero((det > 0) & (error < best_error))   # strict: ties keep the first
+        better = np.flatnonzero((det > 0) & (error < best_error))  # strict: ties keep the first
         if better.size:
             best_error[better] = error[better]
             chosen[better] = k
-            offset[better] = this_min[better]             # later grids start from the new min
+            offset[better] = this_min[better]  # later grids start from the new min
 
-    pick = chosen * m + np.arange(m)                          # flat index of (chosen, sub-block)
+    pick = chosen * m + np.arange(m)  # flat index of (chosen, sub-block)
     scale, minimum, iscale = scales.take(pick), -mins.take(pick), iscales.take(pick)
     # Constant sub-block: C stops before searching, with scale 0, codes 0 and min = -min(x, 0).
     scale[flat] = iscale[flat] = 0
-    return (scale.reshape(lead), minimum.reshape(lead), iscale.reshape(lead),
-            rounded_from.take(pick).reshape(lead))
+    return (scale.reshape(lead), minimum.reshape(lead), iscale.reshape(lead), rounded_from.take(pick).reshape(lead))
 
 
 def scale_and_min_codes(x, iscale, origin, nmax):
@@ -263,8 +258,7 @@ def fit_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace=
     workspace: a Workspace to reuse buffers across calls (optional).
     """
     x = np.asarray(x, dtype=np.float32)
-    scale, minimum, iscale, origin = search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep,
-                                                          use_mad, workspace)
+    scale, minimum, iscale, origin = search_scale_and_min(x, weights, nmax, rmin, rdelta, nstep, use_mad, workspace)
     return scale, minimum, scale_and_min_codes(x, iscale, origin, nmax)
 
 
@@ -281,7 +275,7 @@ def search_signed_scale(x, nmax, workspace=None, weights=None):
     f32 = np.float32
     x = np.asarray(x, dtype=f32)
     lead = x.shape[:-1]
-    xs = _element_first(x, workspace, "x")                    # (n, m)
+    xs = _element_first(x, workspace, "x")  # (n, m)
     n, m = xs.shape
     peak, peak_magnitude = largest_magnitude(xs)
     zero = peak_magnitude < GROUP_MAX_EPS
@@ -289,9 +283,9 @@ def search_signed_scale(x, nmax, workspace=None, weights=None):
 
     # k = 0 first, then -9..9 without 0, each numerator nmax + 0.1f * k in float32.
     k = np.array([0] + [k for k in range(-9, 10) if k != 0], dtype=f32)
-    iscales = -(f32(nmax) + f32(0.1) * k)[:, None] / peak     # (C, m)
+    iscales = -(f32(nmax) + f32(0.1) * k)[:, None] / peak  # (C, m)
     if weights is None:
-        weights = np.multiply(xs, xs, out=workspace.array("weights", (n, m)))   # w = x * x
+        weights = np.multiply(xs, xs, out=workspace.array("weights", (n, m)))  # w = x * x
     else:
         weights = _element_first(np.asarray(weights, dtype=f32), workspace, "weights")
     weighted_x = np.multiply(weights, xs, out=workspace.array("weighted x", (n, m)))
@@ -307,9 +301,9 @@ def search_signed_scale(x, nmax, workspace=None, weights=None):
         np.clip(codes, -nmax, nmax - 1, out=codes)
         np.rint(codes, out=codes)
         np.multiply(weights, codes, out=terms)
-        terms *= codes                                                      # (w * l) * l
+        terms *= codes  # (w * l) * l
         sum_in_order(terms, out=sum_l2[candidate])
-        codes *= weighted_x                                                 # (w * x) * l
+        codes *= weighted_x  # (w * x) * l
         sum_in_order(codes, out=sum_lx[candidate])
 
     # Candidate 0 sets the bar, best = scale * sum_lx with scale = sum_lx / sum_l2 (0 if
@@ -317,20 +311,20 @@ def search_signed_scale(x, nmax, workspace=None, weights=None):
     # sum_lx^2 > best * sum_l2 with sum_l2 > 0. `best` is the rounded product of the last kept
     # candidate, so this is a short loop over the 18 candidates, vectorized over all sub-blocks;
     # every candidate's own scale and best are computed up front, all at once.
-    scales = sum_lx / sum_l2                                  # (C, m)
+    scales = sum_lx / sum_l2  # (C, m)
     scales[0] = np.where(sum_l2[0] != 0, scales[0], f32(0))
     bests = scales * sum_lx
     squares = sum_lx * sum_lx
-    sum_l2[sum_l2 <= 0] = np.nan        # unfitted candidates: squares > best * NaN is never true
+    sum_l2[sum_l2 <= 0] = np.nan  # unfitted candidates: squares > best * NaN is never true
     best = bests[0].copy()
     chosen = np.zeros(m, dtype=np.intp)
     for candidate in range(1, len(k)):
-        better = np.flatnonzero(squares[candidate] > best * sum_l2[candidate])   # few after the first
+        better = np.flatnonzero(squares[candidate] > best * sum_l2[candidate])  # few after the first
         best[better] = bests[candidate, better]
         chosen[better] = candidate
-    pick = chosen * m + np.arange(m)                          # flat index of (chosen, sub-block)
+    pick = chosen * m + np.arange(m)  # flat index of (chosen, sub-block)
     scale, iscale = scales.take(pick), iscales.take(pick)
-    scale[zero] = iscale[zero] = 0     # iscale 0 marks an all-zero sub-block (see below)
+    scale[zero] = iscale[zero] = 0  # iscale 0 marks an all-zero sub-block (see below)
     return scale.reshape(lead), iscale.reshape(lead)
 
 
@@ -381,17 +375,18 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=4096):
     workspace, still_sweeping = Workspace(), []
     for start in range(0, m, slice_size):
         part = slice(start, min(start + slice_size, m))
-        sweeps = _fit_3bit_grid(rows[part], start, nmax, passes, workspace,
-                                sum_lx[part], sum_l2[part], codes[:, part], zero[part])
+        sweeps = _fit_3bit_grid(
+            rows[part], start, nmax, passes, workspace, sum_lx[part], sum_l2[part], codes[:, part], zero[part]
+        )
         sweeps.round(nmax, workspace, sum_lx, sum_l2, codes, first=True)
-        still_sweeping.append(sweeps)       # (compacted: no longer uses the workspace)
+        still_sweeping.append(sweeps)  # (compacted: no longer uses the workspace)
     if still_sweeping:
         sweeps = _Sweeps.concatenate(still_sweeping)
         while sweeps.columns.size:
             sweeps.round(nmax, workspace, sum_lx, sum_l2, codes)
     scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0)).astype(f32)
     scale[zero] = 0
-    codes[:, zero] = -nmax       # C returns early with stored codes 0 (l = -nmax) and scale 0
+    codes[:, zero] = -nmax  # C returns early with stored codes 0 (l = -nmax) and scale 0
     return scale.reshape(lead), codes.T.reshape(lead + (n,))
 
 
@@ -408,16 +403,15 @@ def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, codes, 
     np.less(peak_magnitude, GROUP_MAX_EPS, out=zero)
     peak[zero] = 1
     grid = np.multiply(xs, f32(-nmax) / peak, out=workspace.array("codes", (n, m)))
-    round_to_grid(grid, -nmax, nmax - 1, exact=True)          # |-nmax / peak * x| <= nmax
+    round_to_grid(grid, -nmax, nmax - 1, exact=True)  # |-nmax / peak * x| <= nmax
     codes[...] = grid
-    weights = np.multiply(xs, xs, out=workspace.array("l2 terms", (n, m)))      # w = x * x
+    weights = np.multiply(xs, xs, out=workspace.array("l2 terms", (n, m)))  # w = x * x
     lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", (n, m)))
-    lx_terms *= grid                                                            # (w * x) * l
+    lx_terms *= grid  # (w * x) * l
     l2_terms = np.multiply(weights, grid, out=weights)
-    l2_terms *= grid                                                            # (w * l) * l
+    l2_terms *= grid  # (w * l) * l
     sum_lx[...], sum_l2[...] = sum_in_order(lx_terms), sum_in_order(l2_terms)
-    return _Sweeps(start + np.arange(m), xs, grid, lx_terms, l2_terms, sum_lx.copy(),
-                   sum_l2.copy(), passes)
+    return _Sweeps(start + np.arange(m), xs, grid, lx_terms, l2_terms, sum_lx.copy(), sum_l2.copy(), passes)
 
 
 class _Sweeps:
@@ -443,17 +437,17 @@ class _Sweeps:
     slx > 0 never passes (exactly, also in float32). So after the first round slx >= 0.
     """
 
-    _ARRAYS = ("x", "codes", "lx_terms", "l2_terms")           # (n, a), element-first
-    _VECTORS = ("columns", "sum_lx", "sum_l2", "position", "sweeps_left", "changed")   # (a,)
+    _ARRAYS = ("x", "codes", "lx_terms", "l2_terms")  # (n, a), element-first
+    _VECTORS = ("columns", "sum_lx", "sum_l2", "position", "sweeps_left", "changed")  # (a,)
 
     def __init__(self, columns, x, codes, lx_terms, l2_terms, sum_lx, sum_l2, passes):
-        self.columns = columns                  # which sub-blocks, in the caller's numbering
-        self.x, self.codes = x, codes           # codes l as float32
-        self.lx_terms, self.l2_terms = lx_terms, l2_terms     # (w*x)*l and (w*l)*l
+        self.columns = columns  # which sub-blocks, in the caller's numbering
+        self.x, self.codes = x, codes  # codes l as float32
+        self.lx_terms, self.l2_terms = lx_terms, l2_terms  # (w*x)*l and (w*l)*l
         self.sum_lx, self.sum_l2 = sum_lx, sum_l2
-        self.position = np.zeros(len(columns), dtype=np.intp)    # next weight in this sweep
-        self.sweeps_left = np.full(len(columns), passes - 1)     # sweeps allowed after this one
-        self.changed = np.zeros(len(columns), dtype=bool)        # this sweep changed something
+        self.position = np.zeros(len(columns), dtype=np.intp)  # next weight in this sweep
+        self.sweeps_left = np.full(len(columns), passes - 1)  # sweeps allowed after this one
+        self.changed = np.zeros(len(columns), dtype=bool)  # this sweep changed something
 
     @classmethod
     def concatenate(cls, parts):
@@ -483,14 +477,14 @@ class _Sweeps:
         slx = np.subtract(self.sum_lx, self.lx_terms, out=workspace.array("slx", (n, a)))
         proposal = np.subtract(self.sum_l2, self.l2_terms, out=workspace.array("proposal", (n, a)))
         proposal *= self.x
-        proposal /= slx                                     # (x * sl2) / slx
+        proposal /= slx  # (x * sl2) / slx
         round_to_grid(proposal, -nmax, nmax - 1, exact=self._exact(proposal))
         hit = np.flatnonzero(proposal != self.codes)
-        hit = hit[slx.ravel()[hit] > 0]                     # C proposes only where slx > 0
+        hit = hit[slx.ravel()[hit] > 0]  # C proposes only where slx > 0
         weight, sub = np.divmod(hit, a)
         if first:
             wait = weight
-        else:   # rank each proposal by when C reaches it: this sweep from `position`, then the next
+        else:  # rank each proposal by when C reaches it: this sweep from `position`, then the next
             wait = weight - self.position[sub]
             later = wait < 0
             wait[later] += n
@@ -519,7 +513,7 @@ class _Sweeps:
         columns = self.columns[sub]
         codes[weight, columns] = new
         sum_lx[columns], sum_l2[columns] = lx_new, l2_new
-        going = np.zeros(a, dtype=bool)                     # sub-blocks without a change are done
+        going = np.zeros(a, dtype=bool)  # sub-blocks without a change are done
         going[sub] = True
         self.keep(np.flatnonzero(going))
 
@@ -532,8 +526,9 @@ class _Sweeps:
         """
         if not (np.isfinite(self.sum_lx).all() and np.isfinite(self.sum_l2).all()):
             return False
-        return bool(np.fmin.reduce(proposal, axis=None) >= -_EXACT_LIMIT
-                    and np.fmax.reduce(proposal, axis=None) <= _EXACT_LIMIT)
+        return bool(
+            np.fmin.reduce(proposal, axis=None) >= -_EXACT_LIMIT and np.fmax.reduce(proposal, axis=None) <= _EXACT_LIMIT
+        )
 
 
 def fit_signed_scale_3bit(x, nmax=4, passes=5):

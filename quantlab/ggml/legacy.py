@@ -52,12 +52,13 @@ _HALF_BELOW = np.nextafter(np.float32(0.5), np.float32(0))  # 0.49999997
 
 # ---------------------------------------------------------------- shared steps
 
+
 def _in_chunks(quantize_chunk, blocks, name):
     """Run quantize_chunk(blocks, out) over slices of blocks, filling one uint8 output array."""
     blocks = np.asarray(blocks, dtype=np.float32)
     out = np.empty((len(blocks), BYTES_PER_BLOCK[name]), dtype=np.uint8)
     for start in range(0, len(blocks), _CHUNK):
-        quantize_chunk(blocks[start:start + _CHUNK], out[start:start + _CHUNK], LAYOUTS[name])
+        quantize_chunk(blocks[start : start + _CHUNK], out[start : start + _CHUNK], LAYOUTS[name])
     return out
 
 
@@ -142,6 +143,7 @@ def _fp16(data, layout, field):
 
 # ---------------------------------------------------------------- Q8_0
 
+
 def _quantize_q8_0_chunk(blocks, out, layout):
     absmax = _block_reduce(np.abs(blocks), np.maximum)
     scale = absmax / np.float32(127)
@@ -176,12 +178,14 @@ def dequantize_q8_0(data):
 
 # ---------------------------------------------------------------- Q4_0 / Q5_0: d = signed max / -8 (-16)
 
+
 def _symmetric_codes(blocks, levels_below_zero):
     """d = signed max / -levels and codes = min(2*levels - 1, trunc(x*id + levels + 0.5))."""
     scale = _signed_absmax(blocks) / np.float32(-levels_below_zero)
     inverse, overflowed = _inverse(scale)
-    codes = _truncated_codes(_scale_rows(blocks, inverse), levels_below_zero + 0.5,
-                             2 * levels_below_zero - 1, overflowed)
+    codes = _truncated_codes(
+        _scale_rows(blocks, inverse), levels_below_zero + 0.5, 2 * levels_below_zero - 1, overflowed
+    )
     return scale, codes
 
 
@@ -239,6 +243,7 @@ def dequantize_q5_0(data):
 
 # ---------------------------------------------------------------- Q4_1 / Q5_1: m = min, d = (max - min)/15 (31)
 
+
 def _affine_codes(blocks, top, capped):
     """m = min, d = (max - min)/top, codes = trunc((x - m)*id + 0.5), capped at top or not (Q5_1)."""
     low = _first_zero_where_zero(blocks, _block_reduce(blocks, np.minimum))
@@ -264,8 +269,7 @@ def quantize_q4_1(blocks):
 def fields_q4_1(data):
     """Decoded Q4_1 fields: d, m (float32) and codes (uint8 0..15); w = d * codes + m."""
     layout = LAYOUTS["q4_1"]
-    return {"d": _fp16(data, layout, "d"), "m": _fp16(data, layout, "m"),
-            "codes": unpack_halves(data[:, layout["qs"]])}
+    return {"d": _fp16(data, layout, "d"), "m": _fp16(data, layout, "m"), "codes": unpack_halves(data[:, layout["qs"]])}
 
 
 def dequantize_q4_1(data):

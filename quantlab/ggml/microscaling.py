@@ -29,7 +29,7 @@ from .rowwise import Layout, dequantize_rows, quantize_rows
 
 FP4_LEVELS = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], dtype=np.int8)  # 2 x E2M1
 _MAGNITUDES = FP4_LEVELS[:8].astype(np.float32)
-_MIDPOINTS = (_MAGNITUDES[:-1] + _MAGNITUDES[1:]) / np.float32(2)      # 0.5 1.5 2.5 3.5 5 7 10
+_MIDPOINTS = (_MAGNITUDES[:-1] + _MAGNITUDES[1:]) / np.float32(2)  # 0.5 1.5 2.5 3.5 5 7 10
 
 MXFP4 = Layout("MXFP4", block_size=32, fields=(("e", 1), ("qs", 16)), imatrix="ignored")
 NVFP4 = Layout("NVFP4", block_size=64, fields=(("d", 4), ("qs", 32)), imatrix="ignored")
@@ -37,6 +37,7 @@ NVFP4_SUB_BLOCK = 16
 
 
 # ----------------------------------------------------------------------------- the shared scales
+
 
 def e8m0_half(e):
     """The float32 value 2^(e - 128) of E8M0 bytes (half the scale, as FP4_LEVELS are doubled).
@@ -67,8 +68,8 @@ def _ue4m3_values():
     """All 256 UE4M3 bytes decoded as ggml_ue4m3_to_fp32 does (half the scale; the top bit ignored)."""
     byte = np.arange(256)
     exponent, mantissa = (byte >> 3) & 0xF, byte & 0x7
-    value = np.where(exponent == 0, mantissa * 2.0 ** -9, (1 + mantissa / 8) * 2.0 ** (exponent - 7))
-    value[(byte == 0) | (byte == 0x7F)] = 0        # 0x7F would be NaN in E4M3; ggml reads 0
+    value = np.where(exponent == 0, mantissa * 2.0**-9, (1 + mantissa / 8) * 2.0 ** (exponent - 7))
+    value[(byte == 0) | (byte == 0x7F)] = 0  # 0x7F would be NaN in E4M3; ggml reads 0
     return (value * 0.5).astype(np.float32)
 
 
@@ -87,8 +88,8 @@ def ue4m3_byte(scale):
     positive = scale > 0
     x = np.minimum(np.where(positive, scale, np.float32(1)), np.float32(448))
     bits = x.view(np.uint32).astype(np.int64)
-    exponent = ((bits >> 23) & 0xFF) - 127 + 7                 # E4M3's biased exponent
-    mantissa = ((bits >> 20) & 0x7) + ((bits >> 19) & 1)       # 3 bits, rounded on the 4th
+    exponent = ((bits >> 23) & 0xFF) - 127 + 7  # E4M3's biased exponent
+    mantissa = ((bits >> 20) & 0x7) + ((bits >> 19) & 1)  # 3 bits, rounded on the 4th
     carried = np.where(mantissa > 7, exponent + 1, exponent)
     normal = np.where(carried >= 15, 0x7E, (carried << 3) | (mantissa & 0x7))
     subnormal = np.minimum(np.trunc(x * np.float32(512) + np.float32(0.5)), 7).astype(np.int64)
@@ -97,6 +98,7 @@ def ue4m3_byte(scale):
 
 
 # ----------------------------------------------------------------------------- rounding to E2M1
+
 
 def fp4_codes_reference(x, d):
     """Readable reference of best_index_mxfp4: the first code with the least float32 |level*d - x|.
@@ -117,12 +119,12 @@ def fp4_codes(x, d):
     step = np.zeros(x.shape, dtype=np.uint8)
     for midpoint in _MIDPOINTS:
         step += magnitude > midpoint * d
-    beyond = ~(magnitude <= np.float32(12) * d)      # past the top level (or d = 0, or inf): rare
+    beyond = ~(magnitude <= np.float32(12) * d)  # past the top level (or d = 0, or inf): rare
     if beyond.any():
         rows, cols = np.nonzero(beyond)
         top = magnitude[rows, cols]
         with np.errstate(invalid="ignore"):
-            errors = top[:, None] - _MAGNITUDES[None, :] * d[rows]   # float32, as C rounds them
+            errors = top[:, None] - _MAGNITUDES[None, :] * d[rows]  # float32, as C rounds them
         step[rows, cols] = np.argmax(errors == errors[:, -1:], axis=1)  # first level as good as 12
     negative = np.signbit(x) & (step > 0)
     return step + np.uint8(8) * negative
@@ -134,6 +136,7 @@ def fp4_from_nibbles(nibbles, d):
 
 
 # ----------------------------------------------------------------------------- MXFP4
+
 
 def _pack_runs(codes):
     """Nibbles of runs of 2k codes: byte j = code j | code j+k << 4 (ggml's layout), (..., 2k) -> (..., k)."""
@@ -168,17 +171,17 @@ def dequantize_mxfp4(raw):
 
 def fields_mxfp4(data):
     """Decoded MXFP4 fields per block: e (E8M0 byte), scale 2^(e-127), codes 0..15."""
-    return {"e": data[:, 0].copy(), "scale": np.float32(2) * e8m0_half(data[:, 0]),
-            "codes": _unpack_runs(data[:, 1:])}
+    return {"e": data[:, 0].copy(), "scale": np.float32(2) * e8m0_half(data[:, 0]), "codes": _unpack_runs(data[:, 1:])}
 
 
 # ----------------------------------------------------------------------------- NVFP4
 
+
 def _quantize_nvfp4_blocks(blocks, importance=None):
-    sub = blocks.reshape(-1, NVFP4_SUB_BLOCK)                   # (4 n, 16)
+    sub = blocks.reshape(-1, NVFP4_SUB_BLOCK)  # (4 n, 16)
     scale_bytes = ue4m3_byte(np.abs(sub).max(axis=1) / np.float32(6))
     codes = fp4_codes(sub, UE4M3_HALF[scale_bytes][:, None])
-    qs = _pack_runs(codes).reshape(len(blocks), -1)           # per sub-block: 8 bytes, j | j+8 << 4
+    qs = _pack_runs(codes).reshape(len(blocks), -1)  # per sub-block: 8 bytes, j | j+8 << 4
     return np.concatenate([scale_bytes.reshape(len(blocks), -1), qs], axis=1)
 
 
@@ -200,5 +203,8 @@ def dequantize_nvfp4(raw):
 
 def fields_nvfp4(data):
     """Decoded NVFP4 fields per block: 4 UE4M3 scale bytes, their values, 64 codes 0..15."""
-    return {"scale_bytes": data[:, :4].copy(), "scales": np.float32(2) * UE4M3_HALF[data[:, :4]],
-            "codes": _unpack_runs(data[:, 4:].reshape(-1, 8)).reshape(len(data), -1)}
+    return {
+        "scale_bytes": data[:, :4].copy(),
+        "scales": np.float32(2) * UE4M3_HALF[data[:, :4]],
+        "codes": _unpack_runs(data[:, 4:].reshape(-1, 8)).reshape(len(data), -1),
+    }

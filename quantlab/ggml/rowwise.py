@@ -20,10 +20,10 @@ from .._validate import as_float_array
 class Layout:
     """One GGML block: `block_size` weights stored as named fields of a given number of bytes."""
 
-    name: str              # GGML's type name, e.g. "MXFP4"
-    block_size: int        # weights per block
-    fields: tuple          # ((field name, bytes), ...) in storage order
-    imatrix: str = "optional"   # "ignored", "optional" or "required" (llama.cpp's behaviour)
+    name: str  # GGML's type name, e.g. "MXFP4"
+    block_size: int  # weights per block
+    fields: tuple  # ((field name, bytes), ...) in storage order
+    imatrix: str = "optional"  # "ignored", "optional" or "required" (llama.cpp's behaviour)
 
     @property
     def bytes_per_block(self):
@@ -47,18 +47,22 @@ def as_rows(x, layout):
     """Validate weights and return float32 rows (n_rows, row_length) of whole blocks."""
     array = as_float_array(x, "x")
     if array.ndim not in (1, 2):
-        raise ValueError(f"x has {array.ndim} dimension(s) (shape {array.shape}); pass a 1-D vector or "
-                         f"2-D rows, e.g. x.reshape(-1, x.shape[-1])")
+        raise ValueError(
+            f"x has {array.ndim} dimension(s) (shape {array.shape}); pass a 1-D vector or "
+            f"2-D rows, e.g. x.reshape(-1, x.shape[-1])"
+        )
     with np.errstate(over="ignore"):
         rows = np.ascontiguousarray(np.atleast_2d(array), dtype=np.float32)
-    if array.dtype != np.float32 and not np.isfinite(rows).all():    # float64 beyond float32's range
+    if array.dtype != np.float32 and not np.isfinite(rows).all():  # float64 beyond float32's range
         raise ValueError("x has values beyond float32's range (max 3.4e38); GGML quantizes float32 weights")
     if rows.shape[1] % layout.block_size:
         below = rows.shape[1] // layout.block_size * layout.block_size
         options = " or ".join(str(n) for n in (below, below + layout.block_size) if n > 0)
-        raise ValueError(f"x has rows of {rows.shape[1]} weights, not a whole number of {layout.name} blocks "
-                         f"of {layout.block_size}; pad or trim to a multiple of {layout.block_size} "
-                         f"(nearest: {options})")
+        raise ValueError(
+            f"x has rows of {rows.shape[1]} weights, not a whole number of {layout.name} blocks "
+            f"of {layout.block_size}; pad or trim to a multiple of {layout.block_size} "
+            f"(nearest: {options})"
+        )
     return rows
 
 
@@ -70,15 +74,19 @@ def as_importance(imatrix, layout, row_length):
                 f"{layout.name} needs an importance matrix: llama.cpp refuses to quantize to it without "
                 f"one, because at under 2.5 bits per weight the plain squared error picks poor grid "
                 f"points. Pass imatrix=, one non-negative weight per column (length {row_length}), "
-                f"e.g. the mean squared activation of each input channel")
+                f"e.g. the mean squared activation of each input channel"
+            )
         return None
     importance = as_float_array(imatrix, "imatrix")
     if importance.ndim != 1 or importance.size != row_length:
-        raise ValueError(f"imatrix has shape {importance.shape}; pass one weight per column of x, "
-                         f"a 1-D array of length {row_length}")
+        raise ValueError(
+            f"imatrix has shape {importance.shape}; pass one weight per column of x, a 1-D array of length {row_length}"
+        )
     if (importance < 0).any():
-        raise ValueError(f"imatrix has negative entries (min {importance.min()}); importances are "
-                         f"non-negative, e.g. mean squared activations")
+        raise ValueError(
+            f"imatrix has negative entries (min {importance.min()}); importances are "
+            f"non-negative, e.g. mean squared activations"
+        )
     return np.ascontiguousarray(importance, dtype=np.float32)
 
 
@@ -105,14 +113,20 @@ def as_raw_blocks(raw, layout):
         raw = np.frombuffer(raw, dtype=np.uint8)
     raw = np.asarray(raw)
     if raw.dtype != np.uint8:
-        raise TypeError(f"raw has dtype {raw.dtype}; pass the uint8 bytes that quantize_ returned "
-                        f"(for raw bytes of another dtype, raw.view(np.uint8))")
+        raise TypeError(
+            f"raw has dtype {raw.dtype}; pass the uint8 bytes that quantize_ returned "
+            f"(for raw bytes of another dtype, raw.view(np.uint8))"
+        )
     if raw.ndim not in (1, 2) or raw.size == 0:
-        raise ValueError(f"raw has shape {raw.shape}; pass 1-D bytes or 2-D rows of bytes, at least one "
-                         f"{layout.name} block of {layout.bytes_per_block} bytes")
+        raise ValueError(
+            f"raw has shape {raw.shape}; pass 1-D bytes or 2-D rows of bytes, at least one "
+            f"{layout.name} block of {layout.bytes_per_block} bytes"
+        )
     if raw.shape[-1] % layout.bytes_per_block:
-        raise ValueError(f"raw rows have {raw.shape[-1]} bytes, not a whole number of {layout.name} blocks "
-                         f"of {layout.bytes_per_block} bytes; was it quantized with another type?")
+        raise ValueError(
+            f"raw rows have {raw.shape[-1]} bytes, not a whole number of {layout.name} blocks "
+            f"of {layout.bytes_per_block} bytes; was it quantized with another type?"
+        )
     return np.ascontiguousarray(raw).reshape(-1, layout.bytes_per_block), raw.shape[:-1]
 
 

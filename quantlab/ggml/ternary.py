@@ -21,7 +21,7 @@ from .rowwise import Layout, dequantize_rows, quantize_rows
 
 TQ1_0 = Layout("TQ1_0", block_size=256, fields=(("qs", 48), ("qh", 4), ("d", 2)), imatrix="ignored")
 TQ2_0 = Layout("TQ2_0", block_size=256, fields=(("qs", 64), ("d", 2)), imatrix="ignored")
-_POWERS_OF_3 = np.array([81, 27, 9, 3, 1], dtype=np.uint8)     # first trit most significant
+_POWERS_OF_3 = np.array([81, 27, 9, 3, 1], dtype=np.uint8)  # first trit most significant
 
 
 def _trits(blocks):
@@ -29,14 +29,14 @@ def _trits(blocks):
 
     |x / max| <= 1 (up to rounding), so lroundf gives +1 from 0.5 up, -1 from -0.5 down, else 0.
     """
-    d = np.abs(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))    # max|x|, +0.0 for zeros as in C
-    with np.errstate(divide="ignore", over="ignore"):      # 1/subnormal overflows to inf, as in C
+    d = np.abs(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))  # max|x|, +0.0 for zeros as in C
+    with np.errstate(divide="ignore", over="ignore"):  # 1/subnormal overflows to inf, as in C
         inverse = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), np.float32(0)).astype(np.float32)
     scaled = blocks * inverse[:, None]
     trits = np.greater_equal(scaled, np.float32(0.5)).view(np.uint8) + np.uint8(1)
     trits -= np.less_equal(scaled, np.float32(-0.5)).view(np.uint8)
     overflowed = np.isinf(inverse)
-    if overflowed.any():                                   # x * inf: lroundf's LONG_MIN -> trit 1
+    if overflowed.any():  # x * inf: lroundf's LONG_MIN -> trit 1
         trits[overflowed] = 1
     return d, trits
 
@@ -52,12 +52,12 @@ def trits_reference(blocks):
     return d, (q + np.float32(1)).astype(np.uint8)
 
 
-_CEIL_256_243 = ((np.arange(243) * 256 + 242) // 243).astype(np.uint8)   # ceil(v * 256 / 243)
+_CEIL_256_243 = ((np.arange(243) * 256 + 242) // 243).astype(np.uint8)  # ceil(v * 256 / 243)
 
 
 def _base3_bytes(trits):
     """(..., 5, m) trits -> (..., m) bytes: ceil(sum trit_n 3^(4-n) * 256 / 243)."""
-    value = trits[..., 0, :] * np.uint8(3)                  # Horner: at most 242, fits a byte
+    value = trits[..., 0, :] * np.uint8(3)  # Horner: at most 242, fits a byte
     for n in range(1, 5):
         value += trits[..., n, :]
         if n < 4:
@@ -67,7 +67,7 @@ def _base3_bytes(trits):
 
 def _base3_trits(data, count):
     """Inverse of _base3_bytes: (..., m) bytes -> (..., count, m) trits, by (byte * 3^n mod 256) * 3 >> 8."""
-    shifted = data[..., None, :] * _POWERS_OF_3[::-1][:count, None]        # uint8: wraps mod 256
+    shifted = data[..., None, :] * _POWERS_OF_3[::-1][:count, None]  # uint8: wraps mod 256
     return ((shifted.astype(np.uint16) * 3) >> 8).astype(np.uint8)
 
 
@@ -76,17 +76,22 @@ def _quantize_tq1_0_blocks(blocks, importance=None):
     n = len(blocks)
     first = _base3_bytes(t[:, :160].reshape(n, 5, 32))
     second = _base3_bytes(t[:, 160:240].reshape(n, 5, 16))
-    last = t[:, 240:].reshape(n, 4, 4)                          # weight 240 + j + 4 m at [m, j]
+    last = t[:, 240:].reshape(n, 4, 4)  # weight 240 + j + 4 m at [m, j]
     qh = _base3_bytes(np.concatenate([last, np.zeros((n, 1, 4), np.uint8)], axis=1))  # times 3
     return np.concatenate([first, second, qh, fp16_to_bytes(d)], axis=1)
 
 
 def _dequantize_tq1_0_blocks(data):
     n = len(data)
-    trits = np.concatenate([_base3_trits(data[:, :32], 5).reshape(n, 160),
-                            _base3_trits(data[:, 32:48], 5).reshape(n, 80),
-                            _base3_trits(data[:, 48:52], 4).reshape(n, 16)], axis=1)
-    with np.errstate(invalid="ignore"):                  # an inf scale times trit 0 is nan, as in C
+    trits = np.concatenate(
+        [
+            _base3_trits(data[:, :32], 5).reshape(n, 160),
+            _base3_trits(data[:, 32:48], 5).reshape(n, 80),
+            _base3_trits(data[:, 48:52], 4).reshape(n, 16),
+        ],
+        axis=1,
+    )
+    with np.errstate(invalid="ignore"):  # an inf scale times trit 0 is nan, as in C
         return (trits.astype(np.float32) - np.float32(1)) * fp16_from_bytes(data[:, 52:54])[:, None]
 
 
@@ -125,9 +130,14 @@ def dequantize_tq2_0(raw):
 def fields_tq1_0(data):
     """Decoded TQ1_0 fields per block: d (float32) and the 256 trits 0..2 (weight = (trit - 1) * d)."""
     n = len(data)
-    trits = np.concatenate([_base3_trits(data[:, :32], 5).reshape(n, 160),
-                            _base3_trits(data[:, 32:48], 5).reshape(n, 80),
-                            _base3_trits(data[:, 48:52], 4).reshape(n, 16)], axis=1)
+    trits = np.concatenate(
+        [
+            _base3_trits(data[:, :32], 5).reshape(n, 160),
+            _base3_trits(data[:, 32:48], 5).reshape(n, 80),
+            _base3_trits(data[:, 48:52], 4).reshape(n, 16),
+        ],
+        axis=1,
+    )
     return {"d": fp16_from_bytes(data[:, 52:54]), "trits": trits}
 
 

@@ -27,15 +27,29 @@ import numpy as np
 
 from . import iq4_nl
 from .fp16 import fp16_round, fp16_to_bytes, pack_bits, pack_halves
-from .kquants import (_pack_2bit_codes, _pack_high_bits, _pack_nibbles_by_64, _pack_q3_k_scales,
-                      _pack_scales_mins_6bit, _quantize_q6_k_slice, _requantize,
-                      _unpack_scales_mins_6bit)
-from .kquants_search import (GROUP_MAX_EPS, Workspace, nearest_int, scale_and_min_codes,
-                             search_scale_and_min, search_signed_scale, signed_grid_codes,
-                             sum_in_order)
+from .kquants import (
+    _pack_2bit_codes,
+    _pack_high_bits,
+    _pack_nibbles_by_64,
+    _pack_q3_k_scales,
+    _pack_scales_mins_6bit,
+    _quantize_q6_k_slice,
+    _requantize,
+    _unpack_scales_mins_6bit,
+)
+from .kquants_search import (
+    GROUP_MAX_EPS,
+    Workspace,
+    nearest_int,
+    scale_and_min_codes,
+    search_scale_and_min,
+    search_signed_scale,
+    signed_grid_codes,
+    sum_in_order,
+)
 
-IGNORED = ("F32", "F16", "Q8_0")   # types whose quantizer does not read quant_weights
-_SLICE_WEIGHTS = 65536               # weights per slice of a search: its work arrays stay near the cache
+IGNORED = ("F32", "F16", "Q8_0")  # types whose quantizer does not read quant_weights
+_SLICE_WEIGHTS = 65536  # weights per slice of a search: its work arrays stay near the cache
 
 
 def _row_sum_of_squares(rows):
@@ -50,6 +64,7 @@ def _importance(x, imatrix, sigma2):
 
 # ---------------------------------------------------------------- legacy types (rows)
 
+
 def _legacy_weights(rows, imatrix, block):
     """Per-block weights (n_blocks, 32): sigma2 is the mean x^2 of the row, as in quantize_row_q4_0_impl."""
     sigma2 = _row_sum_of_squares(rows) / np.float32(rows.shape[1])
@@ -59,7 +74,7 @@ def _legacy_weights(rows, imatrix, block):
 def _in_slices(search, *arrays):
     """search(*slices, workspace) over slices of blocks (_SLICE_WEIGHTS weights), outputs concatenated."""
     workspace, size = Workspace(), max(_SLICE_WEIGHTS // arrays[0][0].size, 1)
-    parts = [search(*(a[s:s + size] for a in arrays), workspace) for s in range(0, len(arrays[0]), size)]
+    parts = [search(*(a[s : s + size] for a in arrays), workspace) for s in range(0, len(arrays[0]), size)]
     return [np.concatenate(outputs) for outputs in zip(*parts)]
 
 
@@ -71,7 +86,7 @@ def _symmetric(rows, imatrix, nmax):
         return search_signed_scale(blocks, nmax, workspace, weights=weights)
 
     scale, iscale = _in_slices(search, blocks, _legacy_weights(rows, imatrix, 32))
-    return scale, signed_grid_codes(blocks, iscale, nmax)   # all-zero block: codes 0, as C leaves L
+    return scale, signed_grid_codes(blocks, iscale, nmax)  # all-zero block: codes 0, as C leaves L
 
 
 def _affine(rows, imatrix, nmax):
@@ -79,11 +94,12 @@ def _affine(rows, imatrix, nmax):
     blocks = rows.reshape(-1, 32)
 
     def search(blocks, weights, workspace):
-        return search_scale_and_min(blocks, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36,
-                                    use_mad=False, workspace=workspace)
+        return search_scale_and_min(
+            blocks, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36, use_mad=False, workspace=workspace
+        )
 
     scale, minimum, iscale, origin = _in_slices(search, blocks, _legacy_weights(rows, imatrix, 32))
-    with np.errstate(invalid="ignore"):   # a subnormal range gives iscale inf: C's garbage codes, silently
+    with np.errstate(invalid="ignore"):  # a subnormal range gives iscale inf: C's garbage codes, silently
         codes = scale_and_min_codes(blocks, iscale, origin, nmax)
     return scale, -minimum, codes
 
@@ -95,8 +111,9 @@ def quantize_q4_0(rows, imatrix):
 
 def quantize_q5_0(rows, imatrix):
     scale, codes = _symmetric(rows, imatrix, 16)
-    return np.concatenate([fp16_to_bytes(scale), pack_bits(codes >> np.uint8(4)),
-                           pack_halves(codes & np.uint8(15))], axis=1)
+    return np.concatenate(
+        [fp16_to_bytes(scale), pack_bits(codes >> np.uint8(4)), pack_halves(codes & np.uint8(15))], axis=1
+    )
 
 
 def quantize_q4_1(rows, imatrix):
@@ -106,8 +123,10 @@ def quantize_q4_1(rows, imatrix):
 
 def quantize_q5_1(rows, imatrix):
     scale, low, codes = _affine(rows, imatrix, 31)
-    return np.concatenate([fp16_to_bytes(scale), fp16_to_bytes(low), pack_bits(codes >> np.uint8(4)),
-                           pack_halves(codes & np.uint8(15))], axis=1)
+    return np.concatenate(
+        [fp16_to_bytes(scale), fp16_to_bytes(low), pack_bits(codes >> np.uint8(4)), pack_halves(codes & np.uint8(15))],
+        axis=1,
+    )
 
 
 def quantize_iq4_nl(rows, imatrix):
@@ -119,6 +138,7 @@ def quantize_iq4_nl(rows, imatrix):
 
 
 # ---------------------------------------------------------------- make_qp_quants
+
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def fit_positive_scale(x, weights, nmax, passes=5):
@@ -135,7 +155,7 @@ def fit_positive_scale(x, weights, nmax, passes=5):
     """
     f32 = np.float32
     n, m = x.shape
-    peak = np.fmax.reduce(np.concatenate([np.zeros((1, m), f32), x]), axis=0)   # MAX from 0
+    peak = np.fmax.reduce(np.concatenate([np.zeros((1, m), f32), x]), axis=0)  # MAX from 0
     zero = peak < GROUP_MAX_EPS
     peak = np.where(zero, f32(1), peak)
 
@@ -153,10 +173,10 @@ def fit_positive_scale(x, weights, nmax, passes=5):
         best = np.where(better, error, best)
         iscale = np.where(better, trial, iscale)
 
-    level = np.minimum(nearest_int(iscale * x), nmax)                 # int, as C's `int l`
+    level = np.minimum(nearest_int(iscale * x), nmax)  # int, as C's `int l`
     sum_lx = sum_in_order((weights * x) * level.astype(f32))
     sum_l2 = sum_in_order((weights * level.astype(f32)) * level.astype(f32))
-    stored = level.astype(np.uint8).astype(np.int32)                 # L[i], C's uint8
+    stored = level.astype(np.uint8).astype(np.int32)  # L[i], C's uint8
     wx = weights * x
     going = ~zero
     for _ in range(passes):
@@ -189,6 +209,7 @@ def fit_positive_scale(x, weights, nmax, passes=5):
 # the scale quantization (make_qp_quants / make_qx_quants over 8 or 16 scales) and the final codes
 # run over all super-blocks at once: their Python-level loops are short and their arrays small.
 
+
 def _k_weights(rows, imatrix, sub, twice):
     """x as (n, n_sub, sub) super-blocks, their weights qw * sqrt(sigma2 + x^2) and per-sub-block sums.
 
@@ -220,13 +241,14 @@ def _asymmetric_k(rows, imatrix, sub, nmax, twice):
     x, weights, totals = _k_weights(rows, imatrix, sub, twice)
 
     def search(x, weights, workspace):
-        return search_scale_and_min(x, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36,
-                                    use_mad=False, workspace=workspace)
+        return search_scale_and_min(
+            x, weights, nmax=nmax, rmin=-0.9, rdelta=0.05, nstep=36, use_mad=False, workspace=workspace
+        )
 
     scale, minimum, iscale, origin = _in_slices(search, x, weights)
     d, dmin, scale_codes, min_codes = _scale_and_min_levels(scale, minimum, totals, 15 if sub == 16 else 63)
 
-    def search_codes(dead):   # needed only where step == 0: computed there alone
+    def search_codes(dead):  # needed only where step == 0: computed there alone
         return scale_and_min_codes(x[dead], iscale[dead], origin[dead], nmax=nmax)
 
     return x, d, dmin, scale_codes, min_codes, search_codes
@@ -235,21 +257,20 @@ def _asymmetric_k(rows, imatrix, sub, nmax, twice):
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def quantize_q2_k(rows, imatrix):
     x, d, dmin, scale_codes, min_codes, search_codes = _asymmetric_k(rows, imatrix, 16, 3, False)
-    packed_scales = scale_codes | (min_codes << np.uint8(4))        # C: Ls[j] | (Lm[j] << 4)
+    packed_scales = scale_codes | (min_codes << np.uint8(4))  # C: Ls[j] | (Lm[j] << 4)
     step = fp16_round(d)[:, None] * (packed_scales & 0xF).astype(np.float32)
     shift = fp16_round(dmin)[:, None] * (packed_scales >> 4).astype(np.float32)
     codes = _requantize(x, step, search_codes, highest=3, offset=shift).reshape(len(x), 256)
-    return np.concatenate([packed_scales, _pack_2bit_codes(codes), fp16_to_bytes(d),
-                           fp16_to_bytes(dmin)], axis=1)
+    return np.concatenate([packed_scales, _pack_2bit_codes(codes), fp16_to_bytes(d), fp16_to_bytes(dmin)], axis=1)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
 def _quantize_q45_k(rows, imatrix, nmax):
     x, d, dmin, scales6, mins6, search_codes = _asymmetric_k(rows, imatrix, 32, nmax, True)
-    if nmax == 31:                                                  # Q5_K: MIN(63, ls)
+    if nmax == 31:  # Q5_K: MIN(63, ls)
         scales6, mins6 = np.minimum(scales6, 63), np.minimum(mins6, 63)
     packed = _pack_scales_mins_6bit(scales6, mins6)
-    scales6, mins6 = _unpack_scales_mins_6bit(packed)               # what a reader sees
+    scales6, mins6 = _unpack_scales_mins_6bit(packed)  # what a reader sees
     step = fp16_round(d)[:, None] * scales6.astype(np.float32)
     shift = fp16_round(dmin)[:, None] * mins6.astype(np.float32)
     codes = _requantize(x, step, search_codes, highest=nmax, offset=shift).reshape(len(x), 256)
@@ -285,8 +306,9 @@ def quantize_q3_k(rows, imatrix):
         return signed_grid_codes(x[dead], iscale[dead], 4)
 
     codes = _requantize(x, step, search_codes, highest=3, lowest=-4).reshape(len(x), 256)
-    return np.concatenate([_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3),
-                           _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1)
+    return np.concatenate(
+        [_pack_high_bits(codes, 2), _pack_2bit_codes(codes & 3), _pack_q3_k_scales(stored), fp16_to_bytes(d)], axis=1
+    )
 
 
 def quantize_q6_k(rows, imatrix):
@@ -300,10 +322,18 @@ def quantize_q6_k(rows, imatrix):
     return _in_slices(quantize_slice, blocks, importance)[0]
 
 
-WEIGHTED = {"Q4_0": quantize_q4_0, "Q4_1": quantize_q4_1, "Q5_0": quantize_q5_0,
-            "Q5_1": quantize_q5_1, "IQ4_NL": quantize_iq4_nl, "Q2_K": quantize_q2_k,
-            "Q3_K": quantize_q3_k, "Q4_K": quantize_q4_k, "Q5_K": quantize_q5_k,
-            "Q6_K": quantize_q6_k}
+WEIGHTED = {
+    "Q4_0": quantize_q4_0,
+    "Q4_1": quantize_q4_1,
+    "Q5_0": quantize_q5_0,
+    "Q5_1": quantize_q5_1,
+    "IQ4_NL": quantize_iq4_nl,
+    "Q2_K": quantize_q2_k,
+    "Q3_K": quantize_q3_k,
+    "Q4_K": quantize_q4_k,
+    "Q5_K": quantize_q5_k,
+    "Q6_K": quantize_q6_k,
+}
 
 
 def quantize_rows(rows, type_name, imatrix):

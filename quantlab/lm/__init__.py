@@ -1,9 +1,9 @@
 """Our character-level Shakespeare model in numpy, its evaluation, and the quality of each llama.cpp mix.
 
-    model        the trained CharLM (load, forward pass, generate)
-    evaluation   perplexity, KL divergence, strided held-out evaluation
-    quality      a mix applied to the CharLM, scored against F32; the committed quality table
-    reports      those numbers as text, beside llama.cpp's published ones and the article's
+model        the trained CharLM (load, forward pass, generate)
+evaluation   perplexity, KL divergence, strided held-out evaluation
+quality      a mix applied to the CharLM, scored against F32; the committed quality table
+reports      those numbers as text, beside llama.cpp's published ones and the article's
 """
 
 import importlib

@@ -23,9 +23,13 @@ def negative_log_likelihood(logits, targets):
     if targets.dtype.kind not in "iu":
         raise TypeError(f"targets has dtype {targets.dtype}; pass integer ids of the true next characters")
     if targets.shape != log_p.shape[:-1]:
-        raise ValueError(f"targets has shape {targets.shape} but logits has {log_p.shape}; targets needs shape {log_p.shape[:-1]}")
+        raise ValueError(
+            f"targets has shape {targets.shape} but logits has {log_p.shape}; targets needs shape {log_p.shape[:-1]}"
+        )
     if targets.min() < 0 or targets.max() >= log_p.shape[-1]:
-        raise ValueError(f"targets range over {targets.min()}..{targets.max()} but logits have {log_p.shape[-1]} classes")
+        raise ValueError(
+            f"targets range over {targets.min()}..{targets.max()} but logits have {log_p.shape[-1]} classes"
+        )
     return -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
 
 
@@ -38,7 +42,9 @@ def kl_divergence(p_logits, q_logits):
     """Mean over positions of KL(p || q) = sum p (log p - log q), in nats; p the reference (e.g. F32)."""
     log_p, log_q = log_softmax(p_logits), log_softmax(q_logits)
     if log_p.shape != log_q.shape:
-        raise ValueError(f"p_logits has shape {log_p.shape} but q_logits has {log_q.shape}; pass logits of the same positions")
+        raise ValueError(
+            f"p_logits has shape {log_p.shape} but q_logits has {log_q.shape}; pass logits of the same positions"
+        )
     return float(np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=-1)))
 
 

@@ -120,7 +120,9 @@ class CharLM:
     def _checked(weights, shapes, require_all):
         missing = [name for name in shapes if name not in weights]
         if require_all and missing:
-            raise ValueError(f"weights lack {len(missing)} tensor(s), e.g. {missing[:3]}; pass all of {len(shapes)} tensors")
+            raise ValueError(
+                f"weights lack {len(missing)} tensor(s), e.g. {missing[:3]}; pass all of {len(shapes)} tensors"
+            )
         checked = {}
         for name, array in weights.items():
             if name not in shapes:
@@ -129,7 +131,9 @@ class CharLM:
                 raise ValueError(f"{name!r} is not a tensor of this model; {suggestion}")
             array = as_float_array(array, name).astype(np.float32)  # refuses ints, NaN, inf, empty
             if array.shape != shapes[name]:
-                raise ValueError(f"{name} has shape {array.shape} but the model needs {shapes[name]}; reshape the dequantized tensor")
+                raise ValueError(
+                    f"{name} has shape {array.shape} but the model needs {shapes[name]}; reshape the dequantized tensor"
+                )
             array.setflags(write=False)
             checked[name] = array
         return checked
@@ -168,9 +172,13 @@ class CharLM:
         if ids.ndim not in (1, 2):
             raise ValueError(f"ids has shape {ids.shape}; pass (length,) or (batch, length)")
         if ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise ValueError(f"ids range over {ids.min()}..{ids.max()} but the vocabulary has ids 0..{self.vocab_size - 1}")
+            raise ValueError(
+                f"ids range over {ids.min()}..{ids.max()} but the vocabulary has ids 0..{self.vocab_size - 1}"
+            )
         if not any_length and ids.shape[-1] > self.config.context_length:
-            raise ValueError(f"{ids.shape[-1]} characters exceed the context length {self.config.context_length}; split into windows")
+            raise ValueError(
+                f"{ids.shape[-1]} characters exceed the context length {self.config.context_length}; split into windows"
+            )
         return ids
 
     def logits(self, ids, inputs_of=None, linear=None):

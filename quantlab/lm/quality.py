@@ -37,7 +37,7 @@ from .evaluation import HELD_OUT_TEXT, evaluate, heldout_text, negative_log_like
 
 # The quality table of issue 5, highest bits first.
 TABLE_MIXES = ("F32", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
-RULES = "2026"   # recipes' llama.cpp@0c1e57098 rules
+RULES = "2026"  # recipes' llama.cpp@0c1e57098 rules
 
 # Tensor classes a learner can override, by llama.cpp's categories (recipes.category). attn_q and
 # attn_k are one class: every llama.cpp mix gives them the same type.
@@ -52,8 +52,21 @@ TENSOR_CLASSES = {
 }
 CLASS_LABELS = {"attn_qk": "attn_q/attn_k"}
 # Types an override may choose, most bits first (every CharLM row, 256 or 1024 long, fits them all).
-OVERRIDE_TYPES = ("F32", "F16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q5_0", "Q4_K", "Q4_1", "IQ4_NL", "Q4_0", "Q3_K",
-                  "Q2_K")
+OVERRIDE_TYPES = (
+    "F32",
+    "F16",
+    "Q8_0",
+    "Q6_K",
+    "Q5_K",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K",
+    "Q4_1",
+    "IQ4_NL",
+    "Q4_0",
+    "Q3_K",
+    "Q2_K",
+)
 
 TABLE_PATH = ASSETS / "quality_table.json"
 # The explorer scores a short slice of the held-out text, so that one setting takes well under a
@@ -89,18 +102,23 @@ def check_overrides(overrides):
     if overrides is None:
         return {}
     if not hasattr(overrides, "items"):
-        raise TypeError(f"overrides must be a dict {{tensor class: type}}, e.g. {{'attn_v': 'Q8_0'}}; "
-                        f"got {type(overrides).__name__}")
+        raise TypeError(
+            f"overrides must be a dict {{tensor class: type}}, e.g. {{'attn_v': 'Q8_0'}}; "
+            f"got {type(overrides).__name__}"
+        )
     checked = {}
     for tensor_class, type_name in overrides.items():
         if tensor_class not in TENSOR_CLASSES:
-            raise ValueError(f"overrides names {tensor_class!r}, not a tensor class; choose from "
-                             f"{', '.join(TENSOR_CLASSES)}")
+            raise ValueError(
+                f"overrides names {tensor_class!r}, not a tensor class; choose from {', '.join(TENSOR_CLASSES)}"
+            )
         if type_name is None or type_name == "mix":
             continue
         if not isinstance(type_name, str) or type_name.upper() not in OVERRIDE_TYPES:
-            raise ValueError(f"overrides[{tensor_class!r}]={type_name!r} is not a type offered here; choose one of "
-                             f"{', '.join(OVERRIDE_TYPES)} (or 'mix' to keep the mix's choice)")
+            raise ValueError(
+                f"overrides[{tensor_class!r}]={type_name!r} is not a type offered here; choose one of "
+                f"{', '.join(OVERRIDE_TYPES)} (or 'mix' to keep the mix's choice)"
+            )
         checked[tensor_class] = type_name.upper()
     return checked
 
@@ -139,13 +157,14 @@ def describe(counts):
 
 # --- quantized tensors, made once ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class QuantizedCopy:
     """One tensor under one type: what llama.cpp would compute with, its size, and a fingerprint of its bytes."""
 
-    weights: np.ndarray   # dequantized, float32, the tensor's shape
-    n_bytes: int          # bytes stored (quantize()'s output, or 4 per weight for F32)
-    sha256: str           # of the stored bytes
+    weights: np.ndarray  # dequantized, float32, the tensor's shape
+    n_bytes: int  # bytes stored (quantize()'s output, or 4 per weight for F32)
+    sha256: str  # of the stored bytes
 
 
 class TensorCache:
@@ -160,13 +179,13 @@ class TensorCache:
         self._weights = model.weights
         self._copies = {}
         self.imatrix = _check_imatrix(imatrix, self._weights)
-        self.n_quantized = 0   # how many (tensor, type) pairs were actually quantized
+        self.n_quantized = 0  # how many (tensor, type) pairs were actually quantized
 
     def get(self, name, type_name):
         key = (name, type_name)
         if key not in self._copies:
             w = self._weights[name]
-            data = ggml.quantize(w, type_name, imatrix=self.imatrix.get(name))   # numpy rows = GGUF rows
+            data = ggml.quantize(w, type_name, imatrix=self.imatrix.get(name))  # numpy rows = GGUF rows
             weights = w if type_name == "F32" else ggml.dequantize(data, type_name, w.shape)
             weights.setflags(write=False)
             self._copies[key] = QuantizedCopy(weights, int(data.nbytes), hashlib.sha256(data.tobytes()).hexdigest())
@@ -195,22 +214,23 @@ def _check_imatrix(imatrix, weights):
 
 # --- measuring -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Quality:
     """One quantized model scored on one text against the F32 model."""
 
-    label: str                 # 'Q4_K_M', or 'Q4_K_M + attn_v=Q8_0' with overrides
+    label: str  # 'Q4_K_M', or 'Q4_K_M + attn_v=Q8_0' with overrides
     mix: str
     overrides: dict
-    types: dict                # {tensor name: type}
+    types: dict  # {tensor name: type}
     n_weights: int
     n_bytes: int
-    perplexity: float          # per character
-    mean_nll: float            # nats per character
-    kl_divergence: float       # mean KL(F32 || quantized) per character, nats
+    perplexity: float  # per character
+    mean_nll: float  # nats per character
+    kl_divergence: float  # mean KL(F32 || quantized) per character, nats
     reference_perplexity: float
     n_predictions: int
-    sha256: str                # of every quantized tensor's bytes, in name order
+    sha256: str  # of every quantized tensor's bytes, in name order
 
     @property
     def bits_per_weight(self):
@@ -257,13 +277,25 @@ class QualityMeter:
         types = plan_types(self.shapes, mix, overrides)
         model, n_bytes, fingerprint = self.tensors.apply(types)
         if all(t == "F32" for t in types.values()):
-            result, divergence = self.reference, 0.0   # the F32 model itself: nothing to evaluate again
+            result, divergence = self.reference, 0.0  # the F32 model itself: nothing to evaluate again
         else:
             result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
             divergence = result.kl_divergence
         name = label(mix, overrides) + (" + imatrix" if self.tensors.imatrix else "")
-        return Quality(name, mix, overrides, types, self.n_weights, n_bytes, result.perplexity,
-                       result.mean_nll, divergence, self.reference.perplexity, result.n_predictions, fingerprint)
+        return Quality(
+            name,
+            mix,
+            overrides,
+            types,
+            self.n_weights,
+            n_bytes,
+            result.perplexity,
+            result.mean_nll,
+            divergence,
+            self.reference.perplexity,
+            result.n_predictions,
+            fingerprint,
+        )
 
 
 def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):
@@ -307,6 +339,7 @@ def class_sensitivity(meter, type_name="Q4_K"):
 
 # --- the committed table ---------------------------------------------------------------------------
 
+
 class StaleTableError(ValueError):
     """The committed table was measured on other weights, text, settings or mixing rules."""
 
@@ -325,8 +358,13 @@ def _weights_sha256(model):
 
 def _git_commit():
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -345,7 +383,7 @@ def _blas():
     """numpy's BLAS, e.g. 'scipy-openblas 0.3.31.188.0' (numpy < 1.26 names the library only)."""
     try:
         blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    except TypeError:   # numpy < 1.26: show_config() only prints; numpy.__config__ has the libraries
+    except TypeError:  # numpy < 1.26: show_config() only prints; numpy.__config__ has the libraries
         info = np.__config__.get_info("blas_ilp64_opt") or np.__config__.get_info("blas_opt")
         return f"{(info.get('libraries') or ['?'])[0]} (version not reported by numpy {np.__version__})"
     return f"{blas.get('name', '?')} {blas.get('version', '?')}"
@@ -381,8 +419,13 @@ def _version(package):
 
 def versions():
     """quantlab's version and commit, the llama.cpp commit of the rules, the oracles' versions, the machine."""
-    return {"quantlab": _version("quantlab"), "git_commit": _git_commit(), "llama.cpp": "0c1e57098 (mixing rules)",
-            "oracles in tests": {p: _version(p) for p in ("gguf", "libgguf")}, **environment()}
+    return {
+        "quantlab": _version("quantlab"),
+        "git_commit": _git_commit(),
+        "llama.cpp": "0c1e57098 (mixing rules)",
+        "oracles in tests": {p: _version(p) for p in ("gguf", "libgguf")},
+        **environment(),
+    }
 
 
 def write_table(path=TABLE_PATH, progress=None):
@@ -390,10 +433,14 @@ def write_table(path=TABLE_PATH, progress=None):
     model = CharLM.load()
     full = measure_table(TABLE_MIXES, QualityMeter(model), progress)
     short = measure_table(TABLE_MIXES, QualityMeter(model, explorer_text()))
-    record = {"about": "quantlab.quality.write_table(): the quality table of notebook 08. Regenerate with "
-                       f"`{REFRESH_COMMAND}`; tests/test_quality.py recomputes rows and compares.",
-              "versions": versions(), "settings": settings(model),
-              "full_text": [row.record() for row in full], "explorer_slice": [row.record() for row in short]}
+    record = {
+        "about": "quantlab.quality.write_table(): the quality table of notebook 08. Regenerate with "
+        f"`{REFRESH_COMMAND}`; tests/test_quality.py recomputes rows and compares.",
+        "versions": versions(),
+        "settings": settings(model),
+        "full_text": [row.record() for row in full],
+        "explorer_slice": [row.record() for row in short],
+    }
     Path(path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return record
 
@@ -426,11 +473,13 @@ def row_differences(got, cached, exact):
     found = [f"{key}: {got[key]!r} != {cached[key]!r}" for key in got if key not in SCORES and got[key] != cached[key]]
     for key in SCORES:
         a, b = got[key], cached[key]
-        in_nats = "perplexity" in key    # perplexities compare as log perplexity: the mean NLL in nats
+        in_nats = "perplexity" in key  # perplexities compare as log perplexity: the mean NLL in nats
         distance = abs(np.log(a) - np.log(b)) if in_nats else abs(a - b)
         if (a != b) if exact else not distance <= SCORE_TOLERANCE:
-            found.append(f"{key}: {a!r} != {b!r} ({distance:.1e} nats apart; "
-                         f"{'this machine wrote it, so it must be equal' if exact else f'allowed {SCORE_TOLERANCE:.0e}'})")
+            found.append(
+                f"{key}: {a!r} != {b!r} ({distance:.1e} nats apart; "
+                f"{'this machine wrote it, so it must be equal' if exact else f'allowed {SCORE_TOLERANCE:.0e}'})"
+            )
     return found
 
 
@@ -455,15 +504,24 @@ def load_table(path=TABLE_PATH, model=None):
     expected, stored = settings(model), record["settings"]
     changed = [key for key in expected if stored.get(key) != expected[key]]
     if changed:
-        raise StaleTableError(f"{path} was measured with other {', '.join(changed)}; re-measure it with "
-                              f"`{REFRESH_COMMAND}` (a few minutes)")
+        raise StaleTableError(
+            f"{path} was measured with other {', '.join(changed)}; re-measure it with "
+            f"`{REFRESH_COMMAND}` (a few minutes)"
+        )
     rows = {key: tuple(Quality(**row) for row in record[key]) for key in ("full_text", "explorer_slice")}
     shapes = model.tensor_shapes()
-    moved = sorted({r.label for r in rows["full_text"] + rows["explorer_slice"]
-                    if plan_types(shapes, r.mix, r.overrides) != r.types})
+    moved = sorted(
+        {
+            r.label
+            for r in rows["full_text"] + rows["explorer_slice"]
+            if plan_types(shapes, r.mix, r.overrides) != r.types
+        }
+    )
     if moved:
-        raise StaleTableError(f"{path}: llama.cpp's rules (quantlab.recipes) now give other types for {', '.join(moved)}; "
-                              f"re-measure it with `{REFRESH_COMMAND}` (a few minutes)")
+        raise StaleTableError(
+            f"{path}: llama.cpp's rules (quantlab.recipes) now give other types for {', '.join(moved)}; "
+            f"re-measure it with `{REFRESH_COMMAND}` (a few minutes)"
+        )
     return Table(rows["full_text"], rows["explorer_slice"], stored, record["versions"])
 
 
@@ -471,6 +529,8 @@ def format_table(rows):
     """The quality table as text: mix, bits per weight, perplexity, its change, KL divergence."""
     lines = [f"{'mix':<8}{'bits/weight':>12}{'perplexity':>12}{'Δppl':>9}{'Δppl %':>8}{'KL to F32':>11}"]
     for row in rows:
-        lines.append(f"{row.label:<8}{row.bits_per_weight:>12.3f}{row.perplexity:>12.4f}{row.delta_perplexity:>+9.4f}"
-                     f"{100 * row.relative_increase:>+8.2f}{row.kl_divergence:>11.5f}")
+        lines.append(
+            f"{row.label:<8}{row.bits_per_weight:>12.3f}{row.perplexity:>12.4f}{row.delta_perplexity:>+9.4f}"
+            f"{100 * row.relative_increase:>+8.2f}{row.kl_divergence:>11.5f}"
+        )
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from ..mixes.published import ARTICLE_LLAMA_2_7B, LLAMA_2_7B_QUALITY, LLAMA_3_8B
 from . import quality
 from .quality import class_label
 
-MIX_RULE = "mix"   # a class's entry when the preset gives its tensors different types, layer by layer
+MIX_RULE = "mix"  # a class's entry when the preset gives its tensors different types, layer by layer
 PUBLISHED_MIXES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
 
 
@@ -36,15 +36,17 @@ def fill(mix, shapes=None):
 def settings_text(result):
     """The readout: what was measured, on what, and the type of every class."""
     counts = quality.types_by_class(result.types)
-    lines = [result.label if len(result.label) < 34 else result.mix + " + overrides",
-             f"scored on {result.n_predictions:,} characters",
-             f"  (the table: all {table().full_text[0].n_predictions:,})",
-             f"bits/weight {result.bits_per_weight:8.3f}",
-             f"  {result.n_bytes:,} bytes, {result.n_weights:,} weights",
-             f"perplexity  {result.perplexity:8.4f}",
-             f"  F32 {result.reference_perplexity:.4f}, {result.delta_perplexity:+.4f} ({100 * result.relative_increase:+.2f} %)",
-             f"KL to F32   {result.kl_divergence:8.5f} nats/char",
-             f"{'class':<14}type"]
+    lines = [
+        result.label if len(result.label) < 34 else result.mix + " + overrides",
+        f"scored on {result.n_predictions:,} characters",
+        f"  (the table: all {table().full_text[0].n_predictions:,})",
+        f"bits/weight {result.bits_per_weight:8.3f}",
+        f"  {result.n_bytes:,} bytes, {result.n_weights:,} weights",
+        f"perplexity  {result.perplexity:8.4f}",
+        f"  F32 {result.reference_perplexity:.4f}, {result.delta_perplexity:+.4f} ({100 * result.relative_increase:+.2f} %)",
+        f"KL to F32   {result.kl_divergence:8.5f} nats/char",
+        f"{'class':<14}type",
+    ]
     lines += [f"{class_label(c):<14}{quality.describe(types)}" for c, types in counts.items()]
     return "\n".join(lines)
 
@@ -57,10 +59,16 @@ def published_series(rows):
     llama3_bits = quality_bits_per_weight()
     return {
         "ours": ([r.bits_per_weight for r in ours], [r.kl_divergence for r in ours], [r.mix for r in ours]),
-        "Llama 2 7B": ([sizes.mix_size(llama2, m).bits_per_weight for m in llama2_mixes],
-                       [LLAMA_2_7B_QUALITY[m][1] for m in llama2_mixes], llama2_mixes),
-        "Llama 3 8B": ([llama3_bits[m] for m in PUBLISHED_MIXES],
-                       [LLAMA_3_8B_QUALITY[m][3] for m in PUBLISHED_MIXES], list(PUBLISHED_MIXES)),
+        "Llama 2 7B": (
+            [sizes.mix_size(llama2, m).bits_per_weight for m in llama2_mixes],
+            [LLAMA_2_7B_QUALITY[m][1] for m in llama2_mixes],
+            llama2_mixes,
+        ),
+        "Llama 3 8B": (
+            [llama3_bits[m] for m in PUBLISHED_MIXES],
+            [LLAMA_3_8B_QUALITY[m][3] for m in PUBLISHED_MIXES],
+            list(PUBLISHED_MIXES),
+        ),
     }
 
 
@@ -68,8 +76,10 @@ def comparison_text(rows):
     """Ours against llama.cpp's published increases: perplexity change in % and KL divergence, per mix."""
     ours = {r.mix: r for r in rows}
     llama3_f16 = LLAMA_3_8B_QUALITY["F16"][1] - LLAMA_3_8B_QUALITY["F16"][2]
-    lines = ["         ------- ours (per char) -------  -- Llama 2 7B (token) --  -- Llama 3 8B (token) --",
-             f"{'mix':<8}{'bits':>6}{'Δppl %':>9}{'KL':>10}     {'Δppl':>7}{'Δppl %':>8}{'KL':>9}  {'Δppl':>7}{'Δppl %':>8}{'KL':>9}"]
+    lines = [
+        "         ------- ours (per char) -------  -- Llama 2 7B (token) --  -- Llama 3 8B (token) --",
+        f"{'mix':<8}{'bits':>6}{'Δppl %':>9}{'KL':>10}     {'Δppl':>7}{'Δppl %':>8}{'KL':>9}  {'Δppl':>7}{'Δppl %':>8}{'KL':>9}",
+    ]
     for mix in PUBLISHED_MIXES:
         row = ours[mix]
         line = f"{mix:<8}{row.bits_per_weight:>6.2f}{100 * row.relative_increase:>+9.2f}{row.kl_divergence:>10.5f}     "
@@ -98,8 +108,10 @@ def article_text(rows):
     for mix in ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"):
         theirs = LLAMA_2_7B_QUALITY.get(mix)
         published = f"{100 * theirs[0] / LLAMA_2_7B_F16_PPL:+.2f}" if theirs else "-"
-        lines.append(f"{mix:<8}{100 * (article[mix][2] / article['F16'][2] - 1):>+9.2f}{published:>11}"
-                     f"{100 * ours[mix].relative_increase:>+9.2f}")
+        lines.append(
+            f"{mix:<8}{100 * (article[mix][2] / article['F16'][2] - 1):>+9.2f}{published:>11}"
+            f"{100 * ours[mix].relative_increase:>+9.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -111,7 +123,9 @@ def tensor_classes_text(model):
     for tensor_class in quality.TENSOR_CLASSES:
         names = [n for n in shapes if quality.class_of(n) == tensor_class]
         share = sum(model.weights[n].size for n in names) / n_weights
-        lines.append(f"  {class_label(tensor_class):<14}{len(names)} x {str(shapes[names[0]]):<12}{share:6.1%} of the weights")
+        lines.append(
+            f"  {class_label(tensor_class):<14}{len(names)} x {str(shapes[names[0]]):<12}{share:6.1%} of the weights"
+        )
     lines.append(f"  norms (1-D)   {sum(len(s) == 1 for s in shapes.values())} x (256,)  stay F32")
     return "\n".join(lines)
 
@@ -134,12 +148,18 @@ def per_token_text(rows, chars_per_token=(1, 2, 4), mixes=("Q8_0", "Q6_K", "Q4_K
     length; c is a what-if, not a measurement of any tokenizer.
     """
     ours = {r.mix: r for r in rows}
-    header = f"{'mix':<8}" + "".join(f"{f'c={c}: KL':>12}{'Δppl %':>9}" for c in chars_per_token) + f"{'Llama 2 7B: KL':>17}{'Δppl %':>9}"
+    header = (
+        f"{'mix':<8}"
+        + "".join(f"{f'c={c}: KL':>12}{'Δppl %':>9}" for c in chars_per_token)
+        + f"{'Llama 2 7B: KL':>17}{'Δppl %':>9}"
+    )
     lines = [header]
     for mix in mixes:
         row = ours[mix]
-        line = f"{mix:<8}" + "".join(f"{c * row.kl_divergence:>12.5f}{100 * ((1 + row.relative_increase) ** c - 1):>+9.2f}"
-                                     for c in chars_per_token)
+        line = f"{mix:<8}" + "".join(
+            f"{c * row.kl_divergence:>12.5f}{100 * ((1 + row.relative_increase) ** c - 1):>+9.2f}"
+            for c in chars_per_token
+        )
         if mix in LLAMA_2_7B_QUALITY:
             delta, kld = LLAMA_2_7B_QUALITY[mix]
             line += f"{kld:>17.5f}{100 * delta / LLAMA_2_7B_F16_PPL:>+9.2f}"

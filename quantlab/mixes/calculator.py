@@ -11,10 +11,22 @@ from .classes import CLASS_ORDER, ClassShare, class_shares, layer_types
 from .published import LLAMA_3_8B, LLAMA_3_8B_QUALITY
 
 # The mixes the calculator offers, largest first: the list plus F16 as the reference.
-CALCULATOR_MIXES = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_L", "Q3_K_M",
-                    "Q3_K_S", "Q2_K")
-CONTEXTS = tuple(2**k for k in range(9, 18))          # 512 ... 131,072 tokens
-CACHE_TYPES = ("F16", "Q8_0", "Q4_0")                # llama.cpp's --cache-type-k/-v (F16 is its default)
+CALCULATOR_MIXES = (
+    "F16",
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_0",
+    "Q3_K_L",
+    "Q3_K_M",
+    "Q3_K_S",
+    "Q2_K",
+)
+CONTEXTS = tuple(2**k for k in range(9, 18))  # 512 ... 131,072 tokens
+CACHE_TYPES = ("F16", "Q8_0", "Q4_0")  # llama.cpp's --cache-type-k/-v (F16 is its default)
 
 
 def architecture(model):
@@ -22,8 +34,10 @@ def architecture(model):
     if isinstance(model, sizes.Architecture):
         return model
     if model not in sizes.ARCHITECTURES:
-        raise ValueError(f"model={model!r} is not a preset; choose one of {', '.join(sizes.ARCHITECTURES)} "
-                         f"(or pass a quantlab.mixes.sizes.Architecture)")
+        raise ValueError(
+            f"model={model!r} is not a preset; choose one of {', '.join(sizes.ARCHITECTURES)} "
+            f"(or pass a quantlab.mixes.sizes.Architecture)"
+        )
     return sizes.ARCHITECTURES[model]
 
 
@@ -48,7 +62,7 @@ class Calculation:
     n_ctx: int
     cache_type: str
     budget_gib: float
-    fits: tuple            # sizes.MemoryFit per CALCULATOR_MIXES, same order
+    fits: tuple  # sizes.MemoryFit per CALCULATOR_MIXES, same order
     bits_per_weight: tuple
 
     def fit(self, mix):
@@ -77,8 +91,11 @@ class Calculation:
         if self.arch.architecture == "gemma3":
             lines.append("  (cache: full-context bound;\n   sliding-window layers use less)")
         quality = LLAMA_3_8B_QUALITY.get(self.mix)
-        lines += ["published, Llama 3 8B:", f"  {self.mix}: PPL +{quality[2]:.3f}, KLD {quality[3]:.4f}",
-                  "  (llama.cpp tools/perplexity)"]
+        lines += [
+            "published, Llama 3 8B:",
+            f"  {self.mix}: PPL +{quality[2]:.3f}, KLD {quality[3]:.4f}",
+            "  (llama.cpp tools/perplexity)",
+        ]
         return "\n".join(lines)
 
 
@@ -109,7 +126,7 @@ class MixView:
     arch: sizes.Architecture
     mix: str
     choices: tuple
-    shares: tuple          # ClassShare per CLASS_ORDER entry (zeros for absent classes)
+    shares: tuple  # ClassShare per CLASS_ORDER entry (zeros for absent classes)
     layer_types: np.ndarray
 
     @property
@@ -125,12 +142,17 @@ class MixView:
         return 8 * self.n_bytes / self.n_weights
 
     def text(self):
-        lines = [f"{self.arch.name}, {self.mix}:", f"  {self.bits_per_weight:.3f} bits/weight, {self.n_bytes / GIB:.3g} GiB",
-                 f"{'class':<12}{'bytes':>6}{'bpw':>6}  types"]
+        lines = [
+            f"{self.arch.name}, {self.mix}:",
+            f"  {self.bits_per_weight:.3f} bits/weight, {self.n_bytes / GIB:.3g} GiB",
+            f"{'class':<12}{'bytes':>6}{'bpw':>6}  types",
+        ]
         for share in self.shares:
             if share.n_weights:
-                lines.append(f"{share.name[:11]:<12}{100 * share.n_bytes / self.n_bytes:5.1f}%{share.bits_per_weight:6.2f}  "
-                             f"{share.types_text()}")
+                lines.append(
+                    f"{share.name[:11]:<12}{100 * share.n_bytes / self.n_bytes:5.1f}%{share.bits_per_weight:6.2f}  "
+                    f"{share.types_text()}"
+                )
         if not any(s.name == "output" and s.n_weights for s in self.shares):
             lines.append("(tied: token_embd is also the output)")
         return "\n".join(lines)
@@ -143,5 +165,3 @@ def mix_view(arch, mix):
     present = {s.name: s for s in class_shares(choices)}
     shares = tuple(present.get(c, ClassShare(c, 0, 0, {})) for c in CLASS_ORDER)
     return MixView(arch, mix, choices, shares, layer_types(choices, arch.n_layer))
-
-

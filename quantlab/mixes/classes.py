@@ -16,8 +16,18 @@ from . import recipes
 # GGML types in the order tables and type maps list them (fewest bits first).
 TYPE_ORDER = ("Q2_K", "Q3_K", "IQ4_NL", "Q4_0", "Q4_K", "Q4_1", "Q5_0", "Q5_K", "Q5_1", "Q6_K", "Q8_0", "F16", "F32")
 
-CLASS_ORDER = ("token_embd", "output", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
-               "ffn_down", "1-D (norms)")
+CLASS_ORDER = (
+    "token_embd",
+    "output",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+    "1-D (norms)",
+)
 LAYER_CLASSES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 
 
@@ -117,8 +127,11 @@ def type_count_table(types, shapes):
     order = [c for c in CLASS_ORDER if c in counts] + sorted(set(counts) - set(CLASS_ORDER))
     lines = [f"{'class':<13}" + "".join(f"{t:>6}" for t in columns) + f"{'all':>6}"]
     for kind in order:
-        lines.append(f"{kind:<13}" + "".join(f"{counts[kind].get(t, 0) or '.':>6}" for t in columns)
-                     + f"{sum(counts[kind].values()):>6}")
+        lines.append(
+            f"{kind:<13}"
+            + "".join(f"{counts[kind].get(t, 0) or '.':>6}" for t in columns)
+            + f"{sum(counts[kind].values()):>6}"
+        )
     totals = Counter()
     for c in counts.values():
         totals.update(c)
@@ -134,7 +147,7 @@ class Fallback:
     shape: tuple
     wanted: str
     got: str
-    extra_bytes: int     # what the fallback costs over the wanted type (same weights)
+    extra_bytes: int  # what the fallback costs over the wanted type (same weights)
 
 
 def fallbacks(tensors, mix, **options):
@@ -149,16 +162,23 @@ def fallbacks(tensors, mix, **options):
     if shape_order == "numpy":
         tensors = {name: tuple(shape)[::-1] for name, shape in tensors.items()}
     got = {c.name: c for c in recipes.explain_types(tensors, mix, **options)}
-    padded = {name: (-(-shape[0] // 256) * 256, *shape[1:]) if len(shape) > 1 else tuple(shape)
-              for name, shape in tensors.items()}
+    padded = {
+        name: (-(-shape[0] // 256) * 256, *shape[1:]) if len(shape) > 1 else tuple(shape)
+        for name, shape in tensors.items()
+    }
     wanted = {c.name: c for c in recipes.explain_types(padded, mix, **options)}
     found = []
     for name, choice in got.items():
         if choice.type_name != wanted[name].type_name:
             fmt = FORMATS[wanted[name].type_name]
             wanted_bytes = choice.n_weights * fmt.bytes_per_block / fmt.block_size
-            found.append(Fallback(name, choice.shape, wanted[name].type_name, choice.type_name,
-                                  int(round(choice.n_bytes - wanted_bytes))))
+            found.append(
+                Fallback(
+                    name,
+                    choice.shape,
+                    wanted[name].type_name,
+                    choice.type_name,
+                    int(round(choice.n_bytes - wanted_bytes)),
+                )
+            )
     return found
-
-

@@ -31,22 +31,49 @@ LLAMA_3_8B_QUALITY = {
 # Same file, "LLaMA 2 vs. LLaMA 3 Quantization comparison", Llama 2 7B columns: mix -> (PPL increase, KLD).
 # (Its Q2_K "Mean PPL" cell, 5.794552, is the F16 value the other columns imply: PPL / ratio for
 # Q4_K_M, Q6_K and Q8_0 all give 5.7946; so only the increases are used here.)
-LLAMA_2_7B_QUALITY = {"Q8_0": (0.003990, 0.000369), "Q6_K": (0.013941, 0.002098),
-                      "Q4_K_M": (0.082526, 0.012686), "Q2_K": (0.625552, 0.108903)}
+LLAMA_2_7B_QUALITY = {
+    "Q8_0": (0.003990, 0.000369),
+    "Q6_K": (0.013941, 0.002098),
+    "Q4_K_M": (0.082526, 0.012686),
+    "Q2_K": (0.625552, 0.108903),
+}
 # Bits per weight, Llama 2 7B: examples/quantize/README.md, "## Llama 2 7B", llama.cpp@75cd4c77
 # (llama-cpp-python 0.2.60). Its Q2_K is the 2023 mix, before llama.cpp's PR #4897 (January 2024).
-LLAMA_2_7B_BPW = {"Q2_K": 3.35, "Q3_K_S": 3.50, "Q3_K_M": 3.91, "Q3_K_L": 4.27, "Q4_K_S": 4.58, "Q4_K_M": 4.84,
-                  "Q5_K_S": 5.52, "Q5_K_M": 5.68, "Q6_K": 6.56}
+LLAMA_2_7B_BPW = {
+    "Q2_K": 3.35,
+    "Q3_K_S": 3.50,
+    "Q3_K_M": 3.91,
+    "Q3_K_L": 4.27,
+    "Q4_K_S": 4.58,
+    "Q4_K_M": 4.84,
+    "Q5_K_S": 5.52,
+    "Q5_K_M": 5.68,
+    "Q6_K": 6.56,
+}
 # Bits per weight, Llama 3.1 8B: tools/quantize/README.md, llama.cpp@0c1e57098 (llama-cpp-python 0.3.36).
-LLAMA_3_1_8B_BPW = {"Q2_K": 3.1593, "Q3_K_S": 3.6429, "Q3_K_M": 3.9960, "Q3_K_L": 4.2979, "Q4_K_S": 4.6672,
-                    "Q4_K_M": 4.8944, "Q5_K_S": 5.5704, "Q5_K_M": 5.7036, "Q6_K": 6.5633, "Q8_0": 8.5008,
-                    "F16": 16.0005}
+LLAMA_3_1_8B_BPW = {
+    "Q2_K": 3.1593,
+    "Q3_K_S": 3.6429,
+    "Q3_K_M": 3.9960,
+    "Q3_K_L": 4.2979,
+    "Q4_K_S": 4.6672,
+    "Q4_K_M": 4.8944,
+    "Q5_K_S": 5.5704,
+    "Q5_K_M": 5.7036,
+    "Q6_K": 6.5633,
+    "Q8_0": 8.5008,
+    "F16": 16.0005,
+}
 # The Llama 2 7B table of the article the course grew from ("From Float32 to Q4_K_M: What LLM Quantization
 # Actually Does to Weights"): mix -> (bits per weight, GB, WikiText-2 PPL).
-ARTICLE_LLAMA_2_7B = {"F16": (16, 13.5, 5.25), "Q8_0": (8.5, 7.2, 5.26), "Q6_K": (6.6, 5.5, 5.28),
-                      "Q5_K_M": (5.7, 4.8, 5.32), "Q4_K_M": (4.8, 4.1, 5.40), "Q3_K_M": (3.9, 3.3, 5.73),
-                      "Q2_K": (3.4, 2.9, 6.59)}
+ARTICLE_LLAMA_2_7B = {
+    "F16": (16, 13.5, 5.25),
+    "Q8_0": (8.5, 7.2, 5.26),
+    "Q6_K": (6.6, 5.5, 5.28),
+    "Q5_K_M": (5.7, 4.8, 5.32),
+    "Q4_K_M": (4.8, 4.1, 5.40),
+    "Q3_K_M": (3.9, 3.3, 5.73),
+    "Q2_K": (3.4, 2.9, 6.59),
+}
 # Llama 3 8B (the scoreboard's model): Llama 3.1 8B's shapes without its 64-value rope_freqs table.
 LLAMA_3_8B = Architecture("Llama-3-8B", 32, 4096, 14336, 128256, 32, n_head_kv=8)
-
-

@@ -35,13 +35,21 @@ from ..ggml import FORMATS
 # quantizable tensor simply gets that type (the rules only run when the base type is quantized).
 BASE_TYPES = {
     "Q2_K": "Q2_K",
-    "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K",
-    "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1",
-    "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K",
-    "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K",
+    "Q3_K_S": "Q3_K",
+    "Q3_K_M": "Q3_K",
+    "Q3_K_L": "Q3_K",
+    "Q4_0": "Q4_0",
+    "Q4_1": "Q4_1",
+    "Q5_0": "Q5_0",
+    "Q5_1": "Q5_1",
+    "Q4_K_S": "Q4_K",
+    "Q4_K_M": "Q4_K",
+    "Q5_K_S": "Q5_K",
+    "Q5_K_M": "Q5_K",
     "Q6_K": "Q6_K",
     "Q8_0": "Q8_0",
-    "F16": "F16", "F32": "F32",
+    "F16": "F16",
+    "F32": "F32",
 }
 MIXES = tuple(BASE_TYPES)
 RULES = ("2026", "2025")
@@ -51,14 +59,40 @@ RULES = ("2026", "2025")
 # position/token-type embeddings, small conv kernels, RWKV's mixing vectors, T5's bias, and
 # multimodal projector parts.)
 _NEVER_QUANTIZED = (
-    "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
-    "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
-    "indexer.q_proj.weight", "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight",
-    "time_mix_w2.weight", "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight",
-    "time_mix_a0.weight", "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight",
-    "time_mix_g2.weight", "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-    "time_mix_lerp_fused.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
-    "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "ffn_gate_tid2eid.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "shortconv.conv.weight",
+    "indexer.k_proj.weight",
+    "indexer.q_proj.weight",
+    "time_mix_first.weight",
+    "time_mix_w0.weight",
+    "time_mix_w1.weight",
+    "time_mix_w2.weight",
+    "time_mix_v0.weight",
+    "time_mix_v1.weight",
+    "time_mix_v2.weight",
+    "time_mix_a0.weight",
+    "time_mix_a1.weight",
+    "time_mix_a2.weight",
+    "time_mix_g1.weight",
+    "time_mix_g2.weight",
+    "time_mix_decay_w1.weight",
+    "time_mix_decay_w2.weight",
+    "time_mix_lerp_fused.weight",
+    "attn_rel_b.weight",
+    ".position_embd",
+    "sam.pos_embd",
+    "sam.neck.",
+    "sam.net_",
+    ".rel_pos",
+    ".patch_embd",
+    ".patch_merger",
+    "a.rvq.codebook",
     "mm.a.code_embd",
 )
 _NEVER_QUANTIZED_EXACT = ("position_embd.weight", "token_types.weight")
@@ -76,8 +110,8 @@ class TensorChoice:
     """One tensor's type under a mix, and why (the llama.cpp rule that chose it)."""
 
     name: str
-    shape: tuple          # GGUF order: shape[0] is the row length
-    category: str         # output, token_embd, attn_v, attn_k, attn_q, attn_output, ffn_down, ...
+    shape: tuple  # GGUF order: shape[0] is the row length
+    category: str  # output, token_embd, attn_v, attn_k, attn_q, attn_output, ffn_down, ...
     type_name: str
     reason: str
 
@@ -109,11 +143,28 @@ def category(name, rules="2026"):
     if name in ("token_embd.weight", "per_layer_token_embd.weight"):
         return "token_embd"
     if rules == "2025":  # the 2025 code matched names in this order, and qkv had its own branch
-        order = ("attn_v.weight", "attn_k.weight", "attn_q.weight", "ffn_down", "attn_output.weight",
-                 "attn_qkv.weight", "ffn_gate", "ffn_up")
+        order = (
+            "attn_v.weight",
+            "attn_k.weight",
+            "attn_q.weight",
+            "ffn_down",
+            "attn_output.weight",
+            "attn_qkv.weight",
+            "ffn_gate",
+            "ffn_up",
+        )
     else:
-        order = ("attn_qkv.weight", "attn_kv_b.weight", "attn_v.weight", "attn_k.weight",
-                 "attn_q.weight", "attn_output.weight", "ffn_up", "ffn_gate", "ffn_down")
+        order = (
+            "attn_qkv.weight",
+            "attn_kv_b.weight",
+            "attn_v.weight",
+            "attn_k.weight",
+            "attn_q.weight",
+            "attn_output.weight",
+            "ffn_up",
+            "ffn_gate",
+            "ffn_down",
+        )
     for fragment in order:
         if fragment in name:
             return fragment.removesuffix(".weight")
@@ -149,6 +200,7 @@ def quantizable(name, shape):
 # `ctx` holds the model-wide facts: mix, base, n_gqa, n_expert, architecture, is_70b, imatrix,
 # plus this tensor's row length and (for attn_v / ffn) its position among the layers.
 
+
 def _output_rule(ctx):
     # l. 490-524: OUTPUT, or TOKEN_EMBD when there is no output.weight (tied: one matrix does both)
     what = "token_embd, also the output matrix (tied)" if ctx["tied"] else "output matrix"
@@ -166,11 +218,15 @@ def _attn_v_rule(ctx):
     mix, base, i, n = ctx["mix"], ctx["base"], ctx["i_attn_v"], ctx["n_attn_v"]
     new, reason = base, "attn_v: base type"
     if mix == "Q2_K":
-        new, reason = ("Q4_K", "attn_v of Q2_K with grouped-query attention (n_gqa >= 4): Q4_K") \
-            if ctx["n_gqa"] >= 4 else ("Q3_K", "attn_v of Q2_K: Q3_K")
+        new, reason = (
+            ("Q4_K", "attn_v of Q2_K with grouped-query attention (n_gqa >= 4): Q4_K")
+            if ctx["n_gqa"] >= 4
+            else ("Q3_K", "attn_v of Q2_K: Q3_K")
+        )
     elif mix == "Q3_K_M":
-        new, reason = ("Q5_K", "attn_v of Q3_K_M, first 2 layers: Q5_K") if i < 2 else \
-            ("Q4_K", "attn_v of Q3_K_M: Q4_K")
+        new, reason = (
+            ("Q5_K", "attn_v of Q3_K_M, first 2 layers: Q5_K") if i < 2 else ("Q4_K", "attn_v of Q3_K_M: Q4_K")
+        )
     elif mix == "Q3_K_L":
         new, reason = "Q5_K", "attn_v of Q3_K_L: Q5_K"
     elif mix in ("Q4_K_M", "Q5_K_M") and more_bits(i, n):
@@ -209,8 +265,11 @@ def _ffn_down_rule(ctx):
         if falcon:
             if i < n // 16:
                 return "Q6_K", "ffn_down of Q4_K_M (Falcon), first sixteenth: Q6_K"
-            return ("Q5_K", "ffn_down of Q4_K_M (Falcon), use_more_bits layer: Q5_K") if more_bits(i, n) \
+            return (
+                ("Q5_K", "ffn_down of Q4_K_M (Falcon), use_more_bits layer: Q5_K")
+                if more_bits(i, n)
                 else (base, "ffn_down of Q4_K_M (Falcon): base type")
+            )
         if more_bits(i, n):
             return "Q6_K", f"ffn_down of Q4_K_M, a use_more_bits layer ({i} of {n}): Q6_K"
         return base, "ffn_down of Q4_K_M, other layers: base type"
@@ -251,7 +310,7 @@ def _attn_qkv_rule_2025(ctx):
 # Fallback for rows that are not whole blocks (tensor_type_fallback, l. 390-444; 2025: l. 436-474 of
 # 4227c9be): the 256-weight K types step down to a 32-weight type of at least as many bits.
 _FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
-_FALLBACK_LOW_BITS = {"2026": "Q4_0", "2025": "IQ4_NL"}   # for Q2_K and Q3_K
+_FALLBACK_LOW_BITS = {"2026": "Q4_0", "2025": "IQ4_NL"}  # for Q2_K and Q3_K
 
 
 def fallback_type(new, row_length, rules):
@@ -264,18 +323,20 @@ def fallback_type(new, row_length, rules):
     elif new in _FALLBACK:
         target = _FALLBACK[new]
     elif fmt.block_size <= 32 and rules == "2026":
-        target = new   # already a 32-weight type: nothing smaller to step down to -> F16 below
+        target = new  # already a 32-weight type: nothing smaller to step down to -> F16 below
     else:
         raise ValueError(
             f"a row of {row_length} weights is not a whole number of {new} blocks of {fmt.block_size}, and "
             f"llama.cpp ({rules}) has no fallback for it (it stops with 'Unsupported tensor size'); "
-            f"use rules='2026', which falls back to F16")
+            f"use rules='2026', which falls back to F16"
+        )
     if row_length % FORMATS[target].block_size:
         target = "F16"  # "must use F16 due to unusual shape"
     return target, f"rows of {row_length} are not whole {new} blocks of {fmt.block_size}: fallback {new} -> {target}"
 
 
 # --- model-wide facts ------------------------------------------------------------------------------
+
 
 def _layer_of(name):
     match = _LAYER.match(name)
@@ -311,8 +372,10 @@ def _check_count(name, value, minimum):
 def _check_tensors(tensors):
     """Validate {name: GGUF shape}; return {name: tuple of ints}."""
     if not hasattr(tensors, "items"):
-        raise TypeError(f"tensors must map GGUF tensor names to shapes, e.g. "
-                        f"{{'blk.0.attn_q.weight': (4096, 4096)}}; got {type(tensors).__name__}")
+        raise TypeError(
+            f"tensors must map GGUF tensor names to shapes, e.g. "
+            f"{{'blk.0.attn_q.weight': (4096, 4096)}}; got {type(tensors).__name__}"
+        )
     if not tensors:
         raise ValueError("tensors is empty; pass every tensor of the model as {name: GGUF shape}")
     checked = {}
@@ -320,20 +383,26 @@ def _check_tensors(tensors):
         if not isinstance(name, str):
             raise TypeError(f"tensor names must be strings such as 'blk.0.attn_q.weight', got {name!r}")
         if not _GGUF_NAME.match(name):
-            raise ValueError(f"tensor name {name!r} is not a GGUF tensor name such as 'blk.0.attn_q.weight' "
-                             f"(letters, digits, '_' and '.')")
+            raise ValueError(
+                f"tensor name {name!r} is not a GGUF tensor name such as 'blk.0.attn_q.weight' "
+                f"(letters, digits, '_' and '.')"
+            )
         dims = _check_shape(name, shape)
         if not 1 <= len(dims) <= 4:
             raise ValueError(f"shape of {name!r} has {len(dims)} dimensions; GGUF tensors have 1 to 4")
         if min(dims) <= 0:
-            raise ValueError(f"shape of {name!r} is {dims}: every dimension must be at least 1 "
-                             f"(a tensor with a zero dimension holds no weights; drop it)")
+            raise ValueError(
+                f"shape of {name!r} is {dims}: every dimension must be at least 1 "
+                f"(a tensor with a zero dimension holds no weights; drop it)"
+            )
         checked[name] = dims
     if not any(name.startswith("blk.") or category(name) != "other" for name in checked):
         example = next(iter(checked))
-        raise ValueError(f"none of the tensor names is a GGUF name (e.g. {example!r}); llama.cpp's rules match "
-                         f"GGUF names such as 'blk.0.attn_v.weight' or 'token_embd.weight' (Hugging Face's "
-                         f"'model.layers.0.self_attn.v_proj.weight' is GGUF's 'blk.0.attn_v.weight')")
+        raise ValueError(
+            f"none of the tensor names is a GGUF name (e.g. {example!r}); llama.cpp's rules match "
+            f"GGUF names such as 'blk.0.attn_v.weight' or 'token_embd.weight' (Hugging Face's "
+            f"'model.layers.0.self_attn.v_proj.weight' is GGUF's 'blk.0.attn_v.weight')"
+        )
     return checked
 
 
@@ -346,8 +415,9 @@ def _head_ratio(tensors):
     return q[1] // k[1]
 
 
-def model_facts(tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=None,
-                architecture="llama", is_70b=None):
+def model_facts(
+    tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=None, architecture="llama", is_70b=None
+):
     """The hyperparameters the rules use, taken from the arguments or guessed from the tensors.
 
     n_layer: highest blk.N + 1; n_gqa = n_head // n_head_kv, else attn_q's width over attn_k's;
@@ -364,14 +434,18 @@ def model_facts(tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=
     if n_layer is None:
         n_layer = found
     elif isinstance(n_layer, bool) or not isinstance(n_layer, (int, np.integer)) or n_layer < found:
-        raise ValueError(f"n_layer={n_layer!r}, but the tensors go up to blk.{found - 1}; pass n_layer >= {found} "
-                         f"or leave it out to count the layers")
+        raise ValueError(
+            f"n_layer={n_layer!r}, but the tensors go up to blk.{found - 1}; pass n_layer >= {found} "
+            f"or leave it out to count the layers"
+        )
     if (n_head is None) != (n_head_kv is None):
         raise ValueError("pass both n_head and n_head_kv (or neither, to compare attn_q's and attn_k's widths)")
     if n_head is not None:
         if n_head <= 0 or n_head_kv < 0:
-            raise ValueError(f"n_head={n_head} and n_head_kv={n_head_kv} must be positive (n_head_kv may be 0 "
-                             f"for layers without attention)")
+            raise ValueError(
+                f"n_head={n_head} and n_head_kv={n_head_kv} must be positive (n_head_kv may be 0 "
+                f"for layers without attention)"
+            )
         n_gqa = n_head // n_head_kv if n_head_kv else 0
     else:
         n_gqa = _head_ratio(tensors)
@@ -381,8 +455,13 @@ def model_facts(tensors, *, n_layer=None, n_head=None, n_head_kv=None, n_expert=
     if is_70b is None:
         gqa = n_gqa > 1
         is_70b = n_layer == _SEVENTY_B_LAYERS.get(architecture) and (architecture != "llama" or gqa)
-    return {"n_layer": n_layer, "n_gqa": n_gqa, "n_expert": n_expert, "architecture": architecture,
-            "is_70b": bool(is_70b)}
+    return {
+        "n_layer": n_layer,
+        "n_gqa": n_gqa,
+        "n_expert": n_expert,
+        "architecture": architecture,
+        "is_70b": bool(is_70b),
+    }
 
 
 def _check_mix(mix):
@@ -391,8 +470,17 @@ def _check_mix(mix):
     return mix.upper()
 
 
-def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type="F32", warn_unmatched=True,
-                  shape_order="gguf", **hparams):
+def explain_types(
+    tensors,
+    mix,
+    *,
+    rules="2026",
+    imatrix=False,
+    unquantized_type="F32",
+    warn_unmatched=True,
+    shape_order="gguf",
+    **hparams,
+):
     """Every tensor's type under `mix`, with the rule that chose it, in llama.cpp's order.
 
     `tensors` maps GGUF names to GGUF shapes (shape[0] = row length); pass shape_order="numpy" for
@@ -407,18 +495,26 @@ def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type
     if not isinstance(rules, str) or rules not in RULES:
         raise ValueError(f"rules={rules!r} is not known; choose '2026' (llama.cpp@0c1e57098) or '2025' (@4227c9be)")
     if not isinstance(imatrix, (bool, np.bool_)):
-        raise TypeError(f"imatrix={imatrix!r} must be True or False: whether the model is quantized with an "
-                        f"importance matrix (the rules only ask whether there is one)")
+        raise TypeError(
+            f"imatrix={imatrix!r} must be True or False: whether the model is quantized with an "
+            f"importance matrix (the rules only ask whether there is one)"
+        )
     if not isinstance(unquantized_type, str) or unquantized_type not in ("F32", "F16"):
-        raise ValueError(f"unquantized_type={unquantized_type!r}; tensors llama.cpp leaves alone are 'F32' "
-                         f"(1-D, as converted) or 'F16'")
+        raise ValueError(
+            f"unquantized_type={unquantized_type!r}; tensors llama.cpp leaves alone are 'F32' "
+            f"(1-D, as converted) or 'F16'"
+        )
     unknown = set(hparams) - {"n_layer", "n_head", "n_head_kv", "n_expert", "architecture", "is_70b"}
     if unknown:
-        raise TypeError(f"unknown hyperparameter(s) {sorted(unknown)}; use n_layer, n_head, n_head_kv, "
-                        f"n_expert, architecture, is_70b")
+        raise TypeError(
+            f"unknown hyperparameter(s) {sorted(unknown)}; use n_layer, n_head, n_head_kv, "
+            f"n_expert, architecture, is_70b"
+        )
     if not isinstance(shape_order, str) or shape_order not in ("gguf", "numpy"):
-        raise ValueError(f"shape_order={shape_order!r}; use 'gguf' (row length first, as llama.cpp prints) "
-                         f"or 'numpy' (row length last, as array.shape)")
+        raise ValueError(
+            f"shape_order={shape_order!r}; use 'gguf' (row length first, as llama.cpp prints) "
+            f"or 'numpy' (row length last, as array.shape)"
+        )
     tensors = _check_tensors(tensors)
     if shape_order == "numpy":
         tensors = {name: shape[::-1] for name, shape in tensors.items()}
@@ -435,14 +531,25 @@ def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type
         shape = tensors[name]
         kind = category(name, rules)
         if not quantizable(name, shape):
-            choices.append(TensorChoice(name, shape, kind, unquantized_type,
-                                        "never quantized (1-D, a norm, or a small special tensor)"))
+            choices.append(
+                TensorChoice(
+                    name, shape, kind, unquantized_type, "never quantized (1-D, a norm, or a small special tensor)"
+                )
+            )
             continue
         if base in ("F16", "F32"):
             choices.append(TensorChoice(name, shape, kind, base, f"{mix}: every quantizable tensor"))
             continue
-        ctx = dict(facts, mix=mix, base=base, imatrix=imatrix, row_length=shape[0], tied=tied,
-                   i_attn_v=counters["attn_v"], n_attn_v=n_attn_v)
+        ctx = dict(
+            facts,
+            mix=mix,
+            base=base,
+            imatrix=imatrix,
+            row_length=shape[0],
+            tied=tied,
+            i_attn_v=counters["attn_v"],
+            n_attn_v=n_attn_v,
+        )
         if kind in ("ffn_down", "ffn_gate", "ffn_up"):
             # dense models count these tensors; MoE models read the layer from the name (layer_info)
             ctx["i_layer"] = _layer_of(name) if facts["n_expert"] > 1 else counters[kind]
@@ -462,7 +569,7 @@ def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type
             new, reason = _ffn_down_rule(ctx)
         elif kind == "attn_output":
             new, reason = _attn_output_rule(ctx)
-        elif kind == "attn_qkv":   # 2025 only: in 2026 qkv is attn_v-like
+        elif kind == "attn_qkv":  # 2025 only: in 2026 qkv is attn_v-like
             new, reason = _attn_qkv_rule_2025(ctx)
         else:
             new, reason = base, f"{kind}: base type"
@@ -470,9 +577,12 @@ def explain_types(tensors, mix, *, rules="2026", imatrix=False, unquantized_type
         choices.append(TensorChoice(name, shape, kind, fitted, reason if why is None else f"{reason}; {why}"))
     unmatched = [c.name for c in choices if c.category == "other" and c.reason.startswith("other")]
     if unmatched and warn_unmatched:
-        warnings.warn(f"{len(unmatched)} tensor(s) match no mixing rule and get {mix}'s base type {base}, as in "
-                      f"llama.cpp (check the names if that is unexpected): {', '.join(unmatched[:4])}"
-                      f"{' ...' if len(unmatched) > 4 else ''}", stacklevel=3)
+        warnings.warn(
+            f"{len(unmatched)} tensor(s) match no mixing rule and get {mix}'s base type {base}, as in "
+            f"llama.cpp (check the names if that is unexpected): {', '.join(unmatched[:4])}"
+            f"{' ...' if len(unmatched) > 4 else ''}",
+            stacklevel=3,
+        )
     return choices
 
 

@@ -50,12 +50,17 @@ class Architecture:
             object.__setattr__(self, "n_head_kv", self.n_head)
         if self.head_dim is None:
             if self.d_model % self.n_head:
-                raise ValueError(f"d_model={self.d_model} is not a multiple of n_head={self.n_head}; "
-                                 f"pass head_dim explicitly")
+                raise ValueError(
+                    f"d_model={self.d_model} is not a multiple of n_head={self.n_head}; pass head_dim explicitly"
+                )
             object.__setattr__(self, "head_dim", self.d_model // self.n_head)
-        if not (isinstance(self.n_head_kv, int) and 0 < self.n_head_kv <= self.n_head and self.n_head % self.n_head_kv == 0):
-            raise ValueError(f"n_head_kv={self.n_head_kv!r} must divide n_head={self.n_head} "
-                             f"(each K/V head serves n_head / n_head_kv query heads)")
+        if not (
+            isinstance(self.n_head_kv, int) and 0 < self.n_head_kv <= self.n_head and self.n_head % self.n_head_kv == 0
+        ):
+            raise ValueError(
+                f"n_head_kv={self.n_head_kv!r} must divide n_head={self.n_head} "
+                f"(each K/V head serves n_head / n_head_kv query heads)"
+            )
         if not (isinstance(self.head_dim, int) and self.head_dim > 0):
             raise ValueError(f"head_dim={self.head_dim!r} must be a positive integer")
 
@@ -69,9 +74,14 @@ class Architecture:
             shapes["rope_freqs.weight"] = (self.head_dim // 2,)
         for i in range(self.n_layer):
             layer = {
-                "attn_norm": (d,), "attn_q": (d, q_width), "attn_k": (d, kv_width),
-                "attn_v": (d, kv_width), "attn_output": (q_width, d), "ffn_norm": (d,),
-                "ffn_up": (d, self.d_ff), "ffn_down": (self.d_ff, d),
+                "attn_norm": (d,),
+                "attn_q": (d, q_width),
+                "attn_k": (d, kv_width),
+                "attn_v": (d, kv_width),
+                "attn_output": (q_width, d),
+                "ffn_norm": (d,),
+                "ffn_up": (d, self.d_ff),
+                "ffn_down": (self.d_ff, d),
             }
             if self.gated_ffn:
                 layer["ffn_gate"] = (d, self.d_ff)
@@ -88,20 +98,39 @@ class Architecture:
 
     def hparams(self):
         """The keyword arguments quantlab.recipes needs for this architecture."""
-        return {"n_layer": self.n_layer, "n_head": self.n_head, "n_head_kv": self.n_head_kv,
-                "architecture": self.architecture}
+        return {
+            "n_layer": self.n_layer,
+            "n_head": self.n_head,
+            "n_head_kv": self.n_head_kv,
+            "architecture": self.architecture,
+        }
 
 
 # Published shapes (each model's config.json); Gemma 3 270M's match the real GGUF file tensor for tensor.
-ARCHITECTURES = {a.name: a for a in [
-    Architecture("Llama-2-7B", 32, 4096, 11008, 32000, 32),
-    Architecture("Llama-2-13B", 40, 5120, 13824, 32000, 40),
-    Architecture("Llama-2-70B", 80, 8192, 28672, 32000, 64, n_head_kv=8),
-    Architecture("Llama-3.1-8B", 32, 4096, 14336, 128256, 32, n_head_kv=8, rope_freqs=True),
-    Architecture("Mistral-7B", 32, 4096, 14336, 32000, 32, n_head_kv=8),
-    Architecture("Gemma-3-270M", 18, 640, 2048, 262144, 4, n_head_kv=1, head_dim=256,
-                 tied_embeddings=True, qk_norm=True, post_norms=True, architecture="gemma3"),
-]}
+ARCHITECTURES = {
+    a.name: a
+    for a in [
+        Architecture("Llama-2-7B", 32, 4096, 11008, 32000, 32),
+        Architecture("Llama-2-13B", 40, 5120, 13824, 32000, 40),
+        Architecture("Llama-2-70B", 80, 8192, 28672, 32000, 64, n_head_kv=8),
+        Architecture("Llama-3.1-8B", 32, 4096, 14336, 128256, 32, n_head_kv=8, rope_freqs=True),
+        Architecture("Mistral-7B", 32, 4096, 14336, 32000, 32, n_head_kv=8),
+        Architecture(
+            "Gemma-3-270M",
+            18,
+            640,
+            2048,
+            262144,
+            4,
+            n_head_kv=1,
+            head_dim=256,
+            tied_embeddings=True,
+            qk_norm=True,
+            post_norms=True,
+            architecture="gemma3",
+        ),
+    ]
+}
 
 
 def _count(shape):
@@ -138,16 +167,22 @@ def _tensors_and_hparams(model, options):
         return model.tensors(), {**model.hparams(), **options}
     if hasattr(model, "items"):
         return model, options
-    raise TypeError(f"model must be an Architecture (e.g. ARCHITECTURES['Llama-2-7B']) or a dict of "
-                    f"{{GGUF name: GGUF shape}}, got {type(model).__name__}")
+    raise TypeError(
+        f"model must be an Architecture (e.g. ARCHITECTURES['Llama-2-7B']) or a dict of "
+        f"{{GGUF name: GGUF shape}}, got {type(model).__name__}"
+    )
 
 
 def mix_size(model, mix, **options):
     """Size of every tensor under `mix`, added up (1-D norms included, as llama.cpp reports sizes)."""
     tensors, options = _tensors_and_hparams(model, options)
     choices = explain_types(tensors, mix, **options)
-    return MixSize(mix.upper(), sum(c.n_weights for c in choices), sum(c.n_bytes for c in choices),
-                   dict(Counter(c.type_name for c in choices)))
+    return MixSize(
+        mix.upper(),
+        sum(c.n_weights for c in choices),
+        sum(c.n_bytes for c in choices),
+        dict(Counter(c.type_name for c in choices)),
+    )
 
 
 def size_table(model, mixes=MIXES, **options):
@@ -166,12 +201,16 @@ def kv_cache_bytes(n_layer, n_ctx, n_head_kv, head_dim, cache_type="F16"):
             raise ValueError(f"{name}={value!r} must be a positive integer")
     fmt = FORMATS.get(str(cache_type).upper())
     if fmt is None or fmt.name not in ("F32", "F16", "Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "IQ4_NL"):
-        raise ValueError(f"cache_type={cache_type!r}; llama.cpp caches K and V as F16 (default), F32, Q8_0, "
-                         f"Q5_1, Q5_0, Q4_1, Q4_0 or IQ4_NL")
+        raise ValueError(
+            f"cache_type={cache_type!r}; llama.cpp caches K and V as F16 (default), F32, Q8_0, "
+            f"Q5_1, Q5_0, Q4_1, Q4_0 or IQ4_NL"
+        )
     row = n_head_kv * head_dim
     if row % fmt.block_size:
-        raise ValueError(f"a cache row of n_head_kv x head_dim = {row} is not whole {fmt.name} blocks of "
-                         f"{fmt.block_size}; use cache_type='F16'")
+        raise ValueError(
+            f"a cache row of n_head_kv x head_dim = {row} is not whole {fmt.name} blocks of "
+            f"{fmt.block_size}; use cache_type='F16'"
+        )
     return 2 * n_layer * n_ctx * row // fmt.block_size * fmt.bytes_per_block
 
 

@@ -12,13 +12,36 @@ The packaged models' loaders are re-exported here: quantlab.models.open_gemma(),
 
 import importlib
 
-from .packaged import (MissingModelPackage, gemma_path, gemma_ready, load_minilm, minilm_config, minilm_dir, minilm_linear_weights,
-                       minilm_ready, open_gemma, open_gguf, real_row)
+from .packaged import (
+    MissingModelPackage,
+    gemma_path,
+    gemma_ready,
+    load_minilm,
+    minilm_config,
+    minilm_dir,
+    minilm_linear_weights,
+    minilm_ready,
+    open_gemma,
+    open_gguf,
+    real_row,
+)
 
 SUBMODULES = ("weight_files", "packaged", "minilm", "outlier_channels", "minilm_outliers", "minilm_reports")
 
-__all__ = ["MissingModelPackage", "gemma_path", "gemma_ready", "load_minilm", "minilm_config", "minilm_dir", "minilm_linear_weights",
-           "minilm_ready", "open_gemma", "open_gguf", "real_row", *SUBMODULES]
+__all__ = [
+    "MissingModelPackage",
+    "gemma_path",
+    "gemma_ready",
+    "load_minilm",
+    "minilm_config",
+    "minilm_dir",
+    "minilm_linear_weights",
+    "minilm_ready",
+    "open_gemma",
+    "open_gguf",
+    "real_row",
+    *SUBMODULES,
+]
 
 
 def __getattr__(name):

@@ -95,7 +95,7 @@ class MiniLMConfig:
     hidden_size: int
     intermediate_size: int
     norm_eps: float
-    max_length: int      # tokens per sentence, [CLS] and [SEP] included (sentence-transformers' max_seq_length)
+    max_length: int  # tokens per sentence, [CLS] and [SEP] included (sentence-transformers' max_seq_length)
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,11 +103,19 @@ def config():
     """MiniLM's architecture; refuses a config this forward pass does not implement."""
     raw = minilm_config()
     if raw.get("hidden_act") != "gelu" or raw.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"config.json asks for hidden_act={raw.get('hidden_act')!r}, position_embedding_type="
-                         f"{raw.get('position_embedding_type')!r}; this encoder implements 'gelu' (erf) and 'absolute'")
+        raise ValueError(
+            f"config.json asks for hidden_act={raw.get('hidden_act')!r}, position_embedding_type="
+            f"{raw.get('position_embedding_type')!r}; this encoder implements 'gelu' (erf) and 'absolute'"
+        )
     max_length = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())["max_seq_length"]
-    return MiniLMConfig(raw["num_hidden_layers"], raw["num_attention_heads"], raw["hidden_size"],
-                        raw["intermediate_size"], float(raw["layer_norm_eps"]), int(max_length))
+    return MiniLMConfig(
+        raw["num_hidden_layers"],
+        raw["num_attention_heads"],
+        raw["hidden_size"],
+        raw["intermediate_size"],
+        float(raw["layer_norm_eps"]),
+        int(max_length),
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,11 +124,14 @@ def tokenizer():
     try:
         from tokenizers import Tokenizer
     except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"MiniLM's tokenizer needs the package 'tokenizers'. Install it with\n"
-                                  f"    {TOKENIZERS_PIP}\n(in a notebook: %{TOKENIZERS_PIP}), then restart "
-                                  f"the kernel.", name="tokenizers") from None
+        raise ModuleNotFoundError(
+            f"MiniLM's tokenizer needs the package 'tokenizers'. Install it with\n"
+            f"    {TOKENIZERS_PIP}\n(in a notebook: %{TOKENIZERS_PIP}), then restart "
+            f"the kernel.",
+            name="tokenizers",
+        ) from None
     shipped = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
-    shipped.no_padding()   # tokenizer.json pads every sentence to 128 tokens; we pad per batch below
+    shipped.no_padding()  # tokenizer.json pads every sentence to 128 tokens; we pad per batch below
     shipped.enable_truncation(max_length=config().max_length)
     return shipped
 
@@ -141,8 +152,8 @@ def tokenize(sentences):
     token_ids = np.zeros((len(encodings), length), dtype=np.int64)
     mask = np.zeros((len(encodings), length), dtype=bool)
     for row, encoding in enumerate(encodings):
-        token_ids[row, :len(encoding.ids)] = encoding.ids
-        mask[row, :len(encoding.ids)] = True
+        token_ids[row, : len(encoding.ids)] = encoding.ids
+        mask[row, : len(encoding.ids)] = True
     return token_ids, mask
 
 
@@ -170,35 +181,44 @@ def hidden_states(token_ids, mask, weights, linear=None):
     (quantlab.activations records or quantizes the inputs this way).
     """
     cfg = config()
-    linear = linear or (lambda x, weight, bias, name: x @ weight.T + bias)   # PyTorch layout: (out, in)
+    linear = linear or (lambda x, weight, bias, name: x @ weight.T + bias)  # PyTorch layout: (out, in)
     n, length = token_ids.shape
     head_size = cfg.hidden_size // cfg.n_head
     positions = np.broadcast_to(np.arange(length), (n, length))[mask]
-    x = (weights["embeddings.word_embeddings.weight"][token_ids[mask]]
-         + weights["embeddings.position_embeddings.weight"][positions]
-         + weights["embeddings.token_type_embeddings.weight"][0])          # one segment: type 0
+    x = (
+        weights["embeddings.word_embeddings.weight"][token_ids[mask]]
+        + weights["embeddings.position_embeddings.weight"][positions]
+        + weights["embeddings.token_type_embeddings.weight"][0]
+    )  # one segment: type 0
     x = _layer_norm(x, weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"], cfg.norm_eps)
-    key_is_padding = ~mask[:, None, None, :]                               # (n, 1, 1, length): per key
+    key_is_padding = ~mask[:, None, None, :]  # (n, 1, 1, length): per key
 
-    def heads(packed):                                                     # (n_tokens, hidden) -> (n, head, token, d)
+    def heads(packed):  # (n_tokens, hidden) -> (n, head, token, d)
         padded = np.zeros((n, length, cfg.hidden_size), dtype=packed.dtype)
         padded[mask] = packed
         return padded.reshape(n, length, cfg.n_head, head_size).transpose(0, 2, 1, 3)
 
     for i in range(cfg.n_layer):
         layer = f"encoder.layer.{i}"
-        query, key, value = (heads(_linear(x, weights, f"{layer}.attention.self.{part}", linear))
-                             for part in ("query", "key", "value"))
+        query, key, value = (
+            heads(_linear(x, weights, f"{layer}.attention.self.{part}", linear)) for part in ("query", "key", "value")
+        )
         scores = query @ key.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_size))
         attention = softmax(np.where(key_is_padding, -np.inf, scores))
         context = (attention @ value).transpose(0, 2, 1, 3)[mask].reshape(-1, cfg.hidden_size)
-        x = _layer_norm(x + _linear(context, weights, f"{layer}.attention.output.dense", linear),
-                        weights[f"{layer}.attention.output.LayerNorm.weight"],
-                        weights[f"{layer}.attention.output.LayerNorm.bias"], cfg.norm_eps)
+        x = _layer_norm(
+            x + _linear(context, weights, f"{layer}.attention.output.dense", linear),
+            weights[f"{layer}.attention.output.LayerNorm.weight"],
+            weights[f"{layer}.attention.output.LayerNorm.bias"],
+            cfg.norm_eps,
+        )
         up = gelu(_linear(x, weights, f"{layer}.intermediate.dense", linear))
-        x = _layer_norm(x + _linear(up, weights, f"{layer}.output.dense", linear),
-                        weights[f"{layer}.output.LayerNorm.weight"], weights[f"{layer}.output.LayerNorm.bias"],
-                        cfg.norm_eps)
+        x = _layer_norm(
+            x + _linear(up, weights, f"{layer}.output.dense", linear),
+            weights[f"{layer}.output.LayerNorm.weight"],
+            weights[f"{layer}.output.LayerNorm.bias"],
+            cfg.norm_eps,
+        )
     states = np.zeros((n, length, cfg.hidden_size), dtype=x.dtype)
     states[mask] = x
     return states
@@ -224,10 +244,14 @@ def cosine(a, b):
 
 # --- quantized weights ---------------------------------------------------------------------------
 
+
 def encoder_matrices(weights):
     """Names of the 36 encoder Linear weights: the matrices a GGUF of MiniLM would quantize."""
-    return [name for name, w in weights.items()
-            if name.startswith("encoder.layer.") and name.endswith(".weight") and w.ndim == 2]
+    return [
+        name
+        for name, w in weights.items()
+        if name.startswith("encoder.layer.") and name.endswith(".weight") and w.ndim == 2
+    ]
 
 
 def plan_minilm_types(types, weights=None, fallback=True, rules="2026"):
@@ -244,16 +268,20 @@ def plan_minilm_types(types, weights=None, fallback=True, rules="2026"):
     elif hasattr(types, "items"):
         requested = dict(types)
     else:
-        raise TypeError(f"types must be a GGML type name such as 'Q4_0' or a map {{tensor name: type name}}, "
-                        f"got {type(types).__name__}")
+        raise TypeError(
+            f"types must be a GGML type name such as 'Q4_0' or a map {{tensor name: type name}}, "
+            f"got {type(types).__name__}"
+        )
     if not requested:
-        raise ValueError("types is an empty map; name at least one tensor, e.g. "
-                         f"{{{encoder_matrices(weights)[0]!r}: 'Q4_0'}}")
+        raise ValueError(
+            f"types is an empty map; name at least one tensor, e.g. {{{encoder_matrices(weights)[0]!r}: 'Q4_0'}}"
+        )
     plan = {}
     for name, type_name in requested.items():
         if name not in weights:
-            raise ValueError(f"types names tensor {name!r}, which MiniLM does not have; e.g. "
-                             f"{encoder_matrices(weights)[0]!r}")
+            raise ValueError(
+                f"types names tensor {name!r}, which MiniLM does not have; e.g. {encoder_matrices(weights)[0]!r}"
+            )
         if weights[name].ndim != 2:
             raise ValueError(f"types names {name!r} of shape {weights[name].shape}; only 2-D matrices are quantized")
         fmt = ggml.format_info(type_name)
@@ -261,8 +289,10 @@ def plan_minilm_types(types, weights=None, fallback=True, rules="2026"):
         if fallback:
             plan[name], _ = fallback_type(fmt.name, row_length, rules)
         elif row_length % fmt.block_size:
-            raise ValueError(f"{name} has rows of {row_length}, not whole {fmt.name} blocks of {fmt.block_size}; "
-                             f"pass fallback=True for llama.cpp's fallback type or choose a 32-weight type")
+            raise ValueError(
+                f"{name} has rows of {row_length}, not whole {fmt.name} blocks of {fmt.block_size}; "
+                f"pass fallback=True for llama.cpp's fallback type or choose a 32-weight type"
+            )
         else:
             plan[name] = fmt.name
     return plan
@@ -289,11 +319,11 @@ def bits_per_weight(plan, weights=None):
 class Fidelity:
     """How close quantized embeddings stay to the FP32 ones on a sentence set."""
 
-    requested: object     # the type name or map asked for
-    plan: dict            # {tensor name: type actually used}
+    requested: object  # the type name or map asked for
+    plan: dict  # {tensor name: type actually used}
     bits_per_weight: float
-    n_weights: int        # weights in the quantized matrices
-    cosine: np.ndarray    # per sentence, to its FP32 embedding
+    n_weights: int  # weights in the quantized matrices
+    cosine: np.ndarray  # per sentence, to its FP32 embedding
 
     @property
     def mean_cosine(self):
@@ -325,5 +355,10 @@ def embedding_fidelity(types, sentences=SENTENCES, weights=None, fallback=True, 
         reference = embed(sentences, weights)
     plan = plan_minilm_types(types, weights, fallback, rules)
     vectors = embed(sentences, quantized_weights(plan, weights))
-    return Fidelity(types, plan, bits_per_weight(plan, weights), sum(weights[name].size for name in plan),
-                    cosine(vectors, reference))
+    return Fidelity(
+        types,
+        plan,
+        bits_per_weight(plan, weights),
+        sum(weights[name].size for name in plan),
+        cosine(vectors, reference),
+    )

@@ -20,10 +20,14 @@ from .packaged import load_minilm
 from .outlier_channels import _check_threshold, _matrix, group_damage, max_over_std
 
 ROLES = {  # HF module -> GGUF tensor role (llama.cpp's BERT names)
-    "attention.self.query": "attn_q", "attention.self.key": "attn_k", "attention.self.value": "attn_v",
-    "attention.output.dense": "attn_output", "intermediate.dense": "ffn_up", "output.dense": "ffn_down",
+    "attention.self.query": "attn_q",
+    "attention.self.key": "attn_k",
+    "attention.self.value": "attn_v",
+    "attention.output.dense": "attn_output",
+    "intermediate.dense": "ffn_up",
+    "output.dense": "ffn_down",
 }
-WRITES_RESIDUAL = ("attn_output", "ffn_down")   # rows are residual dimensions; the others' columns are
+WRITES_RESIDUAL = ("attn_output", "ffn_down")  # rows are residual dimensions; the others' columns are
 _NAME = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.weight$")
 
 
@@ -39,8 +43,10 @@ def _encoder_matrices(weights):
     weights = load_minilm() if weights is None else weights
     found = {name: w for name, w in weights.items() if _NAME.match(name) and np.ndim(w) == 2}
     if not found:
-        raise ValueError("weights hold no MiniLM encoder matrix ('encoder.layer.<i>.<module>.weight'); "
-                         "pass load_minilm() or leave weights=None")
+        raise ValueError(
+            "weights hold no MiniLM encoder matrix ('encoder.layer.<i>.<module>.weight'); "
+            "pass load_minilm() or leave weights=None"
+        )
     return found
 
 
@@ -49,16 +55,22 @@ class RuinedGroups:
     """Groups along a row whose largest |w| exceeds threshold x std(matrix), largest first."""
 
     group_size: int
-    row: np.ndarray            # the row (output channel) each group lies in
-    first_column: np.ndarray   # its columns are first_column .. first_column + group_size - 1
+    row: np.ndarray  # the row (output channel) each group lies in
+    first_column: np.ndarray  # its columns are first_column .. first_column + group_size - 1
     absmax_over_std: np.ndarray
 
 
 def _group_absmax(w, group_size):
     """max|w| of each group of `group_size` along the rows: (rows, groups)."""
-    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)) or group_size < 1 \
-            or w.shape[1] % group_size:
-        raise ValueError(f"group_size={group_size!r} must be a positive divisor of the row length {w.shape[1]}, e.g. 32")
+    if (
+        isinstance(group_size, bool)
+        or not isinstance(group_size, (int, np.integer))
+        or group_size < 1
+        or w.shape[1] % group_size
+    ):
+        raise ValueError(
+            f"group_size={group_size!r} must be a positive divisor of the row length {w.shape[1]}, e.g. 32"
+        )
     return np.abs(w.reshape(w.shape[0], -1, group_size)).max(axis=-1)
 
 
@@ -67,7 +79,7 @@ def ruined_groups(w, group_size=32, threshold=6.0):
     w = _matrix(w)
     threshold = _check_threshold(threshold)
     absmax = _group_absmax(w, group_size)
-    row, group = np.nonzero(absmax > threshold * w.std())     # the test group_damage uses
+    row, group = np.nonzero(absmax > threshold * w.std())  # the test group_damage uses
     order = np.argsort(-absmax[row, group], kind="stable")
     return RuinedGroups(int(group_size), row[order], group[order] * group_size, absmax[row, group][order] / w.std())
 
@@ -83,8 +95,10 @@ def restore_ruined_groups(quantized, weights=None, group_size=32, threshold=6.0)
     restored = dict(quantized)
     for name, w in original.items():
         if name not in quantized or np.shape(quantized[name]) != w.shape:
-            raise ValueError(f"quantized has no matrix {name!r} of shape {w.shape}; pass the quantized copy of the "
-                             f"same weights, e.g. minilm.quantized_weights(plan)")
+            raise ValueError(
+                f"quantized has no matrix {name!r} of shape {w.shape}; pass the quantized copy of the "
+                f"same weights, e.g. minilm.quantized_weights(plan)"
+            )
         w = _matrix(w)
         ruined = np.repeat(_group_absmax(w, group_size) > threshold * w.std(), group_size, axis=1)
         restored[name] = np.where(ruined, w, quantized[name])
@@ -113,15 +127,24 @@ def outlier_summary(weights=None, group_size=32, bits=4, threshold=6.0):
         row, column = np.unravel_index(int(np.argmax(np.abs(w))), w.shape)
         damage = group_damage(w, group_size, bits, threshold)
         ruined = ruined_groups(w, group_size, threshold)
-        rows.append({
-            "layer": layer, "role": role, "name": name, "shape": w.shape,
-            "max_over_std": max_over_std(w), "largest_at": (int(row), int(column)),
-            "residual_dim": int(row if role in WRITES_RESIDUAL else column),
-            "n_outliers": int((np.abs(w) > threshold * w.std()).sum()),
-            "n_groups": damage.n_groups, "n_ruined": damage.n_ruined, "fraction_ruined": damage.fraction_ruined,
-            "mse_share": _mse_share(damage), "mse_ratio": damage.mse_ratio,
-            "ruined_rows": Counter(ruined.row.tolist()).most_common(3),
-        })
+        rows.append(
+            {
+                "layer": layer,
+                "role": role,
+                "name": name,
+                "shape": w.shape,
+                "max_over_std": max_over_std(w),
+                "largest_at": (int(row), int(column)),
+                "residual_dim": int(row if role in WRITES_RESIDUAL else column),
+                "n_outliers": int((np.abs(w) > threshold * w.std()).sum()),
+                "n_groups": damage.n_groups,
+                "n_ruined": damage.n_ruined,
+                "fraction_ruined": damage.fraction_ruined,
+                "mse_share": _mse_share(damage),
+                "mse_ratio": damage.mse_ratio,
+                "ruined_rows": Counter(ruined.row.tolist()).most_common(3),
+            }
+        )
     return sorted(rows, key=lambda r: (r["layer"], list(ROLES.values()).index(r["role"])))
 
 

@@ -38,8 +38,8 @@ def max_over_std(w):
 class Channels:
     """The channels (rows or columns) holding the largest weights, largest first."""
 
-    axis: str            # "output" (rows) or "input" (columns)
-    index: np.ndarray    # channel numbers
+    axis: str  # "output" (rows) or "input" (columns)
+    index: np.ndarray  # channel numbers
     max_abs: np.ndarray  # largest |w| in each
     max_over_std: np.ndarray
     n_outliers: np.ndarray  # weights beyond the threshold in each
@@ -58,7 +58,7 @@ def outlier_channels(w, top=5, threshold=6.0):
     magnitude = np.abs(w)
     beyond = magnitude > threshold * std
     found = {}
-    for axis, name in ((1, "output"), (0, "input")):   # reduce over columns -> one value per row
+    for axis, name in ((1, "output"), (0, "input")):  # reduce over columns -> one value per row
         largest = magnitude.max(axis=axis)
         order = np.argsort(-largest, kind="stable")[:top]
         found[name] = Channels(name, order, largest[order], largest[order] / std, beyond.sum(axis=axis)[order])
@@ -74,8 +74,8 @@ class GroupDamage:
     threshold: float
     n_groups: int
     n_ruined: int
-    mse_ruined: float   # mean squared rounding error per weight, in groups holding an outlier
-    mse_clean: float    # the same in the other groups
+    mse_ruined: float  # mean squared rounding error per weight, in groups holding an outlier
+    mse_clean: float  # the same in the other groups
 
     @property
     def fraction_ruined(self):
@@ -99,14 +99,18 @@ def group_damage(w, group_size=32, bits=4, threshold=6.0):
     if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)) or group_size < 1:
         raise ValueError(f"group_size={group_size!r} must be a positive integer, e.g. 32")
     if w.shape[1] % group_size:
-        raise ValueError(f"rows of {w.shape[1]} weights do not split into groups of {group_size}; "
-                         f"pick a divisor of {w.shape[1]}, e.g. 32")
+        raise ValueError(
+            f"rows of {w.shape[1]} weights do not split into groups of {group_size}; "
+            f"pick a divisor of {w.shape[1]}, e.g. 32"
+        )
     groups = w.reshape(w.shape[0], -1, group_size)
     ruined = (np.abs(groups).max(axis=-1) > threshold * w.std()).ravel()
     error = (fake_quantize(w, bits, group_size=group_size, axis=1) - w).reshape(-1, group_size)
     mse = np.mean(error.astype(np.float64) ** 2, axis=-1)
     mean = lambda values: float(values.mean()) if values.size else float("nan")
-    return GroupDamage(group_size, bits, threshold, ruined.size, int(ruined.sum()), mean(mse[ruined]), mean(mse[~ruined]))
+    return GroupDamage(
+        group_size, bits, threshold, ruined.size, int(ruined.sum()), mean(mse[ruined]), mean(mse[~ruined])
+    )
 
 
 def outlier_table(weights, group_size=32, bits=4, threshold=6.0, top=3):
@@ -115,11 +119,16 @@ def outlier_table(weights, group_size=32, bits=4, threshold=6.0, top=3):
     for name, w in weights.items():
         channels = outlier_channels(w, top, threshold)
         damage = group_damage(w, group_size, bits, threshold)
-        rows.append({
-            "name": name, "shape": tuple(np.shape(w)), "max_over_std": max_over_std(w),
-            "top_output_channels": channels["output"].index.tolist(),
-            "top_input_channels": channels["input"].index.tolist(),
-            "n_outliers": int((np.abs(w) > threshold * np.std(w)).sum()),
-            "fraction_groups_ruined": damage.fraction_ruined, "mse_ratio": damage.mse_ratio,
-        })
+        rows.append(
+            {
+                "name": name,
+                "shape": tuple(np.shape(w)),
+                "max_over_std": max_over_std(w),
+                "top_output_channels": channels["output"].index.tolist(),
+                "top_input_channels": channels["input"].index.tolist(),
+                "n_outliers": int((np.abs(w) > threshold * np.std(w)).sum()),
+                "fraction_groups_ruined": damage.fraction_ruined,
+                "mse_ratio": damage.mse_ratio,
+            }
+        )
     return rows

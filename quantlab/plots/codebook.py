@@ -14,7 +14,12 @@ from ..codebook_tradeoff import format_relative
 from .base import IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, Panel, histogram_counts, nice_range
 
 # One colour per grid family, the same in every panel (Okabe-Ito, as in quantlab.plots).
-GRID_COLORS = {"uniform": OKABE_ITO["blue"], "k-means": OKABE_ITO["orange"], "NF": OKABE_ITO["green"], "IQ4_NL": OKABE_ITO["vermillion"]}
+GRID_COLORS = {
+    "uniform": OKABE_ITO["blue"],
+    "k-means": OKABE_ITO["orange"],
+    "NF": OKABE_ITO["green"],
+    "IQ4_NL": OKABE_ITO["vermillion"],
+}
 LANE_SPACING, LANE_HALF_HEIGHT = 0.2, 0.07  # level lanes below the histogram, in units of its peak
 # Plain-text decade labels (0.001, not 10^-3): matplotlib's mathtext labels cost ~4x more to draw.
 PLAIN_DECADES = FuncFormatter(lambda value, _: f"{value:g}")
@@ -34,7 +39,9 @@ def draw_grids_on_histogram(w, levels, ax, block_weights=None, bins=60, title="l
     """
     names = list(levels)
     panel = Panel(ax, bins=bins, weights_id=None, names=names, xlim=None)
-    panel.hist = ax.stairs(np.zeros(bins), np.linspace(0, 1, bins + 1), fill=True, color=WEIGHTS_COLOR, alpha=0.8, animated=True)
+    panel.hist = ax.stairs(
+        np.zeros(bins), np.linspace(0, 1, bins + 1), fill=True, color=WEIGHTS_COLOR, alpha=0.8, animated=True
+    )
     panel.rug = LineCollection([], colors=OKABE_ITO["black"], linewidths=0.6, animated=True)
     ax.add_collection(panel.rug)
     panel.lanes = {}
@@ -53,7 +60,9 @@ def draw_grids_on_histogram(w, levels, ax, block_weights=None, bins=60, title="l
     ax.set_xlabel("weight value")
     ax.set_ylabel("count (peak = 1)", y=0.72, labelpad=1)
     ax.set_title(title)
-    panel.update = lambda w, levels, block_weights=None, title=None: _update_lanes(panel, w, levels, block_weights, title)
+    panel.update = lambda w, levels, block_weights=None, title=None: _update_lanes(
+        panel, w, levels, block_weights, title
+    )
     panel.update(w, levels, block_weights)
     return panel
 
@@ -87,7 +96,9 @@ def draw_grid_scores(scores, variance, ax, floor=1e-4, ceiling=3.0, title="error
     rows = np.arange(len(scores))[::-1]  # first grid on top
     colors = [GRID_COLORS[family(score.name)] for score in scores]
     panel.bars = ax.barh(rows, np.ones(len(rows)), left=floor, height=0.7, color=colors, alpha=0.45, animated=True)
-    panel.labels = [ax.text(floor * 1.25, y, "", va="center", fontsize=7, family="monospace", animated=True) for y in rows]
+    panel.labels = [
+        ax.text(floor * 1.25, y, "", va="center", fontsize=7, family="monospace", animated=True) for y in rows
+    ]
     ax.set_xscale("log")
     ax.set_xlim(floor, ceiling)
     ax.set_ylim(-0.6, len(rows) - 0.4)
@@ -110,7 +121,9 @@ def _update_scores(panel, scores, variance):
         label.set_text(f"{score.name:<7} {score.bits_per_weight:5.2f} b/w  {format_relative(relative)}")
 
 
-def draw_pareto(points, front, variance, ax, current=None, limits=(1e-5, 10.0), title="error vs storage, every setting"):
+def draw_pareto(
+    points, front, variance, ax, current=None, limits=(1e-5, 10.0), title="error vs storage, every setting"
+):
     """MSE / var(w) against bits per weight for a sweep (dicts with 'grid', 'bits_per_weight', 'mse'), one colour per family.
 
     The grey line joins the Pareto `front` (points no other point beats on both size and error);
@@ -122,8 +135,15 @@ def draw_pareto(points, front, variance, ax, current=None, limits=(1e-5, 10.0), 
     panel.series = {}
     for name, color in GRID_COLORS.items():
         (panel.series[name],) = ax.plot([], [], "o", color=color, markersize=3.5, label=name, animated=True)
-    (panel.front,) = ax.plot([], [], "-", color=IDEAL_COLOR, linewidth=0.9, zorder=0, label="Pareto front", animated=True)
-    panel.rings = {name: ax.plot([], [], "o", markersize=9, markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4, animated=True)[0] for name, color in GRID_COLORS.items()}
+    (panel.front,) = ax.plot(
+        [], [], "-", color=IDEAL_COLOR, linewidth=0.9, zorder=0, label="Pareto front", animated=True
+    )
+    panel.rings = {
+        name: ax.plot(
+            [], [], "o", markersize=9, markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.4, animated=True
+        )[0]
+        for name, color in GRID_COLORS.items()
+    }
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ticks = [2, 3, 4, 6, 8, 12, 16]
@@ -138,8 +158,16 @@ def draw_pareto(points, front, variance, ax, current=None, limits=(1e-5, 10.0), 
     ax.set_xlabel("bits per weight (everything stored)")
     ax.set_ylabel("MSE / var(w)  (log)")
     ax.set_title(title)
-    ring = Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor="none", markeredgecolor=OKABE_ITO["black"])
-    ax.legend([*panel.series.values(), panel.front, ring], [*GRID_COLORS, "Pareto front", "this setting"], loc="upper right", frameon=False, fontsize=6)
+    ring = Line2D(
+        [], [], marker="o", linestyle="", markersize=7, markerfacecolor="none", markeredgecolor=OKABE_ITO["black"]
+    )
+    ax.legend(
+        [*panel.series.values(), panel.front, ring],
+        [*GRID_COLORS, "Pareto front", "this setting"],
+        loc="upper right",
+        frameon=False,
+        fontsize=6,
+    )
     panel.update = lambda points, front, variance, current=None: _update_pareto(panel, points, front, variance, current)
     panel.update(points, front, variance, current)
     return panel

@@ -21,8 +21,14 @@ def draw_grid_projection(points, ax, lattice=None, title="", xlabel="(x0+x1+x2+x
         shadow = np.unique(np.asarray(lattice, dtype=np.float64) @ PROJECTION.T, axis=0)
         ax.scatter(shadow[:, 0], shadow[:, 1], s=4, color=IDEAL_COLOR, alpha=0.5, label="lattice points (all)")
     projected, counts = np.unique(np.asarray(points, dtype=np.float64) @ PROJECTION.T, axis=0, return_counts=True)
-    ax.scatter(projected[:, 0], projected[:, 1], s=6 + 6 * counts, color=OKABE_ITO["vermillion"], alpha=0.8,
-               label=f"grid points ({len(points)}; size = how many coincide)")
+    ax.scatter(
+        projected[:, 0],
+        projected[:, 1],
+        s=6 + 6 * counts,
+        color=OKABE_ITO["vermillion"],
+        alpha=0.8,
+        label=f"grid points ({len(points)}; size = how many coincide)",
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -51,8 +57,14 @@ def draw_level_rows(rows, ax, title="", xlabel="value (units of the block's scal
     panel = Panel(ax)
     for i, (name, values) in enumerate(rows.items()):
         values = np.asarray(values, dtype=np.float64)
-        ax.plot(values, np.full(values.shape, -i), "|", markersize=14, markeredgewidth=2,
-                color=SERIES_COLORS[i % len(SERIES_COLORS)])
+        ax.plot(
+            values,
+            np.full(values.shape, -i),
+            "|",
+            markersize=14,
+            markeredgewidth=2,
+            color=SERIES_COLORS[i % len(SERIES_COLORS)],
+        )
     ax.set_yticks(-np.arange(len(rows)), list(rows))
     ax.set_ylim(-len(rows) + 0.5, 0.5)
     ax.axvline(0, color=IDEAL_COLOR, linewidth=0.6)

@@ -15,15 +15,20 @@ from .base import GRID_COLOR, IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, Panel
 
 # One colour per field name of ggml-common.h's structs, the same for every type (Okabe-Ito).
 FIELD_COLORS = {
-    "d": OKABE_ITO["vermillion"], "dmin": OKABE_ITO["orange"], "m": OKABE_ITO["orange"],
-    "scales": OKABE_ITO["green"], "qs": OKABE_ITO["sky_blue"], "ql": OKABE_ITO["sky_blue"],
-    "qh": OKABE_ITO["blue"], "hmask": OKABE_ITO["blue"],
+    "d": OKABE_ITO["vermillion"],
+    "dmin": OKABE_ITO["orange"],
+    "m": OKABE_ITO["orange"],
+    "scales": OKABE_ITO["green"],
+    "qs": OKABE_ITO["sky_blue"],
+    "ql": OKABE_ITO["sky_blue"],
+    "qh": OKABE_ITO["blue"],
+    "hmask": OKABE_ITO["blue"],
 }
 # One legend for every type: fields that play the same part share a colour.
 LEGEND = (("d", "d"), ("dmin", "dmin, m"), ("scales", "scales"), ("qs", "qs, ql"), ("qh", "qh, hmask"))
 STEP_COLOR, MIN_COLOR = OKABE_ITO["blue"], OKABE_ITO["orange"]
 BYTES_PER_ROW = 16
-MAX_ROWS = 17          # 272 bytes: eight Q8_0 blocks, the largest window the explorer shows
+MAX_ROWS = 17  # 272 bytes: eight Q8_0 blocks, the largest window the explorer shows
 
 
 def _finish(panel, live):
@@ -39,8 +44,9 @@ def _moving_title(ax, text):
     return ax.text(0.5, 1.015, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, animated=True)
 
 
-def draw_block(x, reconstruction, levels, ax, ylim=None, title="weights on their sub-block grids", ylabel="value",
-               live=True):
+def draw_block(
+    x, reconstruction, levels, ax, ylim=None, title="weights on their sub-block grids", ylabel="value", live=True
+):
     """Weights (dots) by position, their reconstruction (dashes), and each sub-block's levels (grey lines).
 
     x, reconstruction: (n,) weights of a window; levels: (n_sub_blocks, n_levels), sub-block j covering
@@ -54,14 +60,26 @@ def draw_block(x, reconstruction, levels, ax, ylim=None, title="weights on their
     ax.add_collection(panel.grid)
     ax.add_collection(panel.bounds)
     (panel.weights,) = ax.plot([], [], "o", color=WEIGHTS_COLOR, markersize=2.2, label="weight w", animated=True)
-    (panel.rebuilt,) = ax.plot([], [], "_", color=GRID_COLOR, markersize=4.5, markeredgewidth=1.2, label="stored \u0175", animated=True)
+    (panel.rebuilt,) = ax.plot(
+        [], [], "_", color=GRID_COLOR, markersize=4.5, markeredgewidth=1.2, label="stored \u0175", animated=True
+    )
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_xlabel("position in the window")
     ax.set_ylabel(ylabel)
     panel.title = _moving_title(ax, title)
-    ax.legend(loc="upper right", ncol=2, fontsize=7, frameon=True, framealpha=0.85, edgecolor="none",
-              handletextpad=0.2, columnspacing=0.8)
-    panel.update = lambda x, reconstruction, levels, ylim=None, title=None: _update_block(panel, x, reconstruction, levels, ylim, title)
+    ax.legend(
+        loc="upper right",
+        ncol=2,
+        fontsize=7,
+        frameon=True,
+        framealpha=0.85,
+        edgecolor="none",
+        handletextpad=0.2,
+        columnspacing=0.8,
+    )
+    panel.update = lambda x, reconstruction, levels, ylim=None, title=None: _update_block(
+        panel, x, reconstruction, levels, ylim, title
+    )
     panel.update(x, reconstruction, levels, ylim)
     return _finish(panel, live)
 
@@ -78,7 +96,7 @@ def _update_block(panel, x, reconstruction, levels, ylim, title):
     panel.ylim = tuple(float(v) for v in ylim)
     start = np.repeat(np.arange(n_sub) * size - 0.5, levels.shape[1])
     values = np.ravel(levels)
-    inside = (values >= panel.ylim[0]) & (values <= panel.ylim[1])   # levels off the axes are not drawn
+    inside = (values >= panel.ylim[0]) & (values <= panel.ylim[1])  # levels off the axes are not drawn
     segments = np.stack([np.stack([start, values], -1), np.stack([start + size, values], -1)], axis=1)
     panel.grid.set_segments(segments[inside])
     edges = np.arange(1, n_sub) * size - 0.5
@@ -97,6 +115,7 @@ def snug_range(low, high, current=None, keep_above=0.7):
     Finer than plots.nice_range (1-2-5), so 256 weights fill the panel; the hysteresis keeps the axes
     still (and cheap to redraw) as long as each side's extent stays within [keep_above, 1] of its limit.
     """
+
     def side(extent, old):
         if extent <= 0:
             return 0.0
@@ -128,8 +147,13 @@ def draw_byte_map(values, field_index, names, ax, rows=MAX_ROWS, title="bytes", 
     The axes always span `rows` rows (unused ones blank), so a new type only redraws the picture.
     """
     panel = Panel(ax, rows=rows)
-    panel.image = ax.imshow(np.ones((rows, BYTES_PER_ROW, 3)), aspect="auto", interpolation="nearest",
-                            extent=(-0.5, BYTES_PER_ROW - 0.5, rows - 0.5, -0.5), animated=True)
+    panel.image = ax.imshow(
+        np.ones((rows, BYTES_PER_ROW, 3)),
+        aspect="auto",
+        interpolation="nearest",
+        extent=(-0.5, BYTES_PER_ROW - 0.5, rows - 0.5, -0.5),
+        animated=True,
+    )
     ax.set_xlabel("byte within row of 16")
     ax.set_ylabel("byte offset")
     ax.xaxis.set_major_locator(FixedLocator([0, 4, 8, 12, 15]))
@@ -139,9 +163,20 @@ def draw_byte_map(values, field_index, names, ax, rows=MAX_ROWS, title="bytes", 
     ax.yaxis.set_minor_locator(NullLocator())
     panel.title = _moving_title(ax, title)
     handles = [Patch(color=FIELD_COLORS[name], label=label) for name, label in LEGEND]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.19), ncol=3, frameon=False,
-              fontsize=6.5, handlelength=1.0, columnspacing=0.7, handletextpad=0.3)
-    panel.update = lambda values, field_index, names, title=None: _update_byte_map(panel, values, field_index, names, title)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.19),
+        ncol=3,
+        frameon=False,
+        fontsize=6.5,
+        handlelength=1.0,
+        columnspacing=0.7,
+        handletextpad=0.3,
+    )
+    panel.update = lambda values, field_index, names, title=None: _update_byte_map(
+        panel, values, field_index, names, title
+    )
     panel.update(values, field_index, names)
     return _finish(panel, live)
 
@@ -149,7 +184,9 @@ def draw_byte_map(values, field_index, names, ax, rows=MAX_ROWS, title="bytes", 
 def _update_byte_map(panel, values, field_index, names, title):
     image = byte_colors(values, field_index, names)
     if len(image) > panel.rows:
-        raise ValueError(f"{len(values)} bytes do not fit the map's {panel.rows} rows of {BYTES_PER_ROW}; draw fewer blocks")
+        raise ValueError(
+            f"{len(values)} bytes do not fit the map's {panel.rows} rows of {BYTES_PER_ROW}; draw fewer blocks"
+        )
     canvas = np.ones((panel.rows, BYTES_PER_ROW, 3))
     canvas[: len(image)] = image
     panel.image.set_data(canvas)
@@ -166,8 +203,10 @@ def draw_sub_block_scales(step, mins, ax, slots=16, limits=None, title="sub-bloc
     decades when a value falls outside, and never narrows.
     """
     panel = Panel(ax, slots=slots, limits=None if limits is None else tuple(float(v) for v in limits))
-    start = np.full(slots, 1e-4)   # bars rest on the log axis' floor (set in update)
-    panel.steps = ax.bar(np.arange(slots), start, bottom=start, width=0.4, color=STEP_COLOR, label="|step|", animated=True)
+    start = np.full(slots, 1e-4)  # bars rest on the log axis' floor (set in update)
+    panel.steps = ax.bar(
+        np.arange(slots), start, bottom=start, width=0.4, color=STEP_COLOR, label="|step|", animated=True
+    )
     panel.mins = ax.bar(np.arange(slots), start, bottom=start, width=0.4, color=MIN_COLOR, label="|min|", animated=True)
     ax.set_ylim(1e-4, 1e-1)
     ax.set_yscale("log")
@@ -176,8 +215,16 @@ def draw_sub_block_scales(step, mins, ax, slots=16, limits=None, title="sub-bloc
     ax.xaxis.set_major_locator(NullLocator())
     ax.set_ylabel("weight units (log)")
     panel.title = _moving_title(ax, title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=2, frameon=False, handlelength=1.0, columnspacing=0.8,
-              title="sub-blocks, in order", title_fontsize=8)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.01),
+        ncol=2,
+        frameon=False,
+        handlelength=1.0,
+        columnspacing=0.8,
+        title="sub-blocks, in order",
+        title_fontsize=8,
+    )
     panel.update = lambda step, mins=None, title=None: _update_scales(panel, step, mins, title)
     panel.update(step, mins)
     return _finish(panel, live)
@@ -202,7 +249,7 @@ def _update_scales(panel, step, mins, title):
         raise ValueError(f"{n} sub-blocks do not fit the panel's {panel.slots} bars")
     panel.limits = _decade_limits(np.concatenate([step, mins]), panel.limits)
     floor = panel.limits[0]
-    width = panel.slots / n                                   # n sub-blocks share the panel's width
+    width = panel.slots / n  # n sub-blocks share the panel's width
     for j in range(panel.slots):
         center = (j + 0.5) * width - 0.5
         for bars, values, offset in ((panel.steps, step, -0.21), (panel.mins, mins, 0.21)):

@@ -23,8 +23,8 @@ FITS_ALPHA, TOO_BIG_ALPHA = 0.9, 0.25
 # Every GGML type a mix can give a tensor, cheapest first: the type map colours them along viridis
 # (perceptually ordered and colour-blind-safe), so more bits always look lighter.
 TYPE_COLORS = dict(zip(TYPE_ORDER, colormaps["viridis"](np.linspace(0.0, 1.0, len(TYPE_ORDER)))))
-SHARE_LIMIT = 2.5            # the sizes panel shows up to 250 % of the budget
-LABEL_OUTSIDE_BELOW = 2.0    # bars shorter than 200 % of the budget get their label after them
+SHARE_LIMIT = 2.5  # the sizes panel shows up to 250 % of the budget
+LABEL_OUTSIDE_BELOW = 2.0  # bars shorter than 200 % of the budget get their label after them
 ABSENT_COLOR = "#FFFFFF"
 
 
@@ -58,8 +58,8 @@ def draw_mix_sizes(mixes, weights_gib, cache_gib, budget_gib, ax, selected=None,
     ax.set_xlim(0, 100 * SHARE_LIMIT)
     ax.set_xticks(np.arange(0, 100 * SHARE_LIMIT + 1, 50))
     ax.set_yticks(rows, list(mixes))
-    ax.set_ylim(len(rows) - 0.5, -0.5)   # first mix on top
-    ax.set_xlabel("weights (blue) + KV cache (orange), % of the budget (dashed)")   # no legend box over the bars
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first mix on top
+    ax.set_xlabel("weights (blue) + KV cache (orange), % of the budget (dashed)")  # no legend box over the bars
     panel.update = lambda *args, **kwargs: _update_mix_sizes(panel, *args, **kwargs)
     panel.update(weights_gib, cache_gib, budget_gib, selected)
     return _finish(panel, live)
@@ -82,20 +82,30 @@ def _update_mix_sizes(panel, weights_gib, cache_gib, budget_gib, selected=None, 
             bar.set_facecolor(mcolors.to_rgba(color, alpha))
             bar.set_edgecolor(edge[0])
             bar.set_linewidth(edge[1])
-        text = f"{total[i]:.3g} GiB"   # short: the text, not the bars, is what a redraw spends its time on
-        if total_end[i] <= 100 * LABEL_OUTSIDE_BELOW:      # room on the right of the bar
+        text = f"{total[i]:.3g} GiB"  # short: the text, not the bars, is what a redraw spends its time on
+        if total_end[i] <= 100 * LABEL_OUTSIDE_BELOW:  # room on the right of the bar
             label.set_position((total_end[i], i))
             label.set_text(" " + text)
             label.set_horizontalalignment("left")
-        else:                                             # a long (faded) bar: write over its end
+        else:  # a long (faded) bar: write over its end
             label.set_position((edge_of_axis, i))
             label.set_text(("\u2192 " if total_end[i] >= edge_of_axis else "") + text + " ")
             label.set_horizontalalignment("right")
-    panel.title.set_text(title if title is not None else f"{int(fits.sum())} of {len(fits)} mixes fit in {budget_gib:g} GiB")
+    panel.title.set_text(
+        title if title is not None else f"{int(fits.sum())} of {len(fits)} mixes fit in {budget_gib:g} GiB"
+    )
 
 
-def draw_quality(bits_per_weight, delta_ppl, mixes, ax, title="published quality", xlabel="bits per weight",
-                 label_offsets=None, live=True):
+def draw_quality(
+    bits_per_weight,
+    delta_ppl,
+    mixes,
+    ax,
+    title="published quality",
+    xlabel="bits per weight",
+    label_offsets=None,
+    live=True,
+):
     """Published perplexity increase against bits per weight, one labelled point per mix (log y).
 
     label_offsets: {mix: (dx, dy)} in points, to pull crowded labels apart (default (4, 2)).
@@ -106,11 +116,27 @@ def draw_quality(bits_per_weight, delta_ppl, mixes, ax, title="published quality
     ax.plot(bits_per_weight, delta_ppl, "o", color=IDEAL_COLOR, markersize=4, zorder=1)
     for x, y, mix in zip(bits_per_weight, delta_ppl, mixes):
         dx, dy = (label_offsets or {}).get(mix, (4, 2))
-        ax.annotate(mix, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=6,
-                    ha="right" if dx < 0 else "left", va="center")
+        ax.annotate(
+            mix,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=6,
+            ha="right" if dx < 0 else "left",
+            va="center",
+        )
     (panel.fitting,) = ax.plot([], [], "o", color=WEIGHTS_COLOR, markersize=4.5, zorder=2, animated=True)
-    (panel.ring,) = ax.plot([], [], "o", markersize=10, markerfacecolor="none", markeredgecolor=BUDGET_COLOR,
-                            markeredgewidth=1.3, zorder=3, animated=True)
+    (panel.ring,) = ax.plot(
+        [],
+        [],
+        "o",
+        markersize=10,
+        markerfacecolor="none",
+        markeredgecolor=BUDGET_COLOR,
+        markeredgewidth=1.3,
+        zorder=3,
+        animated=True,
+    )
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlim(np.floor(bits_per_weight.min()) - 0.5, np.ceil(bits_per_weight.max()) + 0.5)
@@ -118,9 +144,15 @@ def draw_quality(bits_per_weight, delta_ppl, mixes, ax, title="published quality
     ax.set_xlabel(xlabel)
     ax.set_ylabel("perplexity increase over F16 (log)")
     ax.set_title(title)
-    ax.legend(handles=[Line2D([], [], marker="o", linestyle="none", color=WEIGHTS_COLOR, label="fits the budget"),
-                       Line2D([], [], marker="o", linestyle="none", color=IDEAL_COLOR, label="does not fit")],
-              loc="upper right", fontsize=6.5, frameon=False)
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="none", color=WEIGHTS_COLOR, label="fits the budget"),
+            Line2D([], [], marker="o", linestyle="none", color=IDEAL_COLOR, label="does not fit"),
+        ],
+        loc="upper right",
+        fontsize=6.5,
+        frameon=False,
+    )
     panel.update = lambda fits, selected=None: _update_quality(panel, fits, selected)
     panel.update(np.zeros(len(mixes), bool))
     return _finish(panel, live)
@@ -145,17 +177,26 @@ def draw_class_shares(classes, weight_share, byte_share, bits_per_weight, ax, ti
     rows = np.arange(len(classes))
     panel = Panel(ax)
     panel.bytes = ax.barh(rows, np.zeros(len(rows)), height=0.7, color=WEIGHTS_COLOR, alpha=0.85, animated=True)
-    panel.weights = ax.barh(rows, np.zeros(len(rows)), height=0.7, fill=False, edgecolor=BUDGET_COLOR,
-                            linewidth=0.8, animated=True)
+    panel.weights = ax.barh(
+        rows, np.zeros(len(rows)), height=0.7, fill=False, edgecolor=BUDGET_COLOR, linewidth=0.8, animated=True
+    )
     panel.labels = [ax.text(0, y, "", va="center", fontsize=6.5, animated=True) for y in rows]
     panel.title = _moving_title(ax, title)
     ax.set_yticks(rows, list(classes))
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the model, %")
-    ax.legend(handles=[Patch(color=WEIGHTS_COLOR, alpha=0.85, label="of the bytes"),
-                       Patch(fill=False, edgecolor=BUDGET_COLOR, label="of the weights")],
-              loc="lower right", fontsize=6.5, frameon=True, framealpha=0.9, edgecolor="none")
+    ax.legend(
+        handles=[
+            Patch(color=WEIGHTS_COLOR, alpha=0.85, label="of the bytes"),
+            Patch(fill=False, edgecolor=BUDGET_COLOR, label="of the weights"),
+        ],
+        loc="lower right",
+        fontsize=6.5,
+        frameon=True,
+        framealpha=0.9,
+        edgecolor="none",
+    )
     panel.update = lambda *args, **kwargs: _update_class_shares(panel, *args, **kwargs)
     panel.update(weight_share, byte_share, bits_per_weight)
     return _finish(panel, live)
@@ -180,7 +221,11 @@ def type_image(type_names):
         raise ValueError(f"no colour for type(s) {sorted(unknown)}; TYPE_ORDER knows {', '.join(TYPE_ORDER)}")
     palette = np.array([mcolors.to_rgb(ABSENT_COLOR)] + [TYPE_COLORS[t][:3] for t in TYPE_ORDER])
     lookup = {"": 0, **{t: i + 1 for i, t in enumerate(TYPE_ORDER)}}
-    index = np.vectorize(lookup.__getitem__, otypes=[int])(type_names) if type_names.size else np.zeros(type_names.shape, int)
+    index = (
+        np.vectorize(lookup.__getitem__, otypes=[int])(type_names)
+        if type_names.size
+        else np.zeros(type_names.shape, int)
+    )
     return palette[index]
 
 
@@ -194,8 +239,9 @@ def draw_type_map(type_names, row_labels, ax, colorbar_ax=None, title="type of e
     type_names = np.asarray(type_names)
     n_rows = type_names.shape[0]
     panel = Panel(ax)
-    panel.image = ax.imshow(type_image(type_names), aspect="auto", interpolation="nearest",
-                            extent=(0, 1, n_rows - 0.5, -0.5), animated=True)
+    panel.image = ax.imshow(
+        type_image(type_names), aspect="auto", interpolation="nearest", extent=(0, 1, n_rows - 0.5, -0.5), animated=True
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_xticks([0, 1 / 8, 1 / 2, 7 / 8, 1], ["0", "n/8", "n/2", "7n/8", "n"])
@@ -205,7 +251,9 @@ def draw_type_map(type_names, row_labels, ax, colorbar_ax=None, title="type of e
     if colorbar_ax is not None:
         cmap = mcolors.ListedColormap([TYPE_COLORS[t] for t in TYPE_ORDER])
         norm = mcolors.BoundaryNorm(np.arange(len(TYPE_ORDER) + 1) - 0.5, len(TYPE_ORDER))
-        bar = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=colorbar_ax, ticks=np.arange(len(TYPE_ORDER)))
+        bar = ax.figure.colorbar(
+            ScalarMappable(norm=norm, cmap=cmap), cax=colorbar_ax, ticks=np.arange(len(TYPE_ORDER))
+        )
         bar.ax.set_yticklabels(list(TYPE_ORDER), fontsize=6)
         bar.ax.tick_params(length=2)
         bar.ax.invert_yaxis()

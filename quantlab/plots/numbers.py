@@ -52,8 +52,10 @@ def draw_bit_fields(formats, ax):
     for x in np.arange(-0.5, 32, 1):
         ax.axvline(x, color="white", linewidth=0.6)
     # The digits change with every value: animated, so the fast renderer redraws them on each update.
-    panel.cells = [[ax.text(c, r, "", ha="center", va="center", fontsize=7, family="monospace", animated=True)
-                    for c in range(32)] for r in range(len(formats))]
+    panel.cells = [
+        [ax.text(c, r, "", ha="center", va="center", fontsize=7, family="monospace", animated=True) for c in range(32)]
+        for r in range(len(formats))
+    ]
     ax.set_title("sign | exponent | mantissa   (colour: vermillion sign, blue exponent, yellow mantissa)")
     panel.update = lambda bits: _update_bit_fields(panel, bits)
     return panel
@@ -63,4 +65,4 @@ def _update_bit_fields(panel, bits):
     for cells, row_bits in zip(panel.cells, bits):
         for column, cell in enumerate(cells):
             cell.set_text(row_bits[column] if column < len(row_bits) else "")
-            cell.set_visible(column < len(row_bits))   # fp16/bf16 rows use 16 cells: skip drawing the rest
+            cell.set_visible(column < len(row_bits))  # fp16/bf16 rows use 16 cells: skip drawing the rest

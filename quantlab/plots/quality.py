@@ -20,7 +20,7 @@ SERIES = {  # name -> (colour, marker), for the comparison with published number
     "Llama 2 7B": (OKABE_ITO["blue"], "s"),
     "Llama 3 8B": (OKABE_ITO["green"], "^"),
 }
-BITS_RANGE = (2.5, 9.0)   # the explorer's x axis: Q2_K .. Q8_0 (F16/F32 points are pinned to its edge)
+BITS_RANGE = (2.5, 9.0)  # the explorer's x axis: Q2_K .. Q8_0 (F16/F32 points are pinned to its edge)
 
 
 def _moving_text(ax, x, y, text="", **style):
@@ -36,8 +36,21 @@ def _finish(panel, live):
     return panel
 
 
-def draw_quality_vs_bits(bits_per_weight, values, labels, ax, ylabel, log=False, baseline=None, title="",
-                         xlim=BITS_RANGE, ylim=None, yticks=None, label_offsets=None, live=True):
+def draw_quality_vs_bits(
+    bits_per_weight,
+    values,
+    labels,
+    ax,
+    ylabel,
+    log=False,
+    baseline=None,
+    title="",
+    xlim=BITS_RANGE,
+    ylim=None,
+    yticks=None,
+    label_offsets=None,
+    live=True,
+):
     """Reference points (one labelled grey dot per mix) of a quality measure against bits per weight.
 
     update(x, y, text) places the live point (vermillion diamond); a point outside the axes is
@@ -49,8 +62,16 @@ def draw_quality_vs_bits(bits_per_weight, values, labels, ax, ylabel, log=False,
     ax.plot(bits_per_weight, values, "o", color=REFERENCE_COLOR, markersize=4, zorder=1)
     for x, y, text in zip(bits_per_weight, values, labels):
         dx, dy = (label_offsets or {}).get(text, (4, 3))
-        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=6, color="#555555",
-                    ha="right" if dx < 0 else "center" if dx == 0 else "left", va="center")
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=6,
+            color="#555555",
+            ha="right" if dx < 0 else "center" if dx == 0 else "left",
+            va="center",
+        )
     if baseline is not None:
         ax.axhline(baseline, color=OKABE_ITO["black"], linestyle="--", linewidth=0.8)
     if log:
@@ -68,8 +89,17 @@ def draw_quality_vs_bits(bits_per_weight, values, labels, ax, ylabel, log=False,
     ax.set_xlabel("bits per weight (all tensors)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    (panel.point,) = ax.plot([], [], "D", color=LIVE_COLOR, markersize=7, markeredgecolor="black",
-                             markeredgewidth=0.6, zorder=4, animated=True)
+    (panel.point,) = ax.plot(
+        [],
+        [],
+        "D",
+        color=LIVE_COLOR,
+        markersize=7,
+        markeredgecolor="black",
+        markeredgewidth=0.6,
+        zorder=4,
+        animated=True,
+    )
     panel.note = _moving_text(ax, 0.98, 0.96, ha="right", va="top", fontsize=7, color=LIVE_COLOR)
     panel.update = lambda x, y, text="": _update_point(panel, x, y, text, log)
     return _finish(panel, live)
@@ -95,28 +125,49 @@ def draw_measured_table(bits_per_weight, delta_percent, kl_divergence, labels, a
     """Two static panels for the measured table: perplexity increase (%) and KL to F32 against bits (log y)."""
     offsets = {"Q5_K_S": (-4, -1), "Q4_K_S": (-4, 3), "Q4_K_M": (4, 5), "Q5_K_M": (4, 3), "Q4_0": (0, -8)}
     panels = []
-    for ax, values, ylabel, what in ((axes[0], delta_percent, "perplexity increase over F32, % (log)", "perplexity"),
-                                     (axes[1], kl_divergence, "KL divergence to F32, nats/char (log)", "KL divergence")):
-        panel = draw_quality_vs_bits(bits_per_weight, values, labels, ax, ylabel, log=True, live=False,
-                                     title=f"{title_prefix}{what} vs bits per weight", label_offsets=offsets,
-                                     xlim=(2.5, 9.0))
+    for ax, values, ylabel, what in (
+        (axes[0], delta_percent, "perplexity increase over F32, % (log)", "perplexity"),
+        (axes[1], kl_divergence, "KL divergence to F32, nats/char (log)", "KL divergence"),
+    ):
+        panel = draw_quality_vs_bits(
+            bits_per_weight,
+            values,
+            labels,
+            ax,
+            ylabel,
+            log=True,
+            live=False,
+            title=f"{title_prefix}{what} vs bits per weight",
+            label_offsets=offsets,
+            xlim=(2.5, 9.0),
+        )
         ax.plot(bits_per_weight, values, "-", color=REFERENCE_COLOR, linewidth=0.8, zorder=0)
         panels.append(panel)
     return panels
 
 
-def draw_published_comparison(series, ax, ylabel="mean KL to the unquantized model (log)",
-                              title="the same shape, other scales"):
+def draw_published_comparison(
+    series, ax, ylabel="mean KL to the unquantized model (log)", title="the same shape, other scales"
+):
     """One line per model: {name: (bits_per_weight, values, labels)}, log y; ours per character, theirs per token."""
     for name, (bits, values, labels) in series.items():
         color, marker = SERIES.get(name, (OKABE_ITO["black"], "o"))
         order = np.argsort(bits)
-        ax.plot(np.asarray(bits)[order], np.asarray(values)[order], "-", marker=marker, color=color, markersize=4,
-                linewidth=1, label=name)
+        ax.plot(
+            np.asarray(bits)[order],
+            np.asarray(values)[order],
+            "-",
+            marker=marker,
+            color=color,
+            markersize=4,
+            linewidth=1,
+            label=name,
+        )
         for x, y, text in zip(bits, values, labels):
             if text in ("Q2_K", "Q4_K_M", "Q8_0"):
-                ax.annotate(text, (x, y), xytext=(5, -1), textcoords="offset points", fontsize=6, color=color,
-                            va="center")
+                ax.annotate(
+                    text, (x, y), xytext=(5, -1), textcoords="offset points", fontsize=6, color=color, va="center"
+                )
     ax.set_yscale("log")
     ax.set_ylim(1e-4, 4.0)
     ax.yaxis.set_minor_locator(NullLocator())
@@ -124,21 +175,45 @@ def draw_published_comparison(series, ax, ylabel="mean KL to the unquantized mod
     ax.set_xlabel("bits per weight")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(handles=[Line2D([], [], color=SERIES.get(n, (OKABE_ITO["black"], "o"))[0],
-                              marker=SERIES.get(n, (OKABE_ITO["black"], "o"))[1], label=n) for n in series],
-              loc="upper right", fontsize=6.5, frameon=False)
+    ax.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                color=SERIES.get(n, (OKABE_ITO["black"], "o"))[0],
+                marker=SERIES.get(n, (OKABE_ITO["black"], "o"))[1],
+                label=n,
+            )
+            for n in series
+        ],
+        loc="upper right",
+        fontsize=6.5,
+        frameon=False,
+    )
     return Panel(ax)
 
 
 def draw_outlier_rows(rows, ax, title="MiniLM: how far the largest weight stands out"):
     """max|w|/std of every encoder matrix, by layer (x) and role (one marker per role), log y."""
     roles = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down")
-    colors = (OKABE_ITO["sky_blue"], OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["orange"], OKABE_ITO["purple"],
-              OKABE_ITO["vermillion"])
+    colors = (
+        OKABE_ITO["sky_blue"],
+        OKABE_ITO["blue"],
+        OKABE_ITO["green"],
+        OKABE_ITO["orange"],
+        OKABE_ITO["purple"],
+        OKABE_ITO["vermillion"],
+    )
     for k, (role, color) in enumerate(zip(roles, colors)):
         mine = [r for r in rows if r["role"] == role]
-        ax.plot([r["layer"] + (k - 2.5) * 0.08 for r in mine], [r["max_over_std"] for r in mine], "o", color=color,
-                markersize=4, label=role)
+        ax.plot(
+            [r["layer"] + (k - 2.5) * 0.08 for r in mine],
+            [r["max_over_std"] for r in mine],
+            "o",
+            color=color,
+            markersize=4,
+            label=role,
+        )
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(FixedLocator([5, 10, 20, 50, 100, 200]))
     ax.yaxis.set_major_formatter(ScalarFormatter())
@@ -153,13 +228,19 @@ def draw_outlier_rows(rows, ax, title="MiniLM: how far the largest weight stands
 
 # --- whole figures for the notebook -------------------------------------------------------------
 
+
 def table_figure(rows):
     """Our measured table: perplexity increase (%) and KL to F32 against bits per weight."""
     rows = [r for r in rows if r.mix != "F32"]
     figure, axes = new_figure(2, width=8.6, height=3.0)
     with style():
-        draw_measured_table([r.bits_per_weight for r in rows], [100 * r.relative_increase for r in rows],
-                                          [r.kl_divergence for r in rows], [r.mix for r in rows], axes)
+        draw_measured_table(
+            [r.bits_per_weight for r in rows],
+            [100 * r.relative_increase for r in rows],
+            [r.kl_divergence for r in rows],
+            [r.mix for r in rows],
+            axes,
+        )
         figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
     return figure
 
@@ -168,8 +249,9 @@ def comparison_figure(rows):
     """KL divergence against bits per weight: ours per character, llama.cpp's Llama 2 7B and Llama 3 8B per token."""
     figure, (ax,) = new_figure(1, width=6.4, height=3.2)
     with style():
-        draw_published_comparison(published_series(rows), ax,
-                                                title="KL to the unquantized model: 2.4 M weights vs 7-8 B")
+        draw_published_comparison(
+            published_series(rows), ax, title="KL to the unquantized model: 2.4 M weights vs 7-8 B"
+        )
         figure.subplots_adjust(left=0.13, right=0.97, bottom=0.15, top=0.9)
     return figure
 
@@ -178,7 +260,10 @@ def minilm_outlier_figure(rows):
     """MiniLM: max|w|/std of every encoder matrix by layer and role (rows from minilm_outliers.outlier_summary)."""
     figure, (ax,) = new_figure(1, width=7, height=3)
     with style():
-        draw_outlier_rows(rows, ax, title="MiniLM: the largest weights sit in ffn_down (up to "
-                                                        f"{max(r['max_over_std'] for r in rows):.0f} std)")
+        draw_outlier_rows(
+            rows,
+            ax,
+            title=f"MiniLM: the largest weights sit in ffn_down (up to {max(r['max_over_std'] for r in rows):.0f} std)",
+        )
         figure.subplots_adjust(left=0.1, right=0.97, bottom=0.16, top=0.9)
     return figure

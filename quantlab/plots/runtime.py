@@ -12,7 +12,7 @@ from .base import IDEAL_COLOR, OKABE_ITO, Panel
 
 LLAMA_COLOR = OKABE_ITO["vermillion"]
 NUMPY_COLOR = OKABE_ITO["blue"]
-FLOOR = 1e-7     # 1 - cosine below this (an F16 file) is drawn on the floor
+FLOOR = 1e-7  # 1 - cosine below this (an F16 file) is drawn on the floor
 
 
 def draw_sentence_fidelity(n_sentences, ax, threshold=0.99):
@@ -30,10 +30,26 @@ def draw_sentence_fidelity(n_sentences, ax, threshold=0.99):
     ax.set_xlim(-1, n_sentences)
     ax.set_xlabel("sentence (the 40 fixed sentences)")
     ax.set_ylabel("1 - cosine to FP32 (log)")
-    (llama,) = ax.plot(x, np.full(n_sentences, np.nan), "o", color=LLAMA_COLOR, markersize=3.5, label="llama.cpp",
-                       animated=True, zorder=3)
-    (numpy_points,) = ax.plot(x, np.full(n_sentences, np.nan), "x", color=NUMPY_COLOR, markersize=4,
-                              label="numpy, same weights", animated=True, zorder=4)
+    (llama,) = ax.plot(
+        x,
+        np.full(n_sentences, np.nan),
+        "o",
+        color=LLAMA_COLOR,
+        markersize=3.5,
+        label="llama.cpp",
+        animated=True,
+        zorder=3,
+    )
+    (numpy_points,) = ax.plot(
+        x,
+        np.full(n_sentences, np.nan),
+        "x",
+        color=NUMPY_COLOR,
+        markersize=4,
+        label="numpy, same weights",
+        animated=True,
+        zorder=4,
+    )
     ax.legend(handles=[llama, numpy_points], loc="lower left", fontsize=6.5, frameon=False)
     panel = Panel(ax, llama=llama, numpy=numpy_points)
 

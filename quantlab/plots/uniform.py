@@ -8,14 +8,32 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-from .base import (ERROR_COLOR, GRID_COLOR, IDEAL_COLOR, OKABE_ITO, SERIES_COLORS, WEIGHTS_COLOR, Panel,
-                   histogram_counts, nice_range, sticky_top)
+from .base import (
+    ERROR_COLOR,
+    GRID_COLOR,
+    IDEAL_COLOR,
+    OKABE_ITO,
+    SERIES_COLORS,
+    WEIGHTS_COLOR,
+    Panel,
+    histogram_counts,
+    nice_range,
+    sticky_top,
+)
 
 
 def draw_levels_on_histogram(w, levels, ax, bins=80, title="weights and the quantization grid"):
     """Histogram of the weights with one vertical line per quantization level."""
     panel = Panel(ax, bins=bins, weights_id=None, limits_set=False, top=1.0)
-    panel.hist = ax.stairs(np.zeros(bins), np.linspace(0, 1, bins + 1), fill=True, color=WEIGHTS_COLOR, alpha=0.8, label="weights", animated=True)
+    panel.hist = ax.stairs(
+        np.zeros(bins),
+        np.linspace(0, 1, bins + 1),
+        fill=True,
+        color=WEIGHTS_COLOR,
+        alpha=0.8,
+        label="weights",
+        animated=True,
+    )
     panel.grid = LineCollection([], colors=GRID_COLOR, linewidths=0.8, alpha=0.9, label="levels", animated=True)
     ax.add_collection(panel.grid)
     ax.set_xlabel("weight value")
@@ -51,7 +69,9 @@ def draw_transfer(x, y, ax, title="transfer function  w \u2192 \u0175"):
     """The quantizer as a function: input weight on x, reconstructed weight on y, ideal y = x dashed."""
     panel = Panel(ax, limits_set=False)
     (panel.ideal,) = ax.plot([], [], "--", color=IDEAL_COLOR, linewidth=0.8, label="ideal")
-    (panel.steps,) = ax.plot([], [], color=GRID_COLOR, linewidth=1.2, drawstyle="steps-mid", label="quantized", animated=True)
+    (panel.steps,) = ax.plot(
+        [], [], color=GRID_COLOR, linewidth=1.2, drawstyle="steps-mid", label="quantized", animated=True
+    )
     ax.set_xlabel("weight w")
     ax.set_ylabel("reconstruction \u0175")
     ax.set_title(title)
@@ -109,9 +129,33 @@ def draw_tradeoff(points, front, ax, highlight=None, title="error vs storage"):
     labels = list(dict.fromkeys(p["label"] for p in points))
     for color, label in zip(SERIES_COLORS, labels):
         series = [p for p in points if p["label"] == label]
-        ax.plot([p["bits_per_weight"] for p in series], [p["mse"] for p in series], "o", color=color, markersize=3.5, label=label)
-    ax.plot([p["bits_per_weight"] for p in front], [p["mse"] for p in front], "-", color=IDEAL_COLOR, linewidth=0.8, zorder=0, label="Pareto front")
-    (panel.marker,) = ax.plot([], [], "o", markersize=9, markerfacecolor="none", markeredgecolor=OKABE_ITO["black"], label="current", animated=True)
+        ax.plot(
+            [p["bits_per_weight"] for p in series],
+            [p["mse"] for p in series],
+            "o",
+            color=color,
+            markersize=3.5,
+            label=label,
+        )
+    ax.plot(
+        [p["bits_per_weight"] for p in front],
+        [p["mse"] for p in front],
+        "-",
+        color=IDEAL_COLOR,
+        linewidth=0.8,
+        zorder=0,
+        label="Pareto front",
+    )
+    (panel.marker,) = ax.plot(
+        [],
+        [],
+        "o",
+        markersize=9,
+        markerfacecolor="none",
+        markeredgecolor=OKABE_ITO["black"],
+        label="current",
+        animated=True,
+    )
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("bits per weight (codes + scales)")

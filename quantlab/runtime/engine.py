@@ -30,9 +30,12 @@ def import_xllamacpp():
     except ModuleNotFoundError as error:
         if error.name != "xllamacpp":
             raise
-        raise ModuleNotFoundError(f"running a model in llama.cpp needs the optional package 'xllamacpp'. Install it "
-                                  f"with\n    {XLLAMACPP_PIP}\n(in a notebook: %{XLLAMACPP_PIP}), then restart the "
-                                  f"kernel.", name="xllamacpp") from None
+        raise ModuleNotFoundError(
+            f"running a model in llama.cpp needs the optional package 'xllamacpp'. Install it "
+            f"with\n    {XLLAMACPP_PIP}\n(in a notebook: %{XLLAMACPP_PIP}), then restart the "
+            f"kernel.",
+            name="xllamacpp",
+        ) from None
     return xllamacpp
 
 
@@ -73,8 +76,8 @@ class Engine:
         # one thread by default: ggml's threads wait for each other by spinning, and on a shared
         # machine (Binder, CI, a busy laptop) two threads were 10-20x slower than one here
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads
-        params.verbosity = 3 if verbose else 0   # llama.cpp's log (to the terminal's stderr, not the notebook)
-        if not flash_attention:   # flash attention casts K and V to F16; without it attention stays F32
+        params.verbosity = 3 if verbose else 0  # llama.cpp's log (to the terminal's stderr, not the notebook)
+        if not flash_attention:  # flash attention casts K and V to F16; without it attention stays F32
             params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
         if embedding:
             params.embedding = True
@@ -82,11 +85,13 @@ class Engine:
         self.path, self.embedding = path, embedding
         try:
             self._server = xllamacpp.Server(params)
-        except RuntimeError as error:   # xllamacpp says only "Failed to init server"
-            raise ValueError(f"llama.cpp could not load {path} (architecture {self.architecture!r}): a tensor or "
-                             f"metadata key it needs is missing or has the wrong shape, or this build does not "
-                             f"know the architecture. Engine(..., verbose=True) prints llama.cpp's log, which "
-                             f"names the problem, to the terminal ({error})") from None
+        except RuntimeError as error:  # xllamacpp says only "Failed to init server"
+            raise ValueError(
+                f"llama.cpp could not load {path} (architecture {self.architecture!r}): a tensor or "
+                f"metadata key it needs is missing or has the wrong shape, or this build does not "
+                f"know the architecture. Engine(..., verbose=True) prints llama.cpp's log, which "
+                f"names the problem, to the terminal ({error})"
+            ) from None
 
     def __enter__(self):
         return self
@@ -119,18 +124,19 @@ class Engine:
         """The greedy continuation (temperature 0) of `prompt`, n_predict tokens at most, as text."""
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
-        reply = self._ready().handle_completions({"prompt": prompt, "n_predict": int(n_predict),
-                                                  "temperature": 0, "top_k": 1, "seed": 0})
-        if "content" in reply:                   # llama.cpp's native reply
+        reply = self._ready().handle_completions(
+            {"prompt": prompt, "n_predict": int(n_predict), "temperature": 0, "top_k": 1, "seed": 0}
+        )
+        if "content" in reply:  # llama.cpp's native reply
             return reply["content"]
-        try:                                     # the OpenAI-style reply this build gives
+        try:  # the OpenAI-style reply this build gives
             return reply["choices"][0]["text"]
         except (KeyError, IndexError, TypeError):
             raise RuntimeError(f"llama.cpp refused the completion request: {reply}") from None
 
 
 RUNTIME_PIP = 'pip install "quantlab[runtime]"'
-RUNTIME_PACKAGES = {"xllamacpp": "xllamacpp", "gguf": "gguf"}   # module -> PyPI name (the runtime extra)
+RUNTIME_PACKAGES = {"xllamacpp": "xllamacpp", "gguf": "gguf"}  # module -> PyPI name (the runtime extra)
 
 
 def runtime_ready():
@@ -139,8 +145,10 @@ def runtime_ready():
 
     missing = [package for module, package in RUNTIME_PACKAGES.items() if importlib.util.find_spec(module) is None]
     if missing:
-        print("This part runs llama.cpp and needs optional packages. Install them with\n"
-              f"    %{RUNTIME_PIP}\n(or the packages alone: %pip install {' '.join(missing)}),\n"
-              "then restart the kernel and run the notebook again.")
+        print(
+            "This part runs llama.cpp and needs optional packages. Install them with\n"
+            f"    %{RUNTIME_PIP}\n(or the packages alone: %pip install {' '.join(missing)}),\n"
+            "then restart the kernel and run the notebook again."
+        )
         return False
     return True

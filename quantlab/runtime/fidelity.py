@@ -27,10 +27,10 @@ class MiniLMComparison:
     """Cosine per sentence between the embeddings of one file computed three (four) ways."""
 
     path: str
-    types: dict                        # {GGUF name: type} as stored in the file
-    cosine_numpy_llama: np.ndarray     # (a) quantlab's numpy MiniLM on the file's weights vs llama.cpp
-    cosine_llama_fp32: np.ndarray      # (b) llama.cpp on the file vs numpy FP32
-    cosine_numpy_fp32: np.ndarray      # numpy on the file's weights vs numpy FP32
+    types: dict  # {GGUF name: type} as stored in the file
+    cosine_numpy_llama: np.ndarray  # (a) quantlab's numpy MiniLM on the file's weights vs llama.cpp
+    cosine_llama_fp32: np.ndarray  # (b) llama.cpp on the file vs numpy FP32
+    cosine_numpy_fp32: np.ndarray  # numpy on the file's weights vs numpy FP32
     cosine_emulated_llama: np.ndarray  # numpy with ggml-cpu's roundings vs llama.cpp
 
     def row(self):
@@ -66,8 +66,14 @@ def compare_minilm(path, sentences=SENTENCES, fp32=None, flash_attention=False):
     types = file_types_by_hf_name(path)
     emulated = ggml_cpu.embed(sentences, weights, types)
     stored = {gguf_names()[name]: t for name, t in types.items()}
-    return MiniLMComparison(str(path), stored, cosine(numpy_vectors, llama), cosine(llama, fp32),
-                            cosine(numpy_vectors, fp32), cosine(emulated, llama))
+    return MiniLMComparison(
+        str(path),
+        stored,
+        cosine(numpy_vectors, llama),
+        cosine(llama, fp32),
+        cosine(numpy_vectors, fp32),
+        cosine(emulated, llama),
+    )
 
 
 def nudge_ulp(weights, types, seed=0):

@@ -38,8 +38,9 @@ def departure(reference, text):
         return None
     shared_chars = next((i for i, (a, b) in enumerate(zip(reference, text)) if a != b), min(len(reference), len(text)))
     words_a, words_b = reference.split(), text.split()
-    shared_words = next((i for i, (a, b) in enumerate(zip(words_a, words_b)) if a != b),
-                        min(len(words_a), len(words_b)))
+    shared_words = next(
+        (i for i, (a, b) in enumerate(zip(words_a, words_b)) if a != b), min(len(words_a), len(words_b))
+    )
     return Departure(shared_words, shared_chars)
 
 

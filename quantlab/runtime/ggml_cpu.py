@@ -24,9 +24,21 @@ from ..models.minilm import config, gelu as gelu_erf, tokenize
 from ..nn import softmax
 
 # weight type -> the type ggml-cpu rounds the activations to before the dot product
-VEC_DOT_TYPES = {"F32": "F32", "F16": "F16", "Q4_0": "Q8_0", "Q5_0": "Q8_0", "Q8_0": "Q8_0", "IQ4_NL": "Q8_0",
-                 "Q4_1": "Q8_1", "Q5_1": "Q8_1", "Q2_K": "Q8_K", "Q3_K": "Q8_K", "Q4_K": "Q8_K",
-                 "Q5_K": "Q8_K", "Q6_K": "Q8_K"}
+VEC_DOT_TYPES = {
+    "F32": "F32",
+    "F16": "F16",
+    "Q4_0": "Q8_0",
+    "Q5_0": "Q8_0",
+    "Q8_0": "Q8_0",
+    "IQ4_NL": "Q8_0",
+    "Q4_1": "Q8_1",
+    "Q5_1": "Q8_1",
+    "Q2_K": "Q8_K",
+    "Q3_K": "Q8_K",
+    "Q4_K": "Q8_K",
+    "Q5_K": "Q8_K",
+    "Q6_K": "Q8_K",
+}
 
 
 def round_q8_k(x):
@@ -37,10 +49,10 @@ def round_q8_k(x):
     block stays zero.
     """
     blocks = np.asarray(x, np.float32).reshape(-1, 256)
-    peak = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=1)[:, None], axis=1)   # signed
+    peak = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=1)[:, None], axis=1)  # signed
     safe = np.where(peak == 0, np.float32(1), peak)
     iscale = np.where(peak == 0, np.float32(0), np.float32(-127) / safe)
-    codes = np.minimum(127, np.rint(iscale * blocks))            # nearest_int rounds half to even
+    codes = np.minimum(127, np.rint(iscale * blocks))  # nearest_int rounds half to even
     scale = np.where(iscale == 0, np.float32(0), np.float32(1) / np.where(iscale == 0, np.float32(1), iscale))
     return (codes * scale).astype(np.float32).reshape(np.shape(x))
 
@@ -51,7 +63,7 @@ def round_activations(x, vec_dot_type):
         return x
     if vec_dot_type == "F16":
         return x.astype(np.float16).astype(np.float32)
-    if vec_dot_type in ("Q8_0", "Q8_1"):   # Q8_1 rounds exactly as Q8_0 and also stores the block sum
+    if vec_dot_type in ("Q8_0", "Q8_1"):  # Q8_1 rounds exactly as Q8_0 and also stores the block sum
         return ggml.dequantize(ggml.quantize(x, "Q8_0"), "Q8_0").reshape(x.shape)
     if vec_dot_type == "Q8_K":
         return round_q8_k(x)
@@ -91,13 +103,15 @@ def embed(sentences, weights, types, activations=True, ggml_gelu=True):
     n, length = token_ids.shape
     head_size = cfg.hidden_size // cfg.n_head
     positions = np.broadcast_to(np.arange(length), (n, length))[mask]
-    x = (weights["embeddings.word_embeddings.weight"][token_ids[mask]]
-         + weights["embeddings.position_embeddings.weight"][positions]
-         + weights["embeddings.token_type_embeddings.weight"][0])     # packed: (n_tokens, hidden)
+    x = (
+        weights["embeddings.word_embeddings.weight"][token_ids[mask]]
+        + weights["embeddings.position_embeddings.weight"][positions]
+        + weights["embeddings.token_type_embeddings.weight"][0]
+    )  # packed: (n_tokens, hidden)
     x = _layer_norm(x, weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"], cfg.norm_eps)
     key_is_padding = ~mask[:, None, None, :]
 
-    def heads(packed):                                                # (n_tokens, hidden) -> (n, head, token, d)
+    def heads(packed):  # (n_tokens, hidden) -> (n, head, token, d)
         padded = np.zeros((n, length, cfg.hidden_size), dtype=np.float32)
         padded[mask] = packed
         return padded.reshape(n, length, cfg.n_head, head_size).transpose(0, 2, 1, 3)
@@ -107,13 +121,20 @@ def embed(sentences, weights, types, activations=True, ggml_gelu=True):
         query, key, value = (heads(linear(x, f"{layer}.attention.self.{part}")) for part in ("query", "key", "value"))
         scores = np.where(key_is_padding, -np.inf, query @ key.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_size)))
         context = (softmax(scores) @ value).transpose(0, 2, 1, 3)[mask].reshape(-1, cfg.hidden_size)
-        x = _layer_norm(x + linear(context, f"{layer}.attention.output.dense"),
-                        weights[f"{layer}.attention.output.LayerNorm.weight"],
-                        weights[f"{layer}.attention.output.LayerNorm.bias"], cfg.norm_eps)
+        x = _layer_norm(
+            x + linear(context, f"{layer}.attention.output.dense"),
+            weights[f"{layer}.attention.output.LayerNorm.weight"],
+            weights[f"{layer}.attention.output.LayerNorm.bias"],
+            cfg.norm_eps,
+        )
         up = gelu(linear(x, f"{layer}.intermediate.dense"))
-        x = _layer_norm(x + linear(up, f"{layer}.output.dense"), weights[f"{layer}.output.LayerNorm.weight"],
-                        weights[f"{layer}.output.LayerNorm.bias"], cfg.norm_eps)
+        x = _layer_norm(
+            x + linear(up, f"{layer}.output.dense"),
+            weights[f"{layer}.output.LayerNorm.weight"],
+            weights[f"{layer}.output.LayerNorm.bias"],
+            cfg.norm_eps,
+        )
     states = np.zeros((n, length, cfg.hidden_size), dtype=np.float32)
     states[mask] = x
-    pooled = states.sum(axis=1) / mask.sum(axis=1, keepdims=True).astype(np.float32)   # mean over real tokens
+    pooled = states.sum(axis=1) / mask.sum(axis=1, keepdims=True).astype(np.float32)  # mean over real tokens
     return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))

@@ -72,23 +72,34 @@ def plan(types=None, mix=None, rules="2026", weights=None):
     """
     shapes = tensor_shapes(weights)
     if (types is None) == (mix is None):
-        raise TypeError("pass exactly one of types= (a GGML type such as 'Q4_0', or {tensor name: type}) "
-                        "and mix= (a llama.cpp mix such as 'Q4_K_M')")
+        raise TypeError(
+            "pass exactly one of types= (a GGML type such as 'Q4_0', or {tensor name: type}) "
+            "and mix= (a llama.cpp mix such as 'Q4_K_M')"
+        )
     chosen = {name: "F32" for name in shapes}
     if mix is not None:
         if not isinstance(mix, str) or mix.upper() not in recipes.BASE_TYPES:
             raise ValueError(f"mix={mix!r} is not a llama.cpp mix; choose one of {', '.join(recipes.MIXES)}")
         config = minilm_config()
         gguf_shapes = {name: tuple(reversed(shape)) for name, shape in shapes.items()}
-        chosen.update(recipes.choose_types(gguf_shapes, mix.upper(), rules=rules, architecture="bert",
-                                           n_head=config["num_attention_heads"],
-                                           n_head_kv=config["num_attention_heads"]))
+        chosen.update(
+            recipes.choose_types(
+                gguf_shapes,
+                mix.upper(),
+                rules=rules,
+                architecture="bert",
+                n_head=config["num_attention_heads"],
+                n_head_kv=config["num_attention_heads"],
+            )
+        )
         return chosen
     if isinstance(types, str):
         types = {name: types for name in shapes if name.split(".")[-2] in ENCODER_MATRICES and len(shapes[name]) == 2}
     elif not hasattr(types, "items"):
-        raise TypeError(f"types must be a GGML type name such as 'Q4_0' or a map {{GGUF tensor name: type}}, "
-                        f"got {type(types).__name__}")
+        raise TypeError(
+            f"types must be a GGML type name such as 'Q4_0' or a map {{GGUF tensor name: type}}, "
+            f"got {type(types).__name__}"
+        )
     elif not types:
         raise ValueError("types is an empty map; name at least one tensor, e.g. {'blk.0.ffn_down.weight': 'Q4_K'}")
     chosen.update(check_plan(types, shapes))
@@ -112,7 +123,7 @@ def _vocabulary():
             tokens.append(f"[PAD{token_id}]"), token_types.append(gguf.TokenType.UNUSED)
         elif token_id in special:
             tokens.append(token), token_types.append(gguf.TokenType.CONTROL)
-        else:   # phantom space: "##ing" continues a word -> "ing"; a word start "play" -> "▁play"
+        else:  # phantom space: "##ing" continues a word -> "ing"; a word start "play" -> "▁play"
             tokens.append(token[2:] if token.startswith("##") else "\u2581" + token)
             token_types.append(gguf.TokenType.USER_DEFINED if token_id in added else gguf.TokenType.NORMAL)
     return tokens, token_types
@@ -146,8 +157,9 @@ def _add_metadata(writer, types, mix):
     writer.add_token_types(token_types)
     # the converter's SpecialVocab also asks for "cls", which gguf has no key for (llama.cpp's WPM
     # vocabulary takes [CLS] as its begin token by default): leave it out rather than log a warning
-    special = gguf.SpecialVocab(folder, n_vocab=len(tokens),
-                                special_token_types=("bos", "eos", "unk", "sep", "pad", "mask"))
+    special = gguf.SpecialVocab(
+        folder, n_vocab=len(tokens), special_token_types=("bos", "eos", "unk", "sep", "pad", "mask")
+    )
     special.add_to_gguf(writer, quiet=True)
 
 
@@ -156,9 +168,9 @@ class WrittenFile:
     """A model file on disk and what is in it."""
 
     path: Path
-    types: dict          # {GGUF name: type}
-    n_bytes: int         # the file's size
-    n_weights: int       # weights in all its tensors
+    types: dict  # {GGUF name: type}
+    n_bytes: int  # the file's size
+    n_weights: int  # weights in all its tensors
 
     @property
     def bits_per_weight(self):
@@ -181,9 +193,15 @@ def write_minilm(path, types=None, mix=None, rules="2026", weights=None):
     weights = load_minilm() if weights is None else weights
     chosen = plan(types, mix, rules, weights)
     names = gguf_names(weights)
-    tensors = [TensorToWrite(gguf_name, weights[hf_name].shape, chosen[gguf_name],
-                             lambda w=weights[hf_name], t=chosen[gguf_name]: tensor_bytes(w, t))
-               for hf_name, gguf_name in names.items()]
+    tensors = [
+        TensorToWrite(
+            gguf_name,
+            weights[hf_name].shape,
+            chosen[gguf_name],
+            lambda w=weights[hf_name], t=chosen[gguf_name]: tensor_bytes(w, t),
+        )
+        for hf_name, gguf_name in names.items()
+    ]
     n_bytes = write_gguf(path, "bert", lambda writer: _add_metadata(writer, chosen, mix and mix.upper()), tensors)
     return WrittenFile(path, chosen, n_bytes, sum(weights[name].size for name in names))
 
@@ -197,7 +215,8 @@ def read_minilm(path):
     missing = sorted(set(to_hf) - set(model.tensors))
     if missing:
         raise ValueError(f"{path} lacks MiniLM tensor(s) {missing[:3]}; is it a MiniLM file?")
-    weights = {to_hf[name]: model.rows(name).reshape(tensor.shape) for name, tensor in model.tensors.items()
-               if name in to_hf}
+    weights = {
+        to_hf[name]: model.rows(name).reshape(tensor.shape) for name, tensor in model.tensors.items() if name in to_hf
+    }
     model.close()
     return weights

@@ -16,15 +16,17 @@ def run_text(run, f32_bytes):
     counts = ", ".join(f"{t} x{n}" for t, n in sorted(run.type_counts.items(), key=lambda item: -item[1]))
     worst = int(np.argmin(run.cosine_llama))
     verdict = "yes" if run.passes else f"no ({int((run.cosine_llama < THRESHOLD).sum())} sentences below)"
-    return (f"{run.label}\n"
-            f"file     {run.n_bytes / 1e6:.2f} MB ({run.n_bytes / f32_bytes:.0%} of F32)\n"
-            f"         {run.bits_per_weight:.2f} bits/weight, all counted\n"
-            f"types    {counts}\n"
-            f"cosine to FP32   min     mean\n"
-            f"llama.cpp     {run.cosine_llama.min():.4f}  {run.cosine_llama.mean():.4f}\n"
-            f"numpy         {run.cosine_numpy.min():.4f}  {run.cosine_numpy.mean():.4f}\n"
-            f"worst: #{worst} {minilm.SENTENCES[worst]!r}\n"
-            f">= {THRESHOLD} on all 40: {verdict}")
+    return (
+        f"{run.label}\n"
+        f"file     {run.n_bytes / 1e6:.2f} MB ({run.n_bytes / f32_bytes:.0%} of F32)\n"
+        f"         {run.bits_per_weight:.2f} bits/weight, all counted\n"
+        f"types    {counts}\n"
+        f"cosine to FP32   min     mean\n"
+        f"llama.cpp     {run.cosine_llama.min():.4f}  {run.cosine_llama.mean():.4f}\n"
+        f"numpy         {run.cosine_numpy.min():.4f}  {run.cosine_numpy.mean():.4f}\n"
+        f"worst: #{worst} {minilm.SENTENCES[worst]!r}\n"
+        f">= {THRESHOLD} on all 40: {verdict}"
+    )
 
 
 def emulation_text(errors):
@@ -46,7 +48,7 @@ def completions_text(texts, reference, width=64):
             parted = departure(first[prompt], text)
             same = "same text" if parted is None else f"{parted.shared_words} words, {parted.shared_chars} chars"
             shown = text.replace("\n", " \u21b5 ")
-            shown = shown if len(shown) <= width else shown[:width - 1] + "\u2026"
+            shown = shown if len(shown) <= width else shown[: width - 1] + "\u2026"
             lines.append(f"  {label:<20} {same:<22} |{shown}")
     return "\n".join(lines)
 
@@ -54,16 +56,22 @@ def completions_text(texts, reference, width=64):
 def file_text(info, f32_bytes=None):
     """A written file in three lines: name and size, bits per weight, the types of its quantized tensors."""
     counts = ", ".join(f"{t} x{n}" for t, n in sorted(info.type_counts.items(), key=lambda item: -item[1]))
-    share = "" if f32_bytes is None else f" ({info.n_bytes / f32_bytes:.0%} of the all-F32 file's {f32_bytes / 1e6:.1f} MB)"
-    return (f"{info.path.name}: {info.n_bytes:,} bytes{share}\n"
-            f"{info.bits_per_weight:.2f} bits per weight, everything counted (vocabulary, norms, F32 tables)\n"
-            f"tensors: {counts}")
+    share = (
+        "" if f32_bytes is None else f" ({info.n_bytes / f32_bytes:.0%} of the all-F32 file's {f32_bytes / 1e6:.1f} MB)"
+    )
+    return (
+        f"{info.path.name}: {info.n_bytes:,} bytes{share}\n"
+        f"{info.bits_per_weight:.2f} bits per weight, everything counted (vocabulary, norms, F32 tables)\n"
+        f"tensors: {counts}"
+    )
 
 
 def w8a8_text(run):
     """A run's distance from FP32 in numpy (weights rounded) and in llama.cpp (weights and activations rounded)."""
-    rows = (("numpy: weights rounded, activations float32", run.cosine_numpy),
-            ("llama.cpp: weights and activations rounded", run.cosine_llama))
+    rows = (
+        ("numpy: weights rounded, activations float32", run.cosine_numpy),
+        ("llama.cpp: weights and activations rounded", run.cosine_llama),
+    )
     lines = [f"{run.label}: 1 - cosine to FP32 over the 40 sentences   mean    worst"]
     lines += [f"  {label:<47} {(1 - c).mean():.1e}  {(1 - c).max():.1e}" for label, c in rows]
     return "\n".join(lines)

@@ -31,10 +31,10 @@ class RewrittenFile:
     """A rewritten model file: its path, types, size, and how many tensors were copied unchanged."""
 
     path: Path
-    types: dict            # {GGUF name: type}
+    types: dict  # {GGUF name: type}
     n_bytes: int
-    n_copied: int          # tensors whose bytes were copied (same type as the source)
-    n_requantized: int     # tensors decoded and quantized again
+    n_copied: int  # tensors whose bytes were copied (same type as the source)
+    n_requantized: int  # tensors decoded and quantized again
 
 
 def plan(source, types=None, mix=None, rules="2026"):
@@ -46,8 +46,10 @@ def plan(source, types=None, mix=None, rules="2026"):
     """
     shapes = {name: t.shape for name, t in source.tensors.items()}
     if (types is None) == (mix is None):
-        raise TypeError("pass exactly one of types= (a GGML type such as 'Q8_0', or {tensor name: type}) "
-                        "and mix= (a llama.cpp mix such as 'Q4_K_M')")
+        raise TypeError(
+            "pass exactly one of types= (a GGML type such as 'Q8_0', or {tensor name: type}) "
+            "and mix= (a llama.cpp mix such as 'Q4_K_M')"
+        )
     chosen = source.types()
     if mix is not None:
         if not isinstance(mix, str) or mix.upper() not in recipes.BASE_TYPES:
@@ -57,8 +59,10 @@ def plan(source, types=None, mix=None, rules="2026"):
     if isinstance(types, str):
         types = {name: types for name, t in source.tensors.items() if recipes.quantizable(name, t.gguf_shape)}
     elif not hasattr(types, "items"):
-        raise TypeError(f"types must be a GGML type name such as 'Q8_0' or a map {{GGUF tensor name: type}}, "
-                        f"got {type(types).__name__}")
+        raise TypeError(
+            f"types must be a GGML type name such as 'Q8_0' or a map {{GGUF tensor name: type}}, "
+            f"got {type(types).__name__}"
+        )
     chosen.update(check_plan(types, shapes))
     return chosen
 
@@ -67,7 +71,7 @@ def _copy_metadata(source, writer, new_file_type):
     import gguf
 
     for key, value in source.metadata.items():
-        if key == "general.architecture":      # the writer adds it
+        if key == "general.architecture":  # the writer adds it
             continue
         if key == "general.alignment":
             writer.add_custom_alignment(int(value))
@@ -77,19 +81,20 @@ def _copy_metadata(source, writer, new_file_type):
         kind, item_kind = source.metadata_types[key]
         if isinstance(value, np.ndarray):
             value = value.tolist()
-        writer.add_key_value(key, value, gguf.GGUFValueType(kind),
-                             sub_type=None if item_kind is None else gguf.GGUFValueType(item_kind))
+        writer.add_key_value(
+            key, value, gguf.GGUFValueType(kind), sub_type=None if item_kind is None else gguf.GGUFValueType(item_kind)
+        )
 
 
 def _requantized(source, name, type_name, chunk_rows):
     """The tensor decoded and quantized to type_name, chunk_rows rows at a time, into one byte array."""
     tensor = source.tensors[name]
     out = None
-    for start, rows in source.iter_rows(name, chunk_rows):    # float32 for chunk_rows rows at a time
+    for start, rows in source.iter_rows(name, chunk_rows):  # float32 for chunk_rows rows at a time
         data = tensor_bytes(rows, type_name)
         if out is None:
             out = np.empty((tensor.n_rows, data.shape[1]), np.uint8)
-        out[start:start + len(rows)] = data
+        out[start : start + len(rows)] = data
     return out
 
 
@@ -107,13 +112,14 @@ def rewrite_gguf(source, path, types=None, mix=None, rules="2026", chunk_rows=16
     tensors = []
     for name, tensor in source.tensors.items():
         if chosen[name] == stored[name]:
-            make = lambda name=name: source.raw_rows(name)                       # same type: same bytes
+            make = lambda name=name: source.raw_rows(name)  # same type: same bytes
         else:
             make = lambda name=name: _requantized(source, name, chosen[name], chunk_rows)
         tensors.append(TensorToWrite(name, tensor.shape, chosen[name], make))
     mix_name = mix.upper() if mix is not None else None
     new_file_type = FILE_TYPES[mix_name] if mix_name else file_type(chosen)
-    n_bytes = write_gguf(path, source.architecture, lambda writer: _copy_metadata(source, writer, new_file_type),
-                         tensors)
+    n_bytes = write_gguf(
+        path, source.architecture, lambda writer: _copy_metadata(source, writer, new_file_type), tensors
+    )
     n_copied = sum(chosen[name] == stored[name] for name in chosen)
     return RewrittenFile(path, chosen, n_bytes, n_copied, len(chosen) - n_copied)

@@ -21,7 +21,7 @@ from . import minilm_file
 from .engine import Engine
 
 ROLES = ("token_embd", *minilm_file.ENCODER_MATRICES)
-THRESHOLD = 0.99    # the exercise's bar: cosine to FP32 on every sentence
+THRESHOLD = 0.99  # the exercise's bar: cosine to FP32 on every sentence
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,11 @@ class MiniLMRun:
     """One MiniLM file: its types and size, and each sentence's cosine to FP32 in llama.cpp and in numpy."""
 
     label: str
-    types: dict                 # {GGUF name: type} of every tensor
-    n_bytes: int                # the file on disk
-    bits_per_weight: float      # file bits over weights (metadata and vocabulary included)
-    cosine_llama: np.ndarray    # llama.cpp on the file vs numpy FP32, per sentence
-    cosine_numpy: np.ndarray    # quantlab's numpy MiniLM on the file's decoded weights vs FP32
+    types: dict  # {GGUF name: type} of every tensor
+    n_bytes: int  # the file on disk
+    bits_per_weight: float  # file bits over weights (metadata and vocabulary included)
+    cosine_llama: np.ndarray  # llama.cpp on the file vs numpy FP32, per sentence
+    cosine_numpy: np.ndarray  # quantlab's numpy MiniLM on the file's decoded weights vs FP32
 
     @property
     def type_counts(self):
@@ -107,12 +107,18 @@ class MiniLMRunner:
         if key not in self._cache:
             path = self.folder / f"minilm-{len(self._cache)}.gguf"
             info = minilm_file.write_minilm(path, types=types)
-            with Engine(path, embedding=True, flash_attention=False) as engine:   # attention in F32, as numpy's
+            with Engine(path, embedding=True, flash_attention=False) as engine:  # attention in F32, as numpy's
                 llama = engine.embed(self.sentences)
             numpy_vectors = minilm.embed(self.sentences, minilm_file.read_minilm(path))
-            self._cache[key] = MiniLMRun(label, dict(info.types), info.n_bytes, info.bits_per_weight,
-                                         minilm.cosine(llama, self.fp32), minilm.cosine(numpy_vectors, self.fp32))
-            path.unlink()    # the numbers are kept; the file is not needed again
+            self._cache[key] = MiniLMRun(
+                label,
+                dict(info.types),
+                info.n_bytes,
+                info.bits_per_weight,
+                minilm.cosine(llama, self.fp32),
+                minilm.cosine(numpy_vectors, self.fp32),
+            )
+            path.unlink()  # the numbers are kept; the file is not needed again
         return replace(self._cache[key], label=label)
 
 
@@ -139,7 +145,7 @@ def one_matrix_errors(runner, name="blk.5.ffn_up.weight", type_name="Q8_0", n_se
     sentences = runner.sentences[:n_sentences]
     path = runner.folder / f"one-{type_name}.gguf"
     minilm_file.write_minilm(path, types={name: type_name})
-    with Engine(path, embedding=True, flash_attention=False) as engine:   # attention in F32, as numpy's
+    with Engine(path, embedding=True, flash_attention=False) as engine:  # attention in F32, as numpy's
         llama = engine.embed(sentences)
     weights, types = minilm_file.read_minilm(path), file_types_by_hf_name(path)
     path.unlink()
@@ -147,6 +153,7 @@ def one_matrix_errors(runner, name="blk.5.ffn_up.weight", type_name="Q8_0", n_se
         "plain numpy, the file's weights": minilm.embed(sentences, weights),
         "+ ggml's float16 GELU table": ggml_cpu.embed(sentences, weights, types, activations=False),
         f"+ activations rounded to {ggml_cpu.VEC_DOT_TYPES[type_name]} before the product": ggml_cpu.embed(
-            sentences, weights, types),
+            sentences, weights, types
+        ),
     }
     return {label: 1 - minilm.cosine(v, llama) for label, v in vectors.items()}

@@ -22,13 +22,40 @@ from ..ggml import FORMATS
 
 # Mix name -> llama.cpp's file type id (general.file_type; llama.h LLAMA_FTYPE_*, gguf.LlamaFileType).
 FILE_TYPES = {
-    "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10,
-    "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16,
-    "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25,
+    "F32": 0,
+    "F16": 1,
+    "Q4_0": 2,
+    "Q4_1": 3,
+    "Q8_0": 7,
+    "Q5_0": 8,
+    "Q5_1": 9,
+    "Q2_K": 10,
+    "Q3_K_S": 11,
+    "Q3_K_M": 12,
+    "Q3_K_L": 13,
+    "Q4_K_S": 14,
+    "Q4_K_M": 15,
+    "Q5_K_S": 16,
+    "Q5_K_M": 17,
+    "Q6_K": 18,
+    "IQ4_NL": 25,
 }
 # A single type -> the file type llama.cpp reports for a file "mostly" of it; 1024 = LLAMA_FTYPE_GUESSED.
-_MOSTLY = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10,
-           "Q3_K": 11, "Q4_K": 14, "Q5_K": 16, "Q6_K": 18, "IQ4_NL": 25}
+_MOSTLY = {
+    "F32": 0,
+    "F16": 1,
+    "Q4_0": 2,
+    "Q4_1": 3,
+    "Q8_0": 7,
+    "Q5_0": 8,
+    "Q5_1": 9,
+    "Q2_K": 10,
+    "Q3_K": 11,
+    "Q4_K": 14,
+    "Q5_K": 16,
+    "Q6_K": 18,
+    "IQ4_NL": 25,
+}
 GUESSED = 1024
 
 
@@ -37,9 +64,9 @@ class TensorToWrite:
     """One tensor of the file to write: its GGUF name, numpy shape, type, and how to make its bytes."""
 
     name: str
-    shape: tuple                    # numpy order: (n_rows, row_length) for a matrix
+    shape: tuple  # numpy order: (n_rows, row_length) for a matrix
     type_name: str
-    make_bytes: Callable[[], np.ndarray]   # -> uint8 (or float32/float16 for F32/F16), called once, in order
+    make_bytes: Callable[[], np.ndarray]  # -> uint8 (or float32/float16 for F32/F16), called once, in order
 
     @property
     def byte_shape(self):
@@ -58,14 +85,17 @@ def check_writable(path):
         raise TypeError(f"path must be a file path such as 'minilm-q4_0.gguf', got {type(path).__name__}")
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"path={str(path)!r} is a directory; give a file name inside it, "
-                         f"e.g. {str(path / 'model.gguf')!r}")
+        raise ValueError(
+            f"path={str(path)!r} is a directory; give a file name inside it, e.g. {str(path / 'model.gguf')!r}"
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"path={str(path)!r}: the folder {str(folder)!r} does not exist; create it first")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"path={str(path)!r} is not writable (no permission to write in {str(folder)!r}); "
-                         f"choose a folder you can write to, such as the current one")
+        raise ValueError(
+            f"path={str(path)!r} is not writable (no permission to write in {str(folder)!r}); "
+            f"choose a folder you can write to, such as the current one"
+        )
     return path
 
 
@@ -81,18 +111,24 @@ def check_plan(types, shapes, what="types"):
     for name, type_name in types.items():
         if name not in shapes:
             close = [n for n in shapes if n.split(".")[-2:] == str(name).split(".")[-2:]][:3]
-            raise ValueError(f"{what} names tensor {name!r}, which this model does not have; its tensors are "
-                             f"GGUF names such as {close or list(shapes)[:3]}")
+            raise ValueError(
+                f"{what} names tensor {name!r}, which this model does not have; its tensors are "
+                f"GGUF names such as {close or list(shapes)[:3]}"
+            )
         fmt = ggml.format_info(type_name)
         shape = shapes[name]
         if len(shape) < 2 and fmt.name != "F32":
-            raise ValueError(f"{what}[{name!r}] = {fmt.name}, but {name} is 1-D (shape {tuple(shape)}): norms and "
-                             f"biases stay F32, as llama.cpp's converter writes them")
+            raise ValueError(
+                f"{what}[{name!r}] = {fmt.name}, but {name} is 1-D (shape {tuple(shape)}): norms and "
+                f"biases stay F32, as llama.cpp's converter writes them"
+            )
         row_length = shape[-1]
         if row_length % fmt.block_size:
-            raise ValueError(f"{what}[{name!r}] = {fmt.name}: {name} has rows of {row_length} weights, not a whole "
-                             f"number of {fmt.name} blocks of {fmt.block_size}; choose a type with 32-weight blocks "
-                             f"(Q8_0, Q5_0, Q4_0, ...) or a llama.cpp mix, which falls back the way llama.cpp does")
+            raise ValueError(
+                f"{what}[{name!r}] = {fmt.name}: {name} has rows of {row_length} weights, not a whole "
+                f"number of {fmt.name} blocks of {fmt.block_size}; choose a type with 32-weight blocks "
+                f"(Q8_0, Q5_0, Q4_0, ...) or a llama.cpp mix, which falls back the way llama.cpp does"
+            )
         plan[name] = fmt.name
     return plan
 
@@ -128,8 +164,13 @@ def write_gguf(path, architecture, add_metadata, tensors):
     try:
         add_metadata(writer)
         for tensor in tensors:
-            writer.add_tensor_info(tensor.name, tensor.byte_shape, np.dtype(np.uint8), tensor.n_bytes,
-                                   raw_dtype=gguf.GGMLQuantizationType[tensor.type_name])
+            writer.add_tensor_info(
+                tensor.name,
+                tensor.byte_shape,
+                np.dtype(np.uint8),
+                tensor.n_bytes,
+                raw_dtype=gguf.GGMLQuantizationType[tensor.type_name],
+            )
         try:
             writer.write_header_to_file()
         except OSError as error:
@@ -138,7 +179,7 @@ def write_gguf(path, architecture, add_metadata, tensors):
         writer.write_ti_data_to_file()
         for tensor in tensors:
             data = np.ascontiguousarray(tensor.make_bytes()).view(np.uint8)
-            if data.nbytes != tensor.n_bytes:   # a bug in a producer, never the learner's input
+            if data.nbytes != tensor.n_bytes:  # a bug in a producer, never the learner's input
                 raise RuntimeError(f"{tensor.name}: made {data.nbytes} bytes, expected {tensor.n_bytes}")
             writer.write_tensor_data(data)
         writer.close()

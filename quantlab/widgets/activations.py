@@ -17,8 +17,14 @@ ALL_LAYERS = layers.layer_keys()
 
 def selection(description, value, options, width="300px"):
     """A slider over fixed values (each lands on a point of the precomputed curve)."""
-    return W.SelectionSlider(value=value, options=list(options), description=description, continuous_update=True,
-                             style={"description_width": "initial"}, layout=W.Layout(width=width))
+    return W.SelectionSlider(
+        value=value,
+        options=list(options),
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+        layout=W.Layout(width=width),
+    )
 
 
 class OutlierThresholdExplorer(Explorer):
@@ -32,28 +38,44 @@ class OutlierThresholdExplorer(Explorer):
         layers.check_key(layer)
         if threshold not in layers.THRESHOLDS:
             raise ValueError(f"threshold={threshold!r}; choose one of {layers.THRESHOLDS}")
-        controls = {"layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
-                    "threshold": selection("threshold |x| >=", threshold, layers.THRESHOLDS)}
+        controls = {
+            "layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
+            "threshold": selection("threshold |x| >=", threshold, layers.THRESHOLDS),
+        }
         super().__init__(controls, n_panels=2, width=8.6, height=2.9, readout_width=300)
 
     def compute(self):
         key, threshold = self.settings["layer"], self.settings["threshold"]
-        curve = layers.threshold_curve(key)        # every slider stop, computed once per layer
-        return {"key": key, "threshold": threshold, "absmax": layers.channel_absmax(key),
-                "effect": curve[layers.THRESHOLDS.index(threshold)], "curve": curve}
+        curve = layers.threshold_curve(key)  # every slider stop, computed once per layer
+        return {
+            "key": key,
+            "threshold": threshold,
+            "absmax": layers.channel_absmax(key),
+            "effect": curve[layers.THRESHOLDS.index(threshold)],
+            "curve": curve,
+        }
 
     def draw(self, result):
-        return {"channels": panels.draw_channel_maxima(result["absmax"], self.axes[0], result["threshold"]),
-                "error": panels.draw_curves(layers.THRESHOLDS, {"LLM.int8()": []}, self.axes[1],
-                                            xlabel="threshold (log)", ylabel="relative output error (log)",
-                                            title="output error vs threshold", logx=True,
-                                            reference=("W8A8 per-token, no float features", 0))}
+        return {
+            "channels": panels.draw_channel_maxima(result["absmax"], self.axes[0], result["threshold"]),
+            "error": panels.draw_curves(
+                layers.THRESHOLDS,
+                {"LLM.int8()": []},
+                self.axes[1],
+                xlabel="threshold (log)",
+                ylabel="relative output error (log)",
+                title="output error vs threshold",
+                logx=True,
+                reference=("W8A8 per-token, no float features", 0),
+            ),
+        }
 
     def update(self, result):
         self.panels["channels"].update(result["absmax"], result["threshold"])
         errors = [e.relative_error for e in result["curve"]]
-        self.panels["error"].update(layers.THRESHOLDS, {"LLM.int8()": errors}, result["threshold"],
-                                    ("", layers.per_token_error(result["key"])))
+        self.panels["error"].update(
+            layers.THRESHOLDS, {"LLM.int8()": errors}, result["threshold"], ("", layers.per_token_error(result["key"]))
+        )
 
     def summary(self, result):
         return reports.threshold_text(result["key"], result["effect"], layers.per_token_error(result["key"]))
@@ -71,33 +93,58 @@ class SmoothQuantExplorer(Explorer):
         layers.check_key(layer)
         if alpha not in layers.ALPHAS:
             raise ValueError(f"alpha={alpha!r}; choose one of {layers.ALPHAS}")
-        controls = {"layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
-                    "alpha": selection("alpha", alpha, layers.ALPHAS)}
+        controls = {
+            "layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
+            "alpha": selection("alpha", alpha, layers.ALPHAS),
+        }
         super().__init__(controls, n_panels=3, width=9.4, height=2.9, readout_width=260)
 
     def compute(self):
         key, alpha = self.settings["layer"], self.settings["alpha"]
         activation, weight = layers.layer(key).channel_maxima(alpha)
-        curve = layers.alpha_curve(key)            # every slider stop, computed once per layer
-        return {"key": key, "alpha": alpha, "activation": activation, "weight": weight,
-                "effect": curve[layers.ALPHAS.index(alpha)], "curve": curve}
+        curve = layers.alpha_curve(key)  # every slider stop, computed once per layer
+        return {
+            "key": key,
+            "alpha": alpha,
+            "activation": activation,
+            "weight": weight,
+            "effect": curve[layers.ALPHAS.index(alpha)],
+            "curve": curve,
+        }
 
     def draw(self, result):
-        return {"channels": panels.draw_two_maxima(result["activation"], result["weight"], self.axes[0]),
-                "difficulty": panels.draw_curves(layers.ALPHAS, {"activations": [], "weights": []}, self.axes[1],
-                                                 xlabel="alpha", ylabel="max / median channel (log)",
-                                                 title="difficulty moves"),
-                "error": panels.draw_curves(layers.ALPHAS, {"smoothed": []}, self.axes[2], xlabel="alpha",
-                                            ylabel="relative output error (log)", title="W8A8 per-tensor error",
-                                            reference=("unsmoothed", 0))}
+        return {
+            "channels": panels.draw_two_maxima(result["activation"], result["weight"], self.axes[0]),
+            "difficulty": panels.draw_curves(
+                layers.ALPHAS,
+                {"activations": [], "weights": []},
+                self.axes[1],
+                xlabel="alpha",
+                ylabel="max / median channel (log)",
+                title="difficulty moves",
+            ),
+            "error": panels.draw_curves(
+                layers.ALPHAS,
+                {"smoothed": []},
+                self.axes[2],
+                xlabel="alpha",
+                ylabel="relative output error (log)",
+                title="W8A8 per-tensor error",
+                reference=("unsmoothed", 0),
+            ),
+        }
 
     def update(self, result):
         curve, alpha = result["curve"], result["alpha"]
         self.panels["channels"].update(result["activation"], result["weight"])
-        self.panels["difficulty"].update(layers.ALPHAS, {"activations": [e.activation_difficulty for e in curve],
-                                                         "weights": [e.weight_difficulty for e in curve]}, alpha)
-        self.panels["error"].update(layers.ALPHAS, {"smoothed": [e.relative_error for e in curve]}, alpha,
-                                    ("", curve[0].unsmoothed_error))
+        self.panels["difficulty"].update(
+            layers.ALPHAS,
+            {"activations": [e.activation_difficulty for e in curve], "weights": [e.weight_difficulty for e in curve]},
+            alpha,
+        )
+        self.panels["error"].update(
+            layers.ALPHAS, {"smoothed": [e.relative_error for e in curve]}, alpha, ("", curve[0].unsmoothed_error)
+        )
 
     def summary(self, result):
         return reports.alpha_text(result["key"], result["effect"])
@@ -113,25 +160,37 @@ class RotationExplorer(Explorer):
 
     def __init__(self, layer="minilm.1.ffn_up", rotated=False, bits=8):
         layers.check_key(layer)
-        controls = {"layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
-                    "rotated": W.ToggleButtons(value=rotated, options=[("original", False), ("rotated", True)],
-                                               style={"button_width": "80px"}),
-                    "bits": dropdown("bits (W and A)", bits, [8, 4], "150px")}
+        controls = {
+            "layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
+            "rotated": W.ToggleButtons(
+                value=rotated, options=[("original", False), ("rotated", True)], style={"button_width": "80px"}
+            ),
+            "bits": dropdown("bits (W and A)", bits, [8, 4], "150px"),
+        }
         super().__init__(controls, n_panels=3, width=9.4, height=2.9, readout_width=260)
 
     def compute(self):
         key, rotated, bits = self.settings["layer"], self.settings["rotated"], self.settings["bits"]
         x, _ = layers.layer_pair(key)
         effect = layers.rotation(key, bits)
-        return {"key": key, "rotated": rotated, "bits": bits, "x": x, "effect": effect,
-                "values": effect.rotated if rotated else x,
-                "kurtosis": effect.kurtosis_after if rotated else effect.kurtosis_before}
+        return {
+            "key": key,
+            "rotated": rotated,
+            "bits": bits,
+            "x": x,
+            "effect": effect,
+            "values": effect.rotated if rotated else x,
+            "kurtosis": effect.kurtosis_after if rotated else effect.kurtosis_before,
+        }
 
     def draw(self, result):
-        return {"histogram": panels.draw_value_histogram(result["values"], result["x"], self.axes[0]),
-                "kurtosis": panels.draw_kurtosis(result["kurtosis"], result["effect"].kurtosis_before, self.axes[1]),
-                "error": panels.draw_bars(["original", "rotated"], self.axes[2], ylabel="relative output error",
-                                          title="quantized output error")}
+        return {
+            "histogram": panels.draw_value_histogram(result["values"], result["x"], self.axes[0]),
+            "kurtosis": panels.draw_kurtosis(result["kurtosis"], result["effect"].kurtosis_before, self.axes[1]),
+            "error": panels.draw_bars(
+                ["original", "rotated"], self.axes[2], ylabel="relative output error", title="quantized output error"
+            ),
+        }
 
     def update(self, result):
         effect = result["effect"]

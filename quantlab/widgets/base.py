@@ -115,7 +115,11 @@ class Explorer:
         written = []
         for name, value in self.arguments().items():
             parameter = parameters.get(name)
-            if parameter is not None and parameter.default is not inspect.Parameter.empty and same_value(value, parameter.default):
+            if (
+                parameter is not None
+                and parameter.default is not inspect.Parameter.empty
+                and same_value(value, parameter.default)
+            ):
                 continue
             written.append(f"{name}={value!r}")
         return f"quantlab.widgets.{type(self).__name__}({', '.join(written)})"
@@ -154,15 +158,20 @@ class Explorer:
             self._last_png = self._renderer.png()
         self.show_text(self.summary(result))
         self.output.outputs = (
-            {"output_type": "display_data", "metadata": {},
-             "data": {"image/png": base64.b64encode(self._last_png).decode(), "text/plain": self.text}},
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"image/png": base64.b64encode(self._last_png).decode(), "text/plain": self.text},
+            },
         )
         return result
 
     def show_text(self, text):
         """Put `text` in the readout (and the current call under the figure)."""
         self.text = text
-        self.readout.value = f"<pre style='font-size:12px;line-height:1.35;white-space:pre-wrap'>{html.escape(text)}</pre>"
+        self.readout.value = (
+            f"<pre style='font-size:12px;line-height:1.35;white-space:pre-wrap'>{html.escape(text)}</pre>"
+        )
         self.call_line.value = f"<code style='font-size:11px'>{html.escape(self.call())}</code>"
 
     def png(self):
@@ -189,14 +198,28 @@ def same_value(value, default):
 
 def slider(description, value, low, high, step=1, continuous=True, kind=W.IntSlider, **extra):
     """A labelled slider (integer unless kind=W.FloatSlider); continuous=False updates on release."""
-    return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=continuous,
-                style={"description_width": "initial"}, layout=W.Layout(width="250px"), **extra)
+    return kind(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=continuous,
+        style={"description_width": "initial"},
+        layout=W.Layout(width="250px"),
+        **extra,
+    )
 
 
 def dropdown(description, value, options, width="200px"):
     """A labelled dropdown; `options` are values or (label, value) pairs."""
-    return W.Dropdown(value=value, options=options, description=description, style={"description_width": "initial"},
-                      layout=W.Layout(width=width))
+    return W.Dropdown(
+        value=value,
+        options=options,
+        description=description,
+        style={"description_width": "initial"},
+        layout=W.Layout(width=width),
+    )
 
 
 def check_show(show, all_controls):

@@ -20,8 +20,11 @@ class GPTQExplorer(Explorer):
         width = self._walk(act_order).update.shape[1]
         controls = {
             "step": slider("step", step, 0, width - 1),
-            "act_order": W.ToggleButtons(value=act_order, options=[("left to right", False), ("act order", True)],
-                                         style={"button_width": "100px"}),
+            "act_order": W.ToggleButtons(
+                value=act_order,
+                options=[("left to right", False), ("act order", True)],
+                style={"button_width": "100px"},
+            ),
         }
         options = {"layer": layer, "rows": rows, "bits": bits, "group_size": group_size}
         super().__init__(controls, n_panels=3, width=11.0, height=2.9, options=options, readout_width=330)
@@ -33,13 +36,17 @@ class GPTQExplorer(Explorer):
         return self._walk(self.settings["act_order"]), self.settings["step"]
 
     def draw(self, result):
-        both = [self._walk(False), self._walk(True)]     # fixed axes for both orders: cheap redraws
+        both = [self._walk(False), self._walk(True)]  # fixed axes for both orders: cheap redraws
         width, rows = both[0].update.shape[1], both[0].error.shape[1]
-        top = {name: max(float(np.max(np.abs(getattr(w, name)))) for w in both)
-               for name in ("update", "error", "rtn_error", "gptq_error")}
-        return {"update": panels.draw_update(width, top["update"], self.axes[0]),
-                "error": panels.draw_column_error(rows, top["error"], self.axes[1]),
-                "curve": panels.draw_running_error(width, max(top["rtn_error"], top["gptq_error"]), self.axes[2])}
+        top = {
+            name: max(float(np.max(np.abs(getattr(w, name)))) for w in both)
+            for name in ("update", "error", "rtn_error", "gptq_error")
+        }
+        return {
+            "update": panels.draw_update(width, top["update"], self.axes[0]),
+            "error": panels.draw_column_error(rows, top["error"], self.axes[1]),
+            "curve": panels.draw_running_error(width, max(top["rtn_error"], top["gptq_error"]), self.axes[2]),
+        }
 
     def update(self, result):
         walk, step = result
@@ -61,8 +68,14 @@ class AWQExplorer(Explorer):
         self.statistic = awq.activation_statistic(inputs)
         self.alphas, self.errors = lesson.awq_curve(weight, inputs, bits, group_size)
         controls = {"alpha": slider("α", alpha, 0.0, 1.0, 0.05, kind=W.FloatSlider, readout_format=".2f")}
-        super().__init__(controls, n_panels=2, width=8.6, height=2.8,
-                         options={"layer": layer, "bits": bits, "group_size": group_size}, readout_width=330)
+        super().__init__(
+            controls,
+            n_panels=2,
+            width=8.6,
+            height=2.8,
+            options={"layer": layer, "bits": bits, "group_size": group_size},
+            readout_width=330,
+        )
 
     def compute(self):
         alpha = self.settings["alpha"]
@@ -70,8 +83,10 @@ class AWQExplorer(Explorer):
         return k, awq.scales_for(self.statistic, self.alphas[k])
 
     def draw(self, result):
-        return {"curve": panels.draw_awq_curve(self.alphas, self.errors, self.axes[0]),
-                "scales": panels.draw_awq_scales(self.statistic, self.axes[1])}
+        return {
+            "curve": panels.draw_awq_curve(self.alphas, self.errors, self.axes[0]),
+            "scales": panels.draw_awq_scales(self.statistic, self.axes[1]),
+        }
 
     def update(self, result):
         k, scales = result

@@ -4,7 +4,6 @@ Built on widgets.base.Explorer: controls -> compute() (quantlab.codebook_tradeof
 place (quantlab.plots.codebook) -> summary(result) as text beside the figure.
 """
 
-
 import ipywidgets as W
 import numpy as np
 
@@ -18,8 +17,17 @@ GROUP_CHOICES = [("per tensor", None), ("256", 256), ("64", 64), ("32", 32)]
 # ipywidgets' Dropdown reads value None as "nothing selected" (an empty box), so the widget holds 0
 # for "per tensor"; settings and set() speak group_size=None, like the rest of quantlab.
 PER_TENSOR = 0
-DISTRIBUTION_CHOICES = [("gaussian", "gaussian"), ("laplace", "laplace"), ("student-t (heavy tails)", "student-t"), ("real row (all-MiniLM-L6-v2)", "real-row")]
-START_CHOICES = [("uniform", "uniform"), ("quantile", "quantile"), ("cube-root", "cube-root")]  # labels = the API values of start=
+DISTRIBUTION_CHOICES = [
+    ("gaussian", "gaussian"),
+    ("laplace", "laplace"),
+    ("student-t (heavy tails)", "student-t"),
+    ("real row (all-MiniLM-L6-v2)", "real-row"),
+]
+START_CHOICES = [
+    ("uniform", "uniform"),
+    ("quantile", "quantile"),
+    ("cube-root", "cube-root"),
+]  # labels = the API values of start=
 BITS_RANGE = (2, 5)
 MAX_OUTLIERS, MAX_OUTLIER_MAGNITUDE = 16, 100.0
 
@@ -67,31 +75,62 @@ class CodebookExplorer(Explorer):
                 raise ValueError(f"w must be a 1-D array of weights, got shape {w.shape}; pass one row or w.ravel()")
             self._user_weights = w
             self._block_choices = [(label, size) for label, size in GROUP_CHOICES if size is None or w.size % size == 0]
-        self._check_settings(bits=bits, group_size=group_size, distribution=distribution, outliers=outliers,
-                             outlier_magnitude=outlier_magnitude, start=start, seed=seed)
+        self._check_settings(
+            bits=bits,
+            group_size=group_size,
+            distribution=distribution,
+            outliers=outliers,
+            outlier_magnitude=outlier_magnitude,
+            start=start,
+            seed=seed,
+        )
         block_choices = self._block_choices
         self._weights_cache, self._learnt_cache, self._sweep_cache = {}, {}, {}
 
-        learnt = self._learn(self._weights_for(distribution, outliers, outlier_magnitude, seed), bits, group_size, start)
+        learnt = self._learn(
+            self._weights_for(distribution, outliers, outlier_magnitude, seed), bits, group_size, start
+        )
         iteration = check_iteration(iteration, learnt)
         continuous = {"continuous": False}  # new weights mean a new sweep: update on release
         every = {
             "bits": slider("bits", bits, *BITS_RANGE),
-            "group_size": dropdown("group size", self.to_widget("group_size", group_size), [(label, self.to_widget("group_size", size)) for label, size in block_choices], "170px"),
+            "group_size": dropdown(
+                "group size",
+                self.to_widget("group_size", group_size),
+                [(label, self.to_widget("group_size", size)) for label, size in block_choices],
+                "170px",
+            ),
             "distribution": dropdown("weights", distribution, DISTRIBUTION_CHOICES, "300px"),
             "outliers": slider("outliers", outliers, 0, MAX_OUTLIERS, **continuous),
-            "outlier_magnitude": slider("outlier (\u00d7std)", float(outlier_magnitude), 0.0, MAX_OUTLIER_MAGNITUDE, 1.0, kind=W.FloatSlider, readout_format=".0f", **continuous),
+            "outlier_magnitude": slider(
+                "outlier (\u00d7std)",
+                float(outlier_magnitude),
+                0.0,
+                MAX_OUTLIER_MAGNITUDE,
+                1.0,
+                kind=W.FloatSlider,
+                readout_format=".0f",
+                **continuous,
+            ),
             "start": dropdown("Lloyd starts from", start, START_CHOICES, "300px"),
             "iteration": slider("Lloyd step", iteration, 0, learnt.n_iterations),
             "seed": slider("seed", seed, 0, 20, **continuous),
         }
         options = {"n": n, "std": std, "w": None if w is None else Name("w"), "show": tuple(show)}
-        super().__init__({name: every[name] for name in show}, n_panels=3, width=9.0, height=3.0, readout_width=250,
-                         hidden={name: every[name] for name in every if name not in show}, options=options)
+        super().__init__(
+            {name: every[name] for name in show},
+            n_panels=3,
+            width=9.0,
+            height=3.0,
+            readout_width=250,
+            hidden={name: every[name] for name in every if name not in show},
+            options=options,
+        )
 
     # --- settings and the one-line call ---------------------------------------------------------
     def _check_settings(self, **values):
         """Refuse a setting the controls cannot show (a slider would silently clamp it), naming it and the choices."""
+
         def integer_in(name, low, high, what=""):
             value = values[name]
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
@@ -109,8 +148,12 @@ class CodebookExplorer(Explorer):
             if name in checks:
                 checks[name]()
         magnitude = values.get("outlier_magnitude", 0.0)
-        if isinstance(magnitude, bool) or not (isinstance(magnitude, (int, float, np.number)) and 0 <= magnitude <= MAX_OUTLIER_MAGNITUDE):
-            raise ValueError(f"outlier_magnitude={magnitude!r} must be a number of standard deviations from 0 (no outliers) to {MAX_OUTLIER_MAGNITUDE:g}")
+        if isinstance(magnitude, bool) or not (
+            isinstance(magnitude, (int, float, np.number)) and 0 <= magnitude <= MAX_OUTLIER_MAGNITUDE
+        ):
+            raise ValueError(
+                f"outlier_magnitude={magnitude!r} must be a number of standard deviations from 0 (no outliers) to {MAX_OUTLIER_MAGNITUDE:g}"
+            )
 
     def to_setting(self, name, value):
         return None if name == "group_size" and value == PER_TENSOR else value
@@ -130,7 +173,7 @@ class CodebookExplorer(Explorer):
 
     def arguments(self):
         arguments = super().arguments()
-        if self._user_weights is not None:   # the weights are the learner's: nothing generates them
+        if self._user_weights is not None:  # the weights are the learner's: nothing generates them
             skip = ("distribution", "outliers", "outlier_magnitude", "seed", "n", "std")
             arguments = {k: v for k, v in arguments.items() if k not in skip}
         return arguments
@@ -139,7 +182,9 @@ class CodebookExplorer(Explorer):
         """Move several controls at once (one redraw); the Lloyd step is checked against the new settings' history."""
         unknown = set(values) - set(self.ALL_CONTROLS)
         if unknown:
-            raise ValueError(f"CodebookExplorer has no control {sorted(unknown)[0]!r}; its controls are {sorted(self.ALL_CONTROLS)}")
+            raise ValueError(
+                f"CodebookExplorer has no control {sorted(unknown)[0]!r}; its controls are {sorted(self.ALL_CONTROLS)}"
+            )
         explicit, iteration = "iteration" in values, values.pop("iteration", None)
         self._check_settings(**values)
         self._holding = True
@@ -173,7 +218,11 @@ class CodebookExplorer(Explorer):
             count = key[1]
             if distribution == "real-row":
                 row = models.real_row()
-                w = data.with_outliers(row, count, outlier_magnitude * float(row.std()), seed=seed + 1) if count else row
+                w = (
+                    data.with_outliers(row, count, outlier_magnitude * float(row.std()), seed=seed + 1)
+                    if count
+                    else row
+                )
             else:
                 w = data.weights(distribution, self.n, self.std, count, outlier_magnitude, seed)
             self._weights_cache[key] = w
@@ -234,7 +283,9 @@ class CodebookExplorer(Explorer):
         title, block_weights = self._levels_view(summary)
         self.figure.subplots_adjust(left=0.09, right=0.99, bottom=0.16, top=0.91, wspace=0.3)
         return (
-            draw_grids_on_histogram(summary.weights, summary.levels, ax=self.axes[0], block_weights=block_weights, title=title),
+            draw_grids_on_histogram(
+                summary.weights, summary.levels, ax=self.axes[0], block_weights=block_weights, title=title
+            ),
             draw_grid_scores(summary.scores, summary.variance, ax=self.axes[1]),
             draw_pareto(points, front, summary.variance, ax=self.axes[2], current=summary.scores),
         )

@@ -13,9 +13,9 @@ from ..ggml.formats_tour import NEW_TYPES, SUB_BLOCK, imatrix_use, view
 from ..plots.gguf import draw_block
 from .base import Explorer, dropdown, slider
 
-N_WEIGHTS = 512          # two super-blocks of 256: small, so that every search stays quick
+N_WEIGHTS = 512  # two super-blocks of 256: small, so that every search stays quick
 DISTRIBUTION_CHOICES = ("gaussian", "laplace", "student-t")
-YLIM = (-1.15, 1.15)     # in units of max|w| of the weights on show
+YLIM = (-1.15, 1.15)  # in units of max|w| of the weights on show
 
 
 class FormatExplorer(Explorer):
@@ -29,9 +29,13 @@ class FormatExplorer(Explorer):
     def __init__(self, type_name="IQ2_XXS", distribution="gaussian", seed=0, std=0.02):
         name = format_info(type_name).name
         if name not in NEW_TYPES:
-            raise ValueError(f"type_name={type_name!r} is not one of the newer types; choose one of {', '.join(NEW_TYPES)}")
+            raise ValueError(
+                f"type_name={type_name!r} is not one of the newer types; choose one of {', '.join(NEW_TYPES)}"
+            )
         if distribution not in DISTRIBUTION_CHOICES:
-            raise ValueError(f"distribution={distribution!r} is not offered; choose one of {', '.join(DISTRIBUTION_CHOICES)}")
+            raise ValueError(
+                f"distribution={distribution!r} is not offered; choose one of {', '.join(DISTRIBUTION_CHOICES)}"
+            )
         controls = {
             "type_name": dropdown("type", name, list(NEW_TYPES), "150px"),
             "distribution": dropdown("weights", distribution, list(DISTRIBUTION_CHOICES), "190px"),
@@ -66,11 +70,13 @@ class FormatExplorer(Explorer):
     def summary(self, result):
         fmt = format_info(result.type_name)
         rms = float(np.sqrt(np.mean(result.x.astype(np.float64) ** 2)))
-        lines = [f"{result.type_name}: {fmt.description}",
-                 f"{result.data.size} bytes for {result.x.size} weights",
-                 f"= {fmt.bits_per_weight:g} bits/weight (block: {fmt.bytes_per_block} B / {fmt.block_size})",
-                 f"MSE {result.mse:.3g}",
-                 f"RMS error / RMS weight {np.sqrt(result.mse) / rms:.3f}",
-                 f"imatrix: {imatrix_use(result.type_name)}; used: {result.importance}",
-                 "first bytes: " + " ".join(f"{b:02x}" for b in result.data[:8])]
+        lines = [
+            f"{result.type_name}: {fmt.description}",
+            f"{result.data.size} bytes for {result.x.size} weights",
+            f"= {fmt.bits_per_weight:g} bits/weight (block: {fmt.bytes_per_block} B / {fmt.block_size})",
+            f"MSE {result.mse:.3g}",
+            f"RMS error / RMS weight {np.sqrt(result.mse) / rms:.3f}",
+            f"imatrix: {imatrix_use(result.type_name)}; used: {result.importance}",
+            "first bytes: " + " ".join(f"{b:02x}" for b in result.data[:8]),
+        ]
         return "\n".join(lines)

@@ -14,10 +14,10 @@ from ..metrics import mse
 from ..plots.gguf import draw_block, draw_byte_map, draw_sub_block_scales
 from .base import Explorer, Name, check_show, dropdown, slider
 
-WINDOW = 256           # weights on show: one K-quant block, or eight blocks of 32
-N_WEIGHTS = 4096       # the generated tensor: 16 windows
+WINDOW = 256  # weights on show: one K-quant block, or eight blocks of 32
+N_WEIGHTS = 4096  # the generated tensor: 16 windows
 DISTRIBUTION_CHOICES = ("gaussian", "laplace", "student-t")
-BLOCK_YLIM = (-1.1, 1.1)   # the block panel's value axis, in units of the tensor's largest |w|
+BLOCK_YLIM = (-1.1, 1.1)  # the block panel's value axis, in units of the tensor's largest |w|
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,13 +26,13 @@ class BlockView:
 
     type_name: str
     block: int
-    x: np.ndarray            # (256,) the weights
-    data: np.ndarray         # uint8: the window's bytes (one K block or 8 blocks of 32)
+    x: np.ndarray  # (256,) the weights
+    data: np.ndarray  # uint8: the window's bytes (one K block or 8 blocks of 32)
     grids: anatomy.SubBlockGrids
     fields: dict
     mse_window: float
     mse_tensor: float
-    largest: float           # max |w| (or |w_hat|) over the whole tensor: the block panel's unit
+    largest: float  # max |w| (or |w_hat|) over the whole tensor: the block panel's unit
 
     @property
     def reconstruction(self):
@@ -41,7 +41,7 @@ class BlockView:
     def scale_bars(self):
         """What the scales panel shows: (step per sub-block, min per sub-block or None, title)."""
         name, grids = self.type_name, self.grids
-        if name == "IQ4_NL":      # a fixed non-uniform table times d: no step, d is the scale
+        if name == "IQ4_NL":  # a fixed non-uniform table times d: no step, d is the scale
             return self.fields["d"], None, "d per block (× the fixed table)"
         if name.endswith("_K"):
             has_min = "dmin" in self.fields
@@ -68,10 +68,12 @@ class BlockView:
         else:
             scales = f"d of block 0 = {d[0]:.4g} ({n_blocks} fp16 d's)"
         lines.append(scales)
-        for key, symbol in (("scales", "s_j"), ("mins", "m_j")):    # the K-quants' small integers
+        for key, symbol in (("scales", "s_j"), ("mins", "m_j")):  # the K-quants' small integers
             if key in self.fields:
                 values = self.fields[key][0]
-                lines.append(f"{symbol} = {' '.join(str(int(v)) for v in values[:8])}{' ...' if len(values) > 8 else ''}")
+                lines.append(
+                    f"{symbol} = {' '.join(str(int(v)) for v in values[:8])}{' ...' if len(values) > 8 else ''}"
+                )
         levels = self.grids.levels.shape[1]
         lines += [
             f"{levels} levels per sub-block of {self.grids.sub_block_size}",
@@ -96,24 +98,38 @@ class BlockExplorer(Explorer):
 
     ALL_CONTROLS = ("type_name", "block", "distribution", "seed")
 
-    def __init__(self, type_name="Q4_K", block=0, distribution="gaussian", seed=0, std=0.02, w=None,
-                 show=("type_name", "block", "distribution", "seed")):
+    def __init__(
+        self,
+        type_name="Q4_K",
+        block=0,
+        distribution="gaussian",
+        seed=0,
+        std=0.02,
+        w=None,
+        show=("type_name", "block", "distribution", "seed"),
+    ):
         check_show(show, self.ALL_CONTROLS)
         name = ggml.format_info(type_name).name
         if name not in anatomy.TYPES:
             raise ValueError(f"type_name={type_name!r} has no blocks to open; choose one of {', '.join(anatomy.TYPES)}")
         if distribution not in DISTRIBUTION_CHOICES:
-            raise ValueError(f"distribution={distribution!r} is not offered; choose one of {', '.join(DISTRIBUTION_CHOICES)}")
+            raise ValueError(
+                f"distribution={distribution!r} is not offered; choose one of {', '.join(DISTRIBUTION_CHOICES)}"
+            )
         self.std, self._user_weights = std, None
         n_windows = N_WEIGHTS // WINDOW
         if w is not None:
             w = np.asarray(w, dtype=np.float32)
             if w.ndim != 1 or w.size % WINDOW or w.size == 0:
-                raise ValueError(f"w must be 1-D with a multiple of {WINDOW} weights, got shape {w.shape}; "
-                                 f"pad or trim it, e.g. w[:{WINDOW * max(1, w.size // WINDOW)}]")
+                raise ValueError(
+                    f"w must be 1-D with a multiple of {WINDOW} weights, got shape {w.shape}; "
+                    f"pad or trim it, e.g. w[:{WINDOW * max(1, w.size // WINDOW)}]"
+                )
             self._user_weights, n_windows = w, w.size // WINDOW
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 0 <= block < n_windows:
-            raise ValueError(f"block={block!r} must be an integer from 0 to {n_windows - 1} (windows of {WINDOW} weights)")
+            raise ValueError(
+                f"block={block!r} must be an integer from 0 to {n_windows - 1} (windows of {WINDOW} weights)"
+            )
         every = {
             "type_name": dropdown("type", name, list(anatomy.TYPES), "150px"),
             "block": slider("block of 256", int(block), 0, n_windows - 1),
@@ -122,13 +138,20 @@ class BlockExplorer(Explorer):
         }
         self._weights_cache, self._bytes_cache = {}, {}
         options = {"std": std, "w": None if w is None else Name("w"), "show": tuple(show)}
-        super().__init__({key: every[key] for key in show}, n_panels=3, width=9.4, height=3.1, readout_width=260,
-                         hidden={key: every[key] for key in every if key not in show}, options=options)
+        super().__init__(
+            {key: every[key] for key in show},
+            n_panels=3,
+            width=9.4,
+            height=3.1,
+            readout_width=260,
+            hidden={key: every[key] for key in every if key not in show},
+            options=options,
+        )
 
     # --- settings and the one-line call ---------------------------------------------------------
     def arguments(self):
         arguments = super().arguments()
-        if self._user_weights is not None:   # the weights are the learner's: nothing generates them
+        if self._user_weights is not None:  # the weights are the learner's: nothing generates them
             arguments = {k: v for k, v in arguments.items() if k not in ("distribution", "seed", "std")}
         return arguments
 
@@ -158,11 +181,20 @@ class BlockExplorer(Explorer):
         w = self.weights()
         blocks, mse_tensor, largest = self._quantized(w, s["type_name"])
         bytes_per_window = blocks.size * WINDOW // w.size
-        window = blocks[bytes_per_window * s["block"]: bytes_per_window * (s["block"] + 1)]
-        x = w[WINDOW * s["block"]: WINDOW * (s["block"] + 1)]
+        window = blocks[bytes_per_window * s["block"] : bytes_per_window * (s["block"] + 1)]
+        x = w[WINDOW * s["block"] : WINDOW * (s["block"] + 1)]
         grids = anatomy.sub_block_grids(window, s["type_name"])
-        return BlockView(s["type_name"], s["block"], x, window, grids, ggml.fields(window, s["type_name"]),
-                         mse(x, grids.reconstruction.reshape(-1)), mse_tensor, largest)
+        return BlockView(
+            s["type_name"],
+            s["block"],
+            x,
+            window,
+            grids,
+            ggml.fields(window, s["type_name"]),
+            mse(x, grids.reconstruction.reshape(-1)),
+            mse_tensor,
+            largest,
+        )
 
     # --- the picture and the text -------------------------------------------------------------------
     @staticmethod
@@ -171,7 +203,9 @@ class BlockExplorer(Explorer):
         fmt = ggml.format_info(view.type_name)
         names = [field.name for field in anatomy.byte_layout(view.type_name)]
         field_index = anatomy.field_of_each_byte(view.type_name, view.data.size // fmt.bytes_per_block)
-        grid_title = f"{view.type_name}: {view.grids.levels.shape[1]} levels per sub-block of {view.grids.sub_block_size}"
+        grid_title = (
+            f"{view.type_name}: {view.grids.levels.shape[1]} levels per sub-block of {view.grids.sub_block_size}"
+        )
         bytes_title = f"{view.data.size} bytes = {fmt.bits_per_weight:g} bits/weight"
         # The block panel is in units of the tensor's largest |w|: its axes never move, whatever the
         # weights, type or window (real values are in the readout and on the scales panel).
@@ -180,13 +214,17 @@ class BlockExplorer(Explorer):
         return block_data, grid_title, (view.data, field_index, names, bytes_title), view.scale_bars()
 
     def draw(self, view):
-        block_data, grid_title, (data, field_index, names, bytes_title), (step, mins, scale_title) = self._panel_data(view)
+        block_data, grid_title, (data, field_index, names, bytes_title), (step, mins, scale_title) = self._panel_data(
+            view
+        )
         for ax, box in zip(self.axes, ([0.075, 0.2, 0.42, 0.69], [0.575, 0.3, 0.18, 0.59], [0.82, 0.2, 0.17, 0.69])):
             ax.set_position(box)
         # Steps and mins stay below ~max|w|; Q8_0's steps go down to ~max|w|/3000 in quiet blocks.
         decades = 10.0 ** np.floor(np.log10(view.largest / 3000)), 10.0 ** np.ceil(np.log10(1.2 * view.largest))
         return (
-            draw_block(*block_data, ax=self.axes[0], ylim=BLOCK_YLIM, title=grid_title, ylabel="value / max|w| of the tensor"),
+            draw_block(
+                *block_data, ax=self.axes[0], ylim=BLOCK_YLIM, title=grid_title, ylabel="value / max|w| of the tensor"
+            ),
             draw_byte_map(data, field_index, names, ax=self.axes[1], title=bytes_title),
             draw_sub_block_scales(step, mins, ax=self.axes[2], limits=decades, title=scale_title),
         )

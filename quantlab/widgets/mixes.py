@@ -14,16 +14,31 @@ import numpy as np
 
 from ..memory import GIB
 from ..mixes import recipes, sizes
-from ..mixes.calculator import (CACHE_TYPES, CALCULATOR_MIXES, CONTEXTS, QUALITY_MIXES, architecture,
-                                calculate, mix_view, quality_bits_per_weight)
+from ..mixes.calculator import (
+    CACHE_TYPES,
+    CALCULATOR_MIXES,
+    CONTEXTS,
+    QUALITY_MIXES,
+    architecture,
+    calculate,
+    mix_view,
+    quality_bits_per_weight,
+)
 from ..mixes.classes import CLASS_ORDER, LAYER_CLASSES
 from ..mixes.published import LLAMA_3_8B_QUALITY
 from ..plots import mixes as mix_plots
 from .base import Explorer, dropdown, slider
 
 # The quality panel's labels, pulled apart where the points crowd (offsets in points).
-QUALITY_LABELS = {"Q3_K_M": (-4, 0), "Q4_K_S": (-4, 0), "Q5_K_M": (-4, 0), "Q3_K_L": (1, 8), "Q4_0": (5, 0),
-                  "Q4_K_M": (4, 7), "Q5_K_S": (5, 0)}
+QUALITY_LABELS = {
+    "Q3_K_M": (-4, 0),
+    "Q4_K_S": (-4, 0),
+    "Q5_K_M": (-4, 0),
+    "Q3_K_L": (1, 8),
+    "Q4_0": (5, 0),
+    "Q4_K_M": (4, 7),
+    "Q5_K_S": (5, 0),
+}
 
 
 class MixCalculator(Explorer):
@@ -40,18 +55,26 @@ class MixCalculator(Explorer):
         if n_ctx not in CONTEXTS:
             raise ValueError(f"n_ctx={n_ctx!r} is not offered; choose one of {', '.join(map(str, CONTEXTS))}")
         if cache_type not in CACHE_TYPES:
-            raise ValueError(f"cache_type={cache_type!r}; choose one of {', '.join(CACHE_TYPES)} (llama.cpp's -ctk/-ctv)")
-        calculate(model, mix, n_ctx, cache_type, budget_gib)      # every other check, before any widget exists
+            raise ValueError(
+                f"cache_type={cache_type!r}; choose one of {', '.join(CACHE_TYPES)} (llama.cpp's -ctk/-ctv)"
+            )
+        calculate(model, mix, n_ctx, cache_type, budget_gib)  # every other check, before any widget exists
         if not 0.25 <= budget_gib <= 192:
             raise ValueError(f"budget_gib={budget_gib!r} is outside the slider's 0.25-192 GiB")
         controls = {
             "model": dropdown("model", model, list(sizes.ARCHITECTURES), "210px"),
             "mix": dropdown("mix", mix, list(CALCULATOR_MIXES), "140px"),
-            "n_ctx": W.SelectionSlider(value=n_ctx, options=list(CONTEXTS), description="context (tokens)",
-                                       style={"description_width": "initial"}, layout=W.Layout(width="300px")),
+            "n_ctx": W.SelectionSlider(
+                value=n_ctx,
+                options=list(CONTEXTS),
+                description="context (tokens)",
+                style={"description_width": "initial"},
+                layout=W.Layout(width="300px"),
+            ),
             "cache_type": dropdown("KV cache", cache_type, list(CACHE_TYPES), "140px"),
-            "budget_gib": slider("budget (GiB)", float(budget_gib), 0.25, 192.0, 0.25, kind=W.FloatSlider,
-                                  readout_format=".2f"),
+            "budget_gib": slider(
+                "budget (GiB)", float(budget_gib), 0.25, 192.0, 0.25, kind=W.FloatSlider, readout_format=".2f"
+            ),
         }
         super().__init__(controls, n_panels=2, width=8.4, height=3.3, readout_width=250)
 
@@ -71,10 +94,18 @@ class MixCalculator(Explorer):
         self.axes[1].set_position([0.65, 0.15, 0.33, 0.74])
         bits = quality_bits_per_weight()
         return (
-            mix_plots.draw_mix_sizes(CALCULATOR_MIXES, gib, cache, result.budget_gib, ax=self.axes[0], selected=result.mix),
-            mix_plots.draw_quality([bits[m] for m in QUALITY_MIXES], [LLAMA_3_8B_QUALITY[m][2] for m in QUALITY_MIXES],
-                                   list(QUALITY_MIXES), ax=self.axes[1], title="published: Llama 3 8B, Wikitext-2",
-                                   xlabel="bits per weight (Llama 3 8B)", label_offsets=QUALITY_LABELS),
+            mix_plots.draw_mix_sizes(
+                CALCULATOR_MIXES, gib, cache, result.budget_gib, ax=self.axes[0], selected=result.mix
+            ),
+            mix_plots.draw_quality(
+                [bits[m] for m in QUALITY_MIXES],
+                [LLAMA_3_8B_QUALITY[m][2] for m in QUALITY_MIXES],
+                list(QUALITY_MIXES),
+                ax=self.axes[1],
+                title="published: Llama 3 8B, Wikitext-2",
+                xlabel="bits per weight (Llama 3 8B)",
+                label_offsets=QUALITY_LABELS,
+            ),
         )
 
     def update(self, result):
@@ -98,7 +129,9 @@ class MixExplorer(Explorer):
     def __init__(self, model="Llama-2-7B", mix="Q4_K_M"):
         architecture(model)
         if mix not in recipes.MIXES or mix == "F32":
-            raise ValueError(f"mix={mix!r} is not offered; choose one of {', '.join(m for m in recipes.MIXES if m != 'F32')}")
+            raise ValueError(
+                f"mix={mix!r} is not offered; choose one of {', '.join(m for m in recipes.MIXES if m != 'F32')}"
+            )
         controls = {
             "model": dropdown("model", model, list(sizes.ARCHITECTURES), "210px"),
             "mix": dropdown("mix", mix, [m for m in recipes.MIXES if m != "F32"], "140px"),

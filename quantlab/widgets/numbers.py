@@ -14,9 +14,18 @@ class MemoryExplorer(Explorer):
 
     def __init__(self, billions_of_parameters=7.0, budget_gb=16.0):
         controls = {
-            "billions_of_parameters": slider("parameters (billions)", billions_of_parameters, 0.1, 180.0, 0.1,
-                                             kind=W.FloatSlider, readout_format=".1f"),
-            "budget_gb": slider("memory budget (GB)", budget_gb, 1.0, 192.0, 1.0, kind=W.FloatSlider, readout_format=".0f"),
+            "billions_of_parameters": slider(
+                "parameters (billions)",
+                billions_of_parameters,
+                0.1,
+                180.0,
+                0.1,
+                kind=W.FloatSlider,
+                readout_format=".1f",
+            ),
+            "budget_gb": slider(
+                "memory budget (GB)", budget_gb, 1.0, 192.0, 1.0, kind=W.FloatSlider, readout_format=".0f"
+            ),
         }
         super().__init__(controls, n_panels=1, width=6.2, height=2.4)
 

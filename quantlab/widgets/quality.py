@@ -84,14 +84,29 @@ class QualityExplorer(Explorer):
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
         return (
             quality_plots.draw_quality_vs_bits(
-                bits, [r.perplexity for r in rows], labels, self.axes[0], "perplexity per character (log)",
-                log=True, baseline=f32, ylim=(f32 * 0.97, 16.0), yticks=(5, 6, 7, 8, 10, 12, 15),
+                bits,
+                [r.perplexity for r in rows],
+                labels,
+                self.axes[0],
+                "perplexity per character (log)",
+                log=True,
+                baseline=f32,
+                ylim=(f32 * 0.97, 16.0),
+                yticks=(5, 6, 7, 8, 10, 12, 15),
                 title="perplexity (dashed: F32)",
-                label_offsets={"Q5_K_S": (0, 7), "Q4_K_S": (-4, 3), "Q4_0": (-4, -3), "Q6_K": (0, 7), "Q5_K_M": (4, 4)}),
+                label_offsets={"Q5_K_S": (0, 7), "Q4_K_S": (-4, 3), "Q4_0": (-4, -3), "Q6_K": (0, 7), "Q5_K_M": (4, 4)},
+            ),
             quality_plots.draw_quality_vs_bits(
-                bits, [r.kl_divergence for r in rows], labels, self.axes[1], "KL divergence to F32, nats/char (log)",
-                log=True, ylim=(5e-5, 5.0), title="KL divergence to F32",
-                label_offsets={"Q5_K_S": (-4, 3), "Q4_K_S": (-4, 3), "Q4_0": (0, -8)}),
+                bits,
+                [r.kl_divergence for r in rows],
+                labels,
+                self.axes[1],
+                "KL divergence to F32, nats/char (log)",
+                log=True,
+                ylim=(5e-5, 5.0),
+                title="KL divergence to F32",
+                label_offsets={"Q5_K_S": (-4, 3), "Q4_K_S": (-4, 3), "Q4_0": (0, -8)},
+            ),
         )
 
     def update(self, result):

@@ -13,10 +13,31 @@ from ..plots import runtime as runtime_plots
 from ..runtime import reports, runs
 from .base import Explorer, dropdown
 
-MIXES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K",
-         "F16")
+MIXES = (
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_1",
+    "Q4_0",
+    "Q3_K_M",
+    "Q2_K",
+    "F16",
+)
 AS_MIX = "as the mix"
-MATRIX_TYPES = ("F16", "Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "IQ4_NL")   # 32-weight blocks: every MiniLM row takes them
+MATRIX_TYPES = (
+    "F16",
+    "Q8_0",
+    "Q5_1",
+    "Q5_0",
+    "Q4_1",
+    "Q4_0",
+    "IQ4_NL",
+)  # 32-weight blocks: every MiniLM row takes them
 EMBEDDING_TYPES = ("F32", *MATRIX_TYPES)
 
 
@@ -60,22 +81,28 @@ class MiniLMFileExplorer(Explorer):
 
     def compute(self):
         settings = self.settings
-        label = ", ".join([settings["mix"]] + [f"{name} {settings[name]}" for name in ("token_embd", "matrices")
-                                               if settings[name] is not None])
+        label = ", ".join(
+            [settings["mix"]]
+            + [f"{name} {settings[name]}" for name in ("token_embd", "matrices") if settings[name] is not None]
+        )
         return self.runner.run_types(runs.choice_plan(settings["mix"], self.overrides()), label)
 
     def draw(self, run):
         self.axes[0].set_position([0.08, 0.16, 0.55, 0.74])
         self.axes[1].set_position([0.76, 0.16, 0.21, 0.74])
-        return (runtime_plots.draw_sentence_fidelity(len(self.runner.sentences), self.axes[0], runs.THRESHOLD),
-                runtime_plots.draw_file_size(self.runner.f32_bytes(), self.axes[1]))
+        return (
+            runtime_plots.draw_sentence_fidelity(len(self.runner.sentences), self.axes[0], runs.THRESHOLD),
+            runtime_plots.draw_file_size(self.runner.f32_bytes(), self.axes[1]),
+        )
 
     def update(self, run):
         fidelity_panel, size_panel = self.panels
-        fidelity_panel.update(run.cosine_llama, run.cosine_numpy,
-                              title=f"{run.label}: worst cosine {run.cosine_llama.min():.4f} in llama.cpp")
+        fidelity_panel.update(
+            run.cosine_llama,
+            run.cosine_numpy,
+            title=f"{run.label}: worst cosine {run.cosine_llama.min():.4f} in llama.cpp",
+        )
         size_panel.update(run.n_bytes, title=f"{run.bits_per_weight:.2f} bits/weight")
 
     def summary(self, run):
         return reports.run_text(run, self.runner.f32_bytes())
-

@@ -22,13 +22,37 @@ class QuantizationExplorer(Explorer):
     1-D weights instead of a generated distribution.
     """
 
-    ALL_CONTROLS = ("bits", "scheme", "symmetric_range", "clip_ratio", "group_size", "scale_dtype", "distribution",
-                    "outliers", "outlier_magnitude", "seed")
+    ALL_CONTROLS = (
+        "bits",
+        "scheme",
+        "symmetric_range",
+        "clip_ratio",
+        "group_size",
+        "scale_dtype",
+        "distribution",
+        "outliers",
+        "outlier_magnitude",
+        "seed",
+    )
 
-    def __init__(self, bits=4, scheme="symmetric", symmetric_range="restricted", clip_ratio=1.0, group_size=None,
-                 scale_dtype="float16", distribution="gaussian", outliers=0, outlier_magnitude=10.0, seed=0,
-                 n=4096, std=0.02, w=None, show=("bits", "scheme", "symmetric_range", "clip_ratio"),
-                 panels=("histogram", "transfer", "error")):
+    def __init__(
+        self,
+        bits=4,
+        scheme="symmetric",
+        symmetric_range="restricted",
+        clip_ratio=1.0,
+        group_size=None,
+        scale_dtype="float16",
+        distribution="gaussian",
+        outliers=0,
+        outlier_magnitude=10.0,
+        seed=0,
+        n=4096,
+        std=0.02,
+        w=None,
+        show=("bits", "scheme", "symmetric_range", "clip_ratio"),
+        panels=("histogram", "transfer", "error"),
+    ):
         check_show(show, self.ALL_CONTROLS)
         unknown = set(panels) - PANELS
         if unknown:
@@ -42,23 +66,40 @@ class QuantizationExplorer(Explorer):
             self.user_weights = w
         every = {
             "bits": slider("bits", bits, 1 if scheme == "asymmetric" else 2, 8),
-            "scheme": W.ToggleButtons(value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "100px"}),
-            "symmetric_range": dropdown("range", symmetric_range, [("restricted \u00b1(2^(b-1)-1)", "restricted"),
-                                                                    ("full -2^(b-1)..2^(b-1)-1", "full")], "250px"),
+            "scheme": W.ToggleButtons(
+                value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "100px"}
+            ),
+            "symmetric_range": dropdown(
+                "range",
+                symmetric_range,
+                [("restricted \u00b1(2^(b-1)-1)", "restricted"), ("full -2^(b-1)..2^(b-1)-1", "full")],
+                "250px",
+            ),
             "clip_ratio": slider("clip ratio", clip_ratio, 0.2, 1.0, 0.02, kind=W.FloatSlider, readout_format=".2f"),
             "group_size": dropdown("group size", group_size or 0, GROUP_CHOICES, "170px"),
             "scale_dtype": dropdown("scale stored as", scale_dtype, ["float32", "float16", "bfloat16"], "200px"),
             "distribution": dropdown("weights", distribution, list(data.DISTRIBUTIONS), "170px"),
             "outliers": slider("outliers", outliers, 0, 16),
-            "outlier_magnitude": slider("outlier size (\u00d7std)", outlier_magnitude, 1.0, 500.0, 1.0, kind=W.FloatSlider,
-                                        readout_format=".0f"),
+            "outlier_magnitude": slider(
+                "outlier size (\u00d7std)", outlier_magnitude, 1.0, 500.0, 1.0, kind=W.FloatSlider, readout_format=".0f"
+            ),
             "seed": slider("seed", seed, 0, 20),
         }
         every["scheme"].observe(self._bits_floor, names="value")
         self._weights_cache, self._sweep_cache = {}, {}
-        options = {"n": n, "std": std, "w": None if w is None else Name("w"), "show": tuple(show), "panels": tuple(panels)}
-        super().__init__({name: every[name] for name in show}, n_panels=len(self.panel_names),
-                         hidden={name: every[name] for name in every if name not in show}, options=options)
+        options = {
+            "n": n,
+            "std": std,
+            "w": None if w is None else Name("w"),
+            "show": tuple(show),
+            "panels": tuple(panels),
+        }
+        super().__init__(
+            {name: every[name] for name in show},
+            n_panels=len(self.panel_names),
+            hidden={name: every[name] for name in every if name not in show},
+            options=options,
+        )
 
     def _bits_floor(self, change):
         """A restricted symmetric grid needs at least 2 bits (at 1 bit its only level is 0)."""
@@ -77,7 +118,7 @@ class QuantizationExplorer(Explorer):
 
     def arguments(self):
         arguments = super().arguments()
-        if self.user_weights is not None:   # the weights are the learner's: nothing generates them
+        if self.user_weights is not None:  # the weights are the learner's: nothing generates them
             arguments = {k: v for k, v in arguments.items() if k not in WEIGHT_SETTINGS + ("n", "std")}
         return arguments
 
@@ -88,8 +129,9 @@ class QuantizationExplorer(Explorer):
         s = self.settings
         key = tuple(s[name] for name in WEIGHT_SETTINGS)
         if key not in self._weights_cache:
-            self._weights_cache[key] = data.weights(s["distribution"], self.n, self.std, s["outliers"],
-                                                    s["outlier_magnitude"], s["seed"])
+            self._weights_cache[key] = data.weights(
+                s["distribution"], self.n, self.std, s["outliers"], s["outlier_magnitude"], s["seed"]
+            )
         return self._weights_cache[key]
 
     def compute(self):
@@ -99,8 +141,12 @@ class QuantizationExplorer(Explorer):
         if "tradeoff" in self.panel_names:
             key = (id(self.weights()), s["scheme"], s["scale_dtype"], s["symmetric_range"])
             if key not in self._sweep_cache:
-                points = sweep(self.weights(), scheme=s["scheme"], scale_dtype=s["scale_dtype"],
-                               symmetric_range=s["symmetric_range"])
+                points = sweep(
+                    self.weights(),
+                    scheme=s["scheme"],
+                    scale_dtype=s["scale_dtype"],
+                    symmetric_range=s["symmetric_range"],
+                )
                 self._sweep_cache[key] = (points, pareto_front(points))
             result["sweep"] = self._sweep_cache[key]
         return result

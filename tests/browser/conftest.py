@@ -113,8 +113,13 @@ class JupyterLab:
 
     def start(self):
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root_dir}",
             "--LabApp.news_url=None",
@@ -126,7 +131,11 @@ class JupyterLab:
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root_dir,
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.root_dir,
                 start_new_session=True,  # its own process group, so teardown can end its kernels too
             )
         deadline = started + SERVER_START_TIMEOUT_S
@@ -144,7 +153,8 @@ class JupyterLab:
     def api(self, path, method="GET", timeout=5):
         """Call the REST API with the token and return the decoded JSON (None if empty)."""
         request = urllib.request.Request(
-            f"{self.url}/api/{path}", method=method,
+            f"{self.url}/api/{path}",
+            method=method,
             headers={"Authorization": f"token {self.token}"},
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -241,7 +251,9 @@ def browser_page(jupyterlab, chromium_path, page_errors, request, tmp_path):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS,
+            executable_path=str(chromium_path),
+            headless=True,
+            args=CHROMIUM_ARGS,
             timeout=BROWSER_LAUNCH_TIMEOUT_S * 1000,
         )
         try:

@@ -115,10 +115,12 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         # Open the notebook; the toolbar says "idle" before any kernel exists, so ask the server.
         started = time.monotonic()
         page.goto(jupyterlab.lab_url(notebook.name), timeout=seconds_left(PAGE_READY_TIMEOUT_S) * 1000)
-        page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(
-            timeout=seconds_left(PAGE_READY_TIMEOUT_S) * 1000)
-        kernel = _poll(lambda: _idle_kernel(jupyterlab, notebook.name), seconds_left(PAGE_READY_TIMEOUT_S),
-                       f"an idle kernel for {notebook.name}")
+        page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=seconds_left(PAGE_READY_TIMEOUT_S) * 1000)
+        kernel = _poll(
+            lambda: _idle_kernel(jupyterlab, notebook.name),
+            seconds_left(PAGE_READY_TIMEOUT_S),
+            f"an idle kernel for {notebook.name}",
+        )
         timings["page + kernel ready"] = time.monotonic() - started
         spec = jupyterlab.api(f"kernelspecs/{kernel['name']}")["spec"]
         assert Path(spec["argv"][0]).resolve() == Path(jupyterlab.python).resolve(), (
@@ -143,8 +145,11 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         timings["run all"] = time.monotonic() - started
 
         # Find the "bits" slider of the explorer and that explorer's plot.
-        _poll(lambda: page.evaluate(MARK_EXPLORER_JS, SLIDER_LABEL), seconds_left(NEW_PLOT_TIMEOUT_S),
-              f"a slider labelled {SLIDER_LABEL!r} in an explorer with a plot")
+        _poll(
+            lambda: page.evaluate(MARK_EXPLORER_JS, SLIDER_LABEL),
+            seconds_left(NEW_PLOT_TIMEOUT_S),
+            f"a slider labelled {SLIDER_LABEL!r} in an explorer with a plot",
+        )
         slider = page.locator(f'[data-test-slider="{SLIDER_LABEL}"]')
         readout = slider.locator(".widget-readout")
         bits_before = int(readout.inner_text())
@@ -154,8 +159,7 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         started = time.monotonic()
         slider.locator(".noUi-handle").press("ArrowRight")
         try:
-            page.wait_for_function(NEW_PLOT_SHOWN_JS, arg=plot_before,
-                                   timeout=seconds_left(NEW_PLOT_TIMEOUT_S) * 1000)
+            page.wait_for_function(NEW_PLOT_SHOWN_JS, arg=plot_before, timeout=seconds_left(NEW_PLOT_TIMEOUT_S) * 1000)
             timings["key press -> new plot"] = time.monotonic() - started
         except PlaywrightTimeoutError:
             plot_changed = False
