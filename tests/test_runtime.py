@@ -79,6 +79,30 @@ def test_per_tensor_map_round_trips(folder, weights):
     )
 
 
+def test_an_imatrix_file_holds_llama_cpps_weighted_bytes(folder, weights):
+    """write_minilm(imatrix=...) quantizes as `llama-quantize --imatrix`: bytes equal libgguf's weighted path."""
+    importance = minilm_file.minilm_imatrix(weights=weights)
+    assert len(importance) == 36 and all(
+        v.shape == (weights[h].shape[1],)
+        for h, v in zip([h for h, g in minilm_file.gguf_names(weights).items() if g in importance], importance.values())
+    )
+    chosen = {"blk.0.ffn_down.weight": "IQ2_XXS", "blk.1.attn_v.weight": "Q4_0"}
+    info = minilm_file.write_minilm(folder / "imatrix.gguf", types=chosen, weights=weights, imatrix=importance)
+    source = {g: weights[h] for h, g in minilm_file.gguf_names(weights).items()}
+    for tensor in gguf.GGUFReader(info.path).tensors:
+        if tensor.name in chosen:
+            expected = libgguf.quantize_rows(
+                source[tensor.name].astype(np.float32),
+                GGMLQuantizationType[chosen[tensor.name]],
+                imatrix=importance[tensor.name],
+            ).view(np.uint8)
+            assert np.array_equal(np.asarray(tensor.data).reshape(-1), expected.reshape(-1)), tensor.name
+    with pytest.raises(ValueError, match="needs an importance matrix"):
+        minilm_file.write_minilm(folder / "no_imatrix.gguf", types=chosen, weights=weights)
+    with pytest.raises(ValueError, match="GGUF names"):
+        minilm_file.write_minilm(folder / "bad.gguf", types="Q4_0", weights=weights, imatrix={"encoder.x": importance})
+
+
 def test_metadata_follows_llama_cpps_bert_converter(q4_k_m):
     _, fields = _fields(q4_k_m.path)
     assert fields["general.architecture"] == "bert"

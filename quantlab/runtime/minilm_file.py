@@ -183,22 +183,45 @@ class WrittenFile:
         return dict(Counter(self.types.values()))
 
 
-def write_minilm(path, types=None, mix=None, rules="2026", weights=None):
+def minilm_imatrix(sentences=None, weights=None):
+    """{GGUF name: importance per column} of MiniLM's encoder matrices, as llama.cpp's imatrix tool collects it.
+
+    The inputs of every linear layer over `sentences` (default: 40 lines of Twelfth Night, never the
+    40 sentences the fidelity is scored on, so the score is not flattered), mean of x^2 per column.
+    """
+    from ..activations.capture import calibration_sentences, capture_minilm
+    from ..calibration.imatrix import collect
+
+    inputs, _ = capture_minilm(calibration_sentences() if sentences is None else sentences, weights)
+    names = gguf_names(load_minilm() if weights is None else weights)
+    return {names[name]: collect(x, min_batch_tokens=1) for name, x in inputs.items() if name in names}
+
+
+def write_minilm(path, types=None, mix=None, rules="2026", weights=None, imatrix=None):
     """Write all-MiniLM-L6-v2 as a GGUF file llama.cpp loads; tensors quantized by quantlab.ggml.
 
     types: a GGML type for the 36 encoder matrices, or {GGUF name: type}; mix: a llama.cpp mix
     (see plan). weights: MiniLM's {Hugging Face name: array} (default: the installed model).
+    imatrix: {GGUF name: importance per column} (e.g. minilm_imatrix()); the named tensors are
+    quantized with llama.cpp's weighted search, as `llama-quantize --imatrix` does.
     """
     path = check_writable(path)
     weights = load_minilm() if weights is None else weights
     chosen = plan(types, mix, rules, weights)
     names = gguf_names(weights)
+    imatrix = {} if imatrix is None else dict(imatrix)
+    unknown = sorted(set(imatrix) - set(names.values()))
+    if unknown:
+        raise ValueError(
+            f"imatrix names tensors MiniLM's file does not have: {unknown[:3]}; use GGUF names such as "
+            f"'blk.0.ffn_down.weight'"
+        )
     tensors = [
         TensorToWrite(
             gguf_name,
             weights[hf_name].shape,
             chosen[gguf_name],
-            lambda w=weights[hf_name], t=chosen[gguf_name]: tensor_bytes(w, t),
+            lambda w=weights[hf_name], t=chosen[gguf_name], v=imatrix.get(gguf_name): tensor_bytes(w, t, v),
         )
         for hf_name, gguf_name in names.items()
     ]

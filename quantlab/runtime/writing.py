@@ -144,9 +144,12 @@ def file_type(plan, mix=None):
     return _MOSTLY.get(most, 0) | (0 if len(quantized) == 1 else GUESSED)
 
 
-def tensor_bytes(rows, type_name):
-    """The stored bytes of float rows in a GGML type: quantlab.ggml's quantizer (F32/F16: the floats)."""
-    data = ggml.quantize(np.asarray(rows, np.float32).reshape(-1, rows.shape[-1]), type_name)
+def tensor_bytes(rows, type_name, imatrix=None):
+    """The stored bytes of float rows in a GGML type: quantlab.ggml's quantizer (F32/F16: the floats).
+
+    imatrix: the tensor's importance per column (llama-quantize --imatrix), or None.
+    """
+    data = ggml.quantize(np.asarray(rows, np.float32).reshape(-1, rows.shape[-1]), type_name, imatrix=imatrix)
     return data.reshape(*rows.shape[:-1], -1)
 
 
