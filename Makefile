@@ -26,6 +26,7 @@ lab: $(VENV)/.installed
 # The README's test command, which CI runs as it is: so the lowest-versions run lives here, after the full one.
 test: $(VENV)/.installed lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-lowest
 
 
 test-fast: $(VENV)/.installed lint
