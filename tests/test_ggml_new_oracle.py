@@ -208,8 +208,8 @@ def rows_of(draw, block_size, largest=3e38):
 )
 @given(data=st.data())
 def test_hypothesis_bytes_equal_libgguf(type_name, data):
-    # the i-quants' fits overflow float32 beyond |x| ~ 1e12 (x^2 * x * q): see quantlab.ggml.iquants
-    x = data.draw(rows_of(TYPES[type_name][2].block_size, 1e12 if type_name in IQUANTS else 3e38))
+    # the i-quants' float32 fits overflow for huge weights (see quantlab.ggml.iquants): drawn |x| <= 1e8
+    x = data.draw(rows_of(TYPES[type_name][2].block_size, 1e8 if type_name in IQUANTS else 3e38))
     weights = default_imatrix(type_name, x.shape[1])
     expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(2, -1)
     ours = TYPES[type_name][0](x, imatrix=weights)
