@@ -1,7 +1,9 @@
-"""Run time and peak kernel memory of every notebook, each in a fresh kernel (target: < 1.5 GB).
+"""Run time, kernel CPU time and peak kernel memory of every notebook, each in a fresh kernel (target: < 1.5 GB).
 
 Appends one cell to an in-memory copy of each notebook that reads the kernel's peak resident set
-size (getrusage's ru_maxrss), so the figure is the kernel's own high-water mark.
+size (getrusage's ru_maxrss), so the figure is the kernel's own high-water mark, and the CPU time the
+kernel used (user + system, all threads). On a shared machine the wall time grows with the load; the
+CPU time does not, and on an idle machine the wall time is about the CPU time or less (BLAS uses 2 cores).
     python benchmarks/notebooks.py [notebook ...]
 """
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-PEAK = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+PEAK = "import resource; r = resource.getrusage(resource.RUSAGE_SELF); print(r.ru_maxrss, r.ru_utime + r.ru_stime)"
 
 
 def measure(path):
@@ -23,14 +25,14 @@ def measure(path):
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
     ).execute()
     seconds = time.perf_counter() - start
-    peak_kib = int(notebook.cells[-1].outputs[0]["text"].strip())
-    return seconds, peak_kib / 1024
+    peak_kib, cpu_seconds = notebook.cells[-1].outputs[0]["text"].split()
+    return seconds, float(cpu_seconds), int(peak_kib) / 1024
 
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parent.parent
     paths = sys.argv[1:] or sorted(str(p) for p in root.glob("notebooks/[0-9][0-9]_*.ipynb"))
-    print(f"{'notebook':<36}{'run time s':>11}{'peak MiB':>10}")
+    print(f"{'notebook':<36}{'wall s':>8}{'kernel CPU s':>14}{'peak MiB':>10}")
     for path in paths:
-        seconds, mib = measure(path)
-        print(f"{Path(path).name:<36}{seconds:>11.1f}{mib:>10.0f}")
+        seconds, cpu_seconds, mib = measure(path)
+        print(f"{Path(path).name:<36}{seconds:>8.1f}{cpu_seconds:>14.1f}{mib:>10.0f}")

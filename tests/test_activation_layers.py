@@ -75,3 +75,19 @@ def test_published_claims_cite_a_source():
     for method, models, setting, finding, source in published.CLAIMS:
         assert "arXiv:" in source and finding
     assert "0.29" in published.claims_text()
+
+
+def test_published_table_rows_show_the_three_findings():
+    rows = {(model, setting): value for _, _, model, _, setting, value in published.TABLE_ROWS}
+    for paper, table, *_ in published.TABLE_ROWS:
+        assert "arXiv:" in paper and table.startswith("Table ")
+    # naive int8 degrades more at 13B than at 6.7B (emergence), LLM.int8() does not degrade at either
+    absmax = "Int8 absmax (per tensor)"
+    fp32, int8 = "32-bit float", "LLM.int8() (vector-wise + decomposition)"
+    gap = {m: rows[m, absmax] - rows[m, fp32] for m in ("fairseq LM 6.7B", "fairseq LM 13B")}
+    assert gap["fairseq LM 13B"] > gap["fairseq LM 6.7B"] > 0
+    assert all(rows[m, int8] <= rows[m, fp32] + 0.01 for m in gap)
+    assert rows["OPT-175B", "W8A8 (naive)"] > 1000 > rows["OPT-175B", "SmoothQuant-O3 (static per-tensor)"]
+    assert rows["LLaMA2-7B", "W4A4 QuaRot"] < rows["LLaMA2-7B", "W4A4 SmoothQuant"]
+    text = published.table_rows_text()
+    assert "93080" in text and "Table 3" in text and text.count("[") == 4

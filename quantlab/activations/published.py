@@ -1,7 +1,8 @@
 """What the papers report, with the place each statement is read from: printed beside our measurements.
 
-Only statements read in the cited text are here (abstracts and the authors' READMEs); the papers' full
-tables (perplexities per model size) are not copied: read them at the source.
+Two kinds: statements read in the abstracts and the authors' READMEs (CLAIMS), and a few rows of the papers'
+tables (TABLE_ROWS), each with its table number, chosen to show the three findings notebook 10 teaches: naive
+8-bit activations break with scale, SmoothQuant repairs W8A8, rotation repairs W4A4.
 """
 
 LLM_INT8 = "Dettmers et al. 2022, LLM.int8(), arXiv:2208.07339"
@@ -40,6 +41,35 @@ CLAIMS = (
         f"{QUAROT} (abstract)",
     ),
 )
+
+
+# (paper, table, model, metric, setting, value): perplexity rows as printed in the cited table. LLM.int8()'s
+# Table 1 models are the authors' dense autoregressive transformers trained in fairseq (125M-13B).
+TABLE_ROWS = (
+    (LLM_INT8, "Table 1", "fairseq LM 6.7B", "C4 perplexity", "32-bit float", 13.30),
+    (LLM_INT8, "Table 1", "fairseq LM 6.7B", "C4 perplexity", "Int8 absmax (per tensor)", 14.59),
+    (LLM_INT8, "Table 1", "fairseq LM 6.7B", "C4 perplexity", "LLM.int8() (vector-wise + decomposition)", 13.24),
+    (LLM_INT8, "Table 1", "fairseq LM 13B", "C4 perplexity", "32-bit float", 12.45),
+    (LLM_INT8, "Table 1", "fairseq LM 13B", "C4 perplexity", "Int8 absmax (per tensor)", 19.08),
+    (LLM_INT8, "Table 1", "fairseq LM 13B", "C4 perplexity", "LLM.int8() (vector-wise + decomposition)", 12.45),
+    (SMOOTHQUANT, "Table 3", "OPT-175B", "WikiText perplexity", "FP16", 10.99),
+    (SMOOTHQUANT, "Table 3", "OPT-175B", "WikiText perplexity", "W8A8 (naive)", 93080.0),
+    (SMOOTHQUANT, "Table 3", "OPT-175B", "WikiText perplexity", "SmoothQuant-O3 (static per-tensor)", 11.17),
+    (QUAROT, "Table 1", "LLaMA2-7B", "WikiText-2 perplexity", "FP16", 5.47),
+    (QUAROT, "Table 1", "LLaMA2-7B", "WikiText-2 perplexity", "W4A4 SmoothQuant", 83.12),
+    (QUAROT, "Table 1", "LLaMA2-7B", "WikiText-2 perplexity", "W4A4 QuaRot", 6.10),
+)
+
+
+def table_rows_text():
+    """TABLE_ROWS as text grouped by paper and model, each group with its source and table number."""
+    lines, group = [], None
+    for paper, table, model, metric, setting, value in TABLE_ROWS:
+        if (paper, table, model) != group:
+            group = (paper, table, model)
+            lines.append(f"{model}, {metric} [{paper.split(',')[0]}, {table}]")
+        lines.append(f"    {setting:42} {value:>9.2f}")
+    return "\n".join(lines)
 
 
 def claims_text():

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..models import minilm
 from . import capture, compare, layers, stats
-from .published import claims_text
+from .published import claims_text, table_rows_text
 from .planted import planted_table
 
 
@@ -135,4 +135,6 @@ def comparison_text(table):
         "\n".join(lines)
         + "\n\nPublished (large models; other metrics, not comparable number for number):\n"
         + claims_text()
+        + "\n\nRows of their tables (perplexity: lower is better):\n"
+        + table_rows_text()
     )
