@@ -8,6 +8,7 @@ tables (TABLE_ROWS), each with its table number, chosen to show the three findin
 LLM_INT8 = "Dettmers et al. 2022, LLM.int8(), arXiv:2208.07339"
 SMOOTHQUANT = "Xiao et al. 2023, SmoothQuant (ICML), arXiv:2211.10438; README of mit-han-lab/smoothquant@0a3f939"
 QUAROT = "Ashkboos et al. 2024, QuaRot, arXiv:2404.00456; README of spcl/QuaRot@012e85b"
+SPINQUANT = "Liu et al. 2024, SpinQuant, arXiv:2405.16406"
 
 # (method, model(s), setting, what the source reports, source)
 CLAIMS = (
@@ -39,6 +40,14 @@ CLAIMS = (
         "W4A4 and 4-bit KV cache, Hadamard rotations, nothing kept in float",
         "at most +0.29 WikiText perplexity; 99% of the zero-shot performance kept",
         f"{QUAROT} (abstract)",
+    ),
+    (
+        "SpinQuant",
+        "LLaMA-2 7B",
+        "W4A4 and 4-bit KV cache, rotations learned (Cayley optimization) instead of random",
+        "random rotations differ by up to 13 points of zero-shot accuracy; learned ones leave a 2.9-point gap to "
+        "full precision, 25.0 points better than SmoothQuant",
+        f"{SPINQUANT} (abstract)",
     ),
 )
 
