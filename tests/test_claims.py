@@ -332,3 +332,20 @@ def test_check_outlier_step(answer, ok, words, capsys):
 def test_check_outlier_step_refuses_text():
     with pytest.raises(TypeError, match="step"):
         checks.check_outlier_step("about 1.4")
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: measure.article_quantize_symmetric([1, 2, 3]), TypeError, "weights"),
+        (lambda: measure.article_quantize_symmetric(np.ones(4, np.float32), bits=12), ValueError, "bits=12"),
+        (lambda: measure.article_outlier_demo(seeds=[]), ValueError, "seeds is empty"),
+        (lambda: measure.article_outlier_step(n=1), ValueError, "n=1"),
+        (lambda: measure.zero_group_codes(group_size=0), ValueError, "group_size=0"),
+        (lambda: measure.model_memory(-7e9), ValueError, "n_params"),
+        (lambda: measure.grouped_bits_per_weight(bits=4, group_size=48), ValueError, "group_size=48"),
+    ],
+)
+def test_measure_names_bad_input(call, error, words):
+    with pytest.raises(error, match=words):
+        call()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import as_float_array, check_bits
 from ..ggml import anatomy, dequantize, fields, format_info, quantize
 from ..lm.reports import LLAMA_2_7B_F16_PPL
 from ..memory import GB, GIB, weight_bytes
@@ -33,6 +34,7 @@ class Finding:
 
 def article_quantize_symmetric(weights, bits=8):
     """The article's symmetric quantizer: one scale max|w| / (2^(b-1) - 1), round, clip, int8 codes."""
+    weights, bits = as_float_array(weights, "weights"), check_bits(bits, 2, 8)
     max_val = np.max(np.abs(weights))
     scale = max_val / (2 ** (bits - 1) - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -44,6 +46,21 @@ def article_mse(weights, bits=4):
     """The article's `normal_mse`: mean squared error of its symmetric quantize-dequantize."""
     codes, scale = article_quantize_symmetric(weights, bits)
     return float(np.mean((weights - codes.astype(np.float32) * scale) ** 2))
+
+
+def _seeds(seeds):
+    """The seeds as a list, refusing an empty one."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty; pass e.g. range(200)")
+    return seeds
+
+
+def _count(value, name, minimum):
+    """An integer count of at least `minimum`, or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an integer of at least {minimum}")
+    return int(value)
 
 
 def model_memory(n_params=7e9):
@@ -59,7 +76,7 @@ def model_memory(n_params=7e9):
 def article_code_range(bits=4, seeds=range(20)):
     """Lowest and highest code the article's symmetric quantizer produces, over mixed-sign weights."""
     codes = np.concatenate(
-        [article_quantize_symmetric(np.random.default_rng(s).standard_t(3, 4096), bits)[0] for s in seeds]
+        [article_quantize_symmetric(np.random.default_rng(s).standard_t(3, 4096), bits)[0] for s in _seeds(seeds)]
     )
     low, high = int(codes.min()), int(codes.max())
     text = f"{bits}-bit codes used: {low}..{high} ({high - low + 1} levels); its clip allows {-(2 ** (bits - 1))}"
@@ -68,7 +85,7 @@ def article_code_range(bits=4, seeds=range(20)):
 
 def article_outlier_step(n=4096, std=0.1, outlier=10.0, bits=4, seed=0):
     """The article's example: weights in about ±0.5 plus ±`outlier`; its code's step, and where the weights go."""
-    w = np.random.default_rng(seed).normal(0.0, std, n).astype(np.float32)
+    w = np.random.default_rng(seed).normal(0.0, std, _count(n, "n", 3)).astype(np.float32)
     w[:2] = outlier, -outlier
     codes, scale = article_quantize_symmetric(w, bits)
     small = np.abs(w) <= 0.5
@@ -87,8 +104,8 @@ def article_outlier_step(n=4096, std=0.1, outlier=10.0, bits=4, seed=0):
 
 def article_outlier_demo(n=1024, std=0.1, outlier=10.0, bits=4, seeds=range(200)):
     """The article's demo (`np.random.randn(1024) * 0.1`, then w[0] = 10) run with its own code over seeds."""
-    clean, with_outlier = [], []
-    for seed in seeds:
+    clean, with_outlier, n = [], [], _count(n, "n", 2)
+    for seed in _seeds(seeds):
         w = (np.random.default_rng(seed).standard_normal(n) * std).astype(np.float32)
         clean.append(article_mse(w, bits))
         w[0] = outlier
@@ -128,7 +145,7 @@ def grouped_bits_per_weight(bits=4, group_size=32, n=4096):
 
 def zero_group_codes(group_size=32, bits=4):
     """The article's grouped scale on a group of zeros (padding, pruned weights), beside llama.cpp's Q4_0."""
-    w = np.zeros(group_size, dtype=np.float32)
+    w = np.zeros(_count(group_size, "group_size", 1), dtype=np.float32)
     codes, scale = article_quantize_symmetric(w, bits)
     q4_0 = dequantize(quantize(w, "Q4_0"), "Q4_0")
     values = {"scale": float(scale), "codes_finite": bool(np.all(np.isfinite(codes))), "q4_0": q4_0}
