@@ -3,7 +3,7 @@
 The names a notebook needs most are here; every public module is reachable as `quantlab.<name>`
 (loaded on first use, as scipy does): the core (uniform, floats, memory, metrics, data, outliers,
 tradeoff, codebook, codebook_tradeoff, progress), the domains (ggml, mixes, models, lm, calibration,
-activations, runtime), and the
+activations, runtime, claims), and the
 layers learners touch (plots, widgets, checks, figures).
 """
 
@@ -37,6 +37,7 @@ SUBMODULES = (
     "lm",
     "calibration",
     "activations",
+    "claims",
     "runtime",
     "plots",
     "widgets",

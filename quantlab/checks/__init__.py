@@ -7,6 +7,7 @@ from .activations import check_smoothing_scale
 from .base import NOT_ANSWERED, Verdict
 from .basics import check_bits_per_weight, check_fake_quantize, check_largest_fp16, check_memory, check_outlier_mse
 from .calibration import check_awq_alpha
+from .claims import check_outlier_step
 from .codebook import check_codebook_bits_per_weight, check_lloyd_step
 from .formats import check_iq2_xxs_bits
 from .gguf import check_dequantize_q4_k
