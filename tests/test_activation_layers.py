@@ -91,3 +91,12 @@ def test_published_table_rows_show_the_three_findings():
     assert rows["LLaMA2-7B", "W4A4 QuaRot"] < rows["LLaMA2-7B", "W4A4 SmoothQuant"]
     text = published.table_rows_text()
     assert "93080" in text and "Table 3" in text and text.count("[") == 4
+
+
+def test_without_minilm_the_keys_leave_it_out_and_its_layers_are_refused_by_name(monkeypatch):
+    monkeypatch.setattr(layers, "minilm_available", lambda: False)
+    keys = [k for _, k in layers.layer_keys()]
+    assert keys and not any(k.startswith("minilm.") for k in keys) and "char.1.ffn_up" in keys
+    with pytest.raises(ValueError, match="needs MiniLM, which is not installed"):
+        layers.check_key("minilm.1.ffn_up")
+    assert layers.check_key("planted.channel") == "planted.channel"

