@@ -194,3 +194,17 @@ def test_the_injected_subnormals_are_exact_float32_subnormals():
     tiny = float(np.finfo(np.float32).tiny)
     assert all(0 < abs(v) < tiny and float(np.float32(v)) == v for v in SUBNORMALS)
     assert {np.sign(v) for v in SUBNORMALS} == {-1.0, 1.0}
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=weights(32, 6, magnitude=float(np.finfo(np.float32).max)))
+def test_legacy_block_extremes_on_integer_bits_equal_the_readable_references(x):
+    """Max, min, max |x| and the first signed max |x| per block, from integer trees over the bits."""
+    from quantlab.ggml import legacy
+
+    blocks = x.reshape(-1, 32)
+    assert legacy._signed_absmax(blocks).tobytes() == legacy._signed_absmax_reference(blocks).tobytes()
+    high, low = legacy._max_and_min(blocks)
+    expected_high, expected_low = legacy._max_and_min_reference(blocks)
+    assert np.array_equal(high, expected_high) and np.array_equal(low, expected_low)
+    assert np.array_equal(legacy._absmax(blocks), np.abs(blocks).max(axis=1))

@@ -30,7 +30,8 @@ high nibble (Q8_0: 32 int8 codes).
 
 Speed: the blocks are processed a few thousand at a time, so that the work arrays stay in the
 CPU cache, and the per-block max/min use a pairwise tree over the flat array (np.max(axis=1) on
-rows of 32 pays a loop per row). Both are exact: max and min never round.
+rows of 32 pays a loop per row), on the float32 bits read as integers (see _top_and_bottom). Both
+are exact: max and min never round. Readable *_reference versions sit beside the fast ones.
 """
 
 import numpy as np
@@ -71,6 +72,42 @@ def _block_reduce(blocks, pairwise):
     return values
 
 
+# The extremes are found on the float32 bits read as integers: an integer tree is about twice as fast
+# as a float one (no NaN to propagate), and the two orders below give max, min and max |x| exactly.
+#   as int32:  every weight with sign bit 0 (+0.0 included) is above every negative one, in float order;
+#   as uint32: every negative weight is above every positive one, ordered by magnitude.
+# So the int32 max is the largest weight if there is one >= +0.0, the uint32 max the most negative
+# weight if there is a negative one, and the int32 min, on one-sign blocks, the other extreme.
+
+
+def _as_float(bits):
+    return bits.view(np.float32)
+
+
+def _top_and_bottom(blocks):
+    """int32 max and uint32 max of the bits: max(x) and min(x) of a block with both signs; on a
+    block of one sign, both are its weight of largest magnitude."""
+    bits = blocks.view(np.int32)
+    return _as_float(_block_reduce(bits, np.maximum)), _as_float(_block_reduce(bits.view(np.uint32), np.maximum))
+
+
+def _max_and_min(blocks):
+    """Per-block max(x) and min(x), exact (a zero extreme may have either sign: see the callers)."""
+    top, bottom = _top_and_bottom(blocks)
+    one_sign = np.flatnonzero(np.signbit(top) == np.signbit(bottom))
+    if len(one_sign):  # the other extreme: the one of smallest magnitude, the int32 min
+        nearest_zero = _as_float(_block_reduce(blocks[one_sign].view(np.int32), np.minimum))
+        negative = np.signbit(top[one_sign])
+        top[one_sign] = np.where(negative, nearest_zero, top[one_sign])
+        bottom[one_sign] = np.where(negative, bottom[one_sign], nearest_zero)
+    return top, bottom
+
+
+def _max_and_min_reference(blocks):
+    """Readable version of _max_and_min (tested equal)."""
+    return blocks.max(axis=1), blocks.min(axis=1)
+
+
 def _first_zero_where_zero(blocks, extreme):
     """Where a block's extreme is 0, take the first zero of the block, with its sign.
 
@@ -88,13 +125,25 @@ def _signed_absmax(blocks):
 
     C keeps `max` from the first v with |v| > amax (starting from amax = max = +0.0).
     """
-    top, bottom = _block_reduce(blocks, np.maximum), _block_reduce(blocks, np.minimum)
-    signed = np.where(-bottom > top, bottom, top)
-    tie = (-bottom == top) & (top != 0)  # +a and -a both present: whichever comes first wins
+    top, bottom = _top_and_bottom(blocks)  # max and min, or twice the answer on one-sign blocks
+    signed = np.where(np.abs(bottom) > np.abs(top), bottom, top)
+    tie = (bottom == -top) & (top != 0)  # +a and -a both present: whichever comes first wins
     if tie.any():
         rows = np.flatnonzero(tie)
         signed[rows] = blocks[rows, np.abs(blocks[rows]).argmax(axis=1)]
     return signed + np.float32(0)  # -0.0 + 0.0 = +0.0: an all-zero block keeps max = +0.0
+
+
+def _signed_absmax_reference(blocks):
+    """Readable version of _signed_absmax (tested equal): argmax finds the first largest |x|."""
+    first = np.abs(blocks).argmax(axis=1)
+    return np.take_along_axis(blocks, first[:, None], axis=1)[:, 0] + np.float32(0)
+
+
+def _absmax(blocks):
+    """Per-block max |x|: the sign bit cleared, then a uint32 tree."""
+    magnitudes = np.bitwise_and(blocks.view(np.uint32), np.uint32(0x7FFFFFFF))
+    return _as_float(_block_reduce(magnitudes, np.maximum))
 
 
 def _inverse(scale):
@@ -145,8 +194,7 @@ def _fp16(data, layout, field):
 
 
 def _quantize_q8_0_chunk(blocks, out, layout):
-    absmax = _block_reduce(np.abs(blocks), np.maximum)
-    scale = absmax / np.float32(127)
+    scale = _absmax(blocks) / np.float32(127)
     inverse, overflowed = _inverse(scale)
     scaled = _scale_rows(blocks, inverse)
     # roundf (ties away from zero) = trunc(v + copysign(0.49999997, v)) in float32, for |v| <= 128.5:
@@ -246,8 +294,8 @@ def dequantize_q5_0(data):
 
 def _affine_codes(blocks, top, capped):
     """m = min, d = (max - min)/top, codes = trunc((x - m)*id + 0.5), capped at top or not (Q5_1)."""
-    low = _first_zero_where_zero(blocks, _block_reduce(blocks, np.minimum))
-    high = _first_zero_where_zero(blocks, _block_reduce(blocks, np.maximum))
+    high, low = _max_and_min(blocks)
+    low, high = _first_zero_where_zero(blocks, low), _first_zero_where_zero(blocks, high)
     scale = (high - low) / np.float32(top)
     inverse, overflowed = _inverse(scale)
     codes = _truncated_codes(_scale_rows(blocks, inverse, low), 0.5, top if capped else None, overflowed)
