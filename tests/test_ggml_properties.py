@@ -208,3 +208,12 @@ def test_legacy_block_extremes_on_integer_bits_equal_the_readable_references(x):
     expected_high, expected_low = legacy._max_and_min_reference(blocks)
     assert np.array_equal(high, expected_high) and np.array_equal(low, expected_low)
     assert np.array_equal(legacy._absmax(blocks), np.abs(blocks).max(axis=1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 20))
+def test_fifth_bits_of_q5_codes_equal_the_readable_reference(seed, n):
+    from quantlab.ggml import legacy
+
+    codes = np.random.default_rng(seed).integers(0, 33, (n, 32), dtype=np.uint8)  # Q5_1 may reach 32
+    assert np.array_equal(legacy._fifth_bits(codes), legacy._fifth_bits_reference(codes))

@@ -36,7 +36,7 @@ are exact: max and min never round. Readable *_reference versions sit beside the
 
 import numpy as np
 
-from .fp16 import fp16_from_bytes, fp16_to_bytes, pack_bits, pack_halves, unpack_bits, unpack_halves
+from .fp16 import fp16_from_bytes, pack_bits, pack_halves, unpack_bits, unpack_halves
 
 BLOCK_SIZE = 32
 LAYOUTS = {  # byte slices of one block, in storage order
@@ -190,6 +190,49 @@ def _fp16(data, layout, field):
     return fp16_from_bytes(data[:, layout[field]])
 
 
+def _column(out, span, dtype):
+    """The bytes out[:, span] of every block as one value of `dtype` (as wide as the span): a 1-D
+    strided view, which numpy fills in one loop (a 2-D slice costs a loop per block)."""
+    return out[:, span].view(dtype)[:, 0]
+
+
+@np.errstate(over="ignore")  # beyond fp16's range -> inf, as GGML_FP32_TO_FP16 does
+def _store_fp16(out, layout, field, values):
+    """Write float32 values as fp16 (round to nearest even, as fp16_to_bytes) into a field."""
+    _column(out, layout[field], "<f2")[...] = values
+
+
+def _store_bytes(out, layout, field, data):
+    """Write uint8 (n, width) into a field of `width` bytes per block."""
+    width = data.shape[1]
+    _column(out, layout[field], f"V{width}")[...] = data.view(f"V{width}")[:, 0]
+
+
+_LOW_BIT_OF_EACH_BYTE = np.uint64(0x0101010101010101)
+_GATHER_LOW_BITS = np.uint64(0x0102040810204080)  # sum_k 2**(56 - 7k)
+
+
+def _fifth_bits(codes):
+    """qh of Q5_0/Q5_1: bit j of the little-endian word is bit 4 of code j, (n, 32) -> uint8 (n, 4).
+
+    Same bytes as pack_bits((codes >> 4) & 1) (the readable version, tested equal), 8 codes per
+    uint64 operation: mask bit 4 of every byte down to bit 0, then one multiplication by
+    sum_k 2**(56 - 7k) carries bit 0 of byte k to bit 56 + k (every other product lands below bit
+    56 or beyond bit 63, on distinct bits, so nothing carries), and the top byte is the 8 bits.
+    """
+    words = np.ascontiguousarray(codes, dtype=np.uint8).view(np.uint64)  # (n, 4)
+    bits = np.right_shift(words, np.uint64(4))
+    bits &= _LOW_BIT_OF_EACH_BYTE
+    bits *= _GATHER_LOW_BITS
+    bits >>= np.uint64(56)
+    return bits.astype(np.uint8)
+
+
+def _fifth_bits_reference(codes):
+    """Readable version of _fifth_bits (tested equal)."""
+    return pack_bits((codes >> np.uint8(4)) & np.uint8(1))
+
+
 # ---------------------------------------------------------------- Q8_0
 
 
@@ -203,8 +246,8 @@ def _quantize_q8_0_chunk(blocks, out, layout):
     scaled += np.copysign(_HALF_BELOW, scaled)
     codes = scaled.astype(np.int8).reshape(-1, BLOCK_SIZE)
     codes[overflowed] = 0
-    out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["qs"]] = codes.view(np.uint8)
+    _store_fp16(out, layout, "d", scale)
+    _store_bytes(out, layout, "qs", codes.view(np.uint8))
 
 
 def quantize_q8_0(blocks):
@@ -239,8 +282,8 @@ def _symmetric_codes(blocks, levels_below_zero):
 
 def _quantize_q4_0_chunk(blocks, out, layout):
     scale, codes = _symmetric_codes(blocks, 8)
-    out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["qs"]] = pack_halves(codes)
+    _store_fp16(out, layout, "d", scale)
+    _store_bytes(out, layout, "qs", pack_halves(codes))
 
 
 def quantize_q4_0(blocks):
@@ -262,9 +305,9 @@ def dequantize_q4_0(data):
 
 def _quantize_q5_0_chunk(blocks, out, layout):
     scale, codes = _symmetric_codes(blocks, 16)
-    out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["qh"]] = pack_bits(codes >> np.uint8(4))
-    out[:, layout["qs"]] = pack_halves(codes & np.uint8(15))
+    _store_fp16(out, layout, "d", scale)
+    _store_bytes(out, layout, "qh", _fifth_bits(codes))
+    _store_bytes(out, layout, "qs", pack_halves(codes & np.uint8(15)))
 
 
 def quantize_q5_0(blocks):
@@ -304,9 +347,9 @@ def _affine_codes(blocks, top, capped):
 
 def _quantize_q4_1_chunk(blocks, out, layout):
     scale, low, codes = _affine_codes(blocks, 15, capped=True)
-    out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["m"]] = fp16_to_bytes(low)
-    out[:, layout["qs"]] = pack_halves(codes)
+    _store_fp16(out, layout, "d", scale)
+    _store_fp16(out, layout, "m", low)
+    _store_bytes(out, layout, "qs", pack_halves(codes))
 
 
 def quantize_q4_1(blocks):
@@ -328,10 +371,10 @@ def dequantize_q4_1(data):
 
 def _quantize_q5_1_chunk(blocks, out, layout):
     scale, low, codes = _affine_codes(blocks, 31, capped=False)  # C stores (uint8)(...) bit by bit
-    out[:, layout["d"]] = fp16_to_bytes(scale)
-    out[:, layout["m"]] = fp16_to_bytes(low)
-    out[:, layout["qh"]] = pack_bits((codes >> np.uint8(4)) & np.uint8(1))
-    out[:, layout["qs"]] = pack_halves(codes & np.uint8(15))
+    _store_fp16(out, layout, "d", scale)
+    _store_fp16(out, layout, "m", low)
+    _store_bytes(out, layout, "qh", _fifth_bits(codes))  # bit 4 only: a code of 32 gives 0, as in C
+    _store_bytes(out, layout, "qs", pack_halves(codes & np.uint8(15)))
 
 
 def quantize_q5_1(blocks):
