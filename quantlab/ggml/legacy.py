@@ -47,7 +47,7 @@ LAYOUTS = {  # byte slices of one block, in storage order
     "q5_1": {"d": slice(0, 2), "m": slice(2, 4), "qh": slice(4, 8), "qs": slice(8, 24)},
 }
 BYTES_PER_BLOCK = {name: layout["qs"].stop for name, layout in LAYOUTS.items()}
-_CHUNK = 8192  # blocks per pass: 1 MB of float32, so the intermediate arrays stay in cache
+_CHUNK = 16384  # blocks per pass: 2 MB of float32, so the intermediate arrays stay in cache (measured)
 _HALF_BELOW = np.nextafter(np.float32(0.5), np.float32(0))  # 0.49999997
 
 
