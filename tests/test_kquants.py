@@ -19,7 +19,8 @@ import gguf.quants as gguf_quants  # noqa: E402
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType  # noqa: E402
 
 from quantlab.ggml import kquants  # noqa: E402
-from quantlab.ggml.kquants_search import nearest_int, sum_in_order  # noqa: E402
+from quantlab.ggml.fp16 import sum_in_order  # noqa: E402
+from quantlab.ggml.kquants_search import nearest_int  # noqa: E402
 
 TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 

@@ -20,7 +20,7 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 
 import numpy as np
 
-from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, unpack_fields
+from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, sum_in_order, unpack_fields
 from .kquants_search import (
     Workspace,
     largest_magnitude,
@@ -31,7 +31,6 @@ from .kquants_search import (
     search_signed_scale,
     search_signed_scale_3bit,
     signed_grid_codes,
-    sum_in_order,
 )
 
 BLOCK_SIZE = 256
