@@ -4,9 +4,10 @@
 
 For each shape, 1M weights as one flat row (1, 2^20) and a (256, 4096) matrix, prints millions of
 weights per second (Mw/s; x4 for MB/s of float32 input) for quantize and dequantize, best of
-`repeat` after a warm-up, all libraries measured side by side in one run, and the ratios
-quantlab / gguf-py and quantlab / libgguf (>= 1 means quantlab is as fast). Targets (issues 3 and
-13, one thread): legacy quantize >= 2x gguf-py, dequantize >= gguf-py, K-quant quantize >= libgguf.
+`repeat` after a warm-up (CPU time; --clock wall for elapsed time), all libraries measured side by
+side in one run, call by call, and the ratios quantlab / gguf-py and quantlab / libgguf (>= 1
+means quantlab is as fast). Targets (issues 3 and 13, one thread): legacy quantize >= 2x gguf-py,
+dequantize >= gguf-py, K-quant quantize >= libgguf.
 gguf-py quantizes only the legacy types; "-" marks what a library cannot do.
 """
 
@@ -35,10 +36,16 @@ SHAPES = {"1M flat": (1, 1 << 20), "(256, 4096)": (256, 4096)}
 TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
 
-def best_times(functions, repeat):
-    """{key: shortest wall time in seconds} of `repeat` calls of each function, or None if it
-    raises NotImplementedError. After one warm-up call each, the calls are interleaved (round r
-    times every function once), so a burst of load on the shared machine hits all alike."""
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def best_times(functions, repeat, clock="cpu"):
+    """{key: shortest time in seconds} of `repeat` calls of each function, or None if it raises
+    NotImplementedError. After one warm-up call each, the calls are interleaved (round r times every
+    function once), so a burst of load on the shared machine hits all alike. clock "cpu" counts
+    this process's CPU time (every library runs on one thread here), not the time it waits for a
+    core on a loaded machine; "wall" is the elapsed time."""
+    timer = CLOCKS[clock]
     available = {}
     for key, function in functions.items():
         try:
@@ -49,13 +56,13 @@ def best_times(functions, repeat):
     times = {key: [] for key in available}
     for _ in range(repeat):
         for key, function in available.items():
-            start = time.perf_counter()
+            start = timer()
             function()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(timer() - start)
     return {key: min(times[key]) if key in times else None for key in functions}
 
 
-def measure(type_name, x, repeat):
+def measure(type_name, x, repeat, clock="cpu"):
     """Quantize and dequantize rates for the three libraries, in Mw/s (None = not available)."""
     qtype = GGMLQuantizationType[type_name] if gguf else None
     ours_bytes = ggml.quantize(x, type_name)
@@ -72,7 +79,7 @@ def measure(type_name, x, repeat):
         functions["quantize", "libgguf"] = lambda: libgguf.quantize_rows(x, qtype)
         functions["dequantize", "libgguf"] = lambda: libgguf.dequantize_rows(reference, qtype)
     rates = {"quantize": {}, "dequantize": {}}
-    for (op, library), seconds in best_times(functions, repeat).items():
+    for (op, library), seconds in best_times(functions, repeat, clock).items():
         rates[op][library] = x.size / seconds / 1e6 if seconds else None
     return rates
 
@@ -89,11 +96,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="timed calls per measurement (best is kept)")
     parser.add_argument("--types", default=",".join(TYPES), help="comma-separated GGML types")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu", help="CPU time of this process, or wall time")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     print(
-        f"best of {args.repeat}; threads: libgguf {os.environ['LIBGGUF_NUM_THREADS']}, "
+        f"best of {args.repeat} ({args.clock} time); threads: libgguf {os.environ['LIBGGUF_NUM_THREADS']}, "
         f"OpenBLAS {os.environ['OPENBLAS_NUM_THREADS']}; Mw/s = million weights per second"
     )
     for label, shape in SHAPES.items():
@@ -109,7 +117,7 @@ def main():
         )
         for type_name in [t.strip().upper() for t in args.types.split(",")]:
             try:
-                rates = measure(type_name, x, args.repeat)
+                rates = measure(type_name, x, args.repeat, args.clock)
             except NotImplementedError as error:
                 print(f"{type_name:8}| skipped: {error}")
                 continue
