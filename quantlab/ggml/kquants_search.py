@@ -332,7 +332,7 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=4096):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Two stages, for speed. The grid fit and the first round of improvements (see _Sweeps) run on
