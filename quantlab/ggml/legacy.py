@@ -78,6 +78,8 @@ def _block_reduce(blocks, pairwise):
 #   as uint32: every negative weight is above every positive one, ordered by magnitude.
 # So the int32 max is the largest weight if there is one >= +0.0, the uint32 max the most negative
 # weight if there is a negative one, and the int32 min, on one-sign blocks, the other extreme.
+# (For finite weights, which is what quantlab.ggml.quantize lets through: NaN has no place in
+# either order.)
 
 
 def _as_float(bits):
