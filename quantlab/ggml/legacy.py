@@ -163,9 +163,12 @@ def _inverse(scale):
 
 def _scale_rows(blocks, inverse, low=None):
     """(x - low) * id for every weight, float32, flat: id repeated over each block of 32."""
-    if low is not None:
-        blocks = blocks - np.repeat(low, BLOCK_SIZE).reshape(blocks.shape)
-    return blocks.reshape(-1) * np.repeat(inverse, BLOCK_SIZE)
+    scaled = np.repeat(inverse, BLOCK_SIZE)
+    if low is None:
+        return np.multiply(blocks.reshape(-1), scaled, out=scaled)  # in place: no second array
+    shifted = np.repeat(low, BLOCK_SIZE)
+    np.subtract(blocks.reshape(-1), shifted, out=shifted)
+    return np.multiply(shifted, scaled, out=scaled)
 
 
 def _truncated_codes(scaled, offset, top, overflowed):
@@ -179,7 +182,8 @@ def _truncated_codes(scaled, offset, top, overflowed):
     codes = scaled.astype(np.uint8).reshape(-1, BLOCK_SIZE)  # all in [0, top + 2): truncation
     if top is not None:
         codes -= codes >> np.uint8(int(top).bit_length())
-    codes[overflowed] = 0
+    if overflowed.any():
+        codes[overflowed] = 0
     return codes
 
 
@@ -247,7 +251,8 @@ def _quantize_q8_0_chunk(blocks, out, layout):
     # 0.49999997 + 0.5 would round up to 1.0 in float32.
     scaled += np.copysign(_HALF_BELOW, scaled)
     codes = scaled.astype(np.int8).reshape(-1, BLOCK_SIZE)
-    codes[overflowed] = 0
+    if overflowed.any():
+        codes[overflowed] = 0
     _store_fp16(out, layout, "d", scale)
     _store_bytes(out, layout, "qs", codes.view(np.uint8))
 
