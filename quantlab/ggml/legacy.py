@@ -249,7 +249,10 @@ def _quantize_q8_0_chunk(blocks, out, layout):
     # roundf (ties away from zero) = trunc(v + copysign(0.49999997, v)) in float32, for |v| <= 128.5:
     # checked against float64 trunc(v + 0.5) on every float32 from 0 to 128.5. With 0.5 itself,
     # 0.49999997 + 0.5 would round up to 1.0 in float32.
-    scaled += np.copysign(_HALF_BELOW, scaled)
+    # copysign on the bits: sign of v | bits of 0.49999997 (np.copysign is several times slower).
+    half = np.bitwise_and(scaled.view(np.uint32), np.uint32(0x80000000))
+    half |= _HALF_BELOW.view(np.uint32)
+    scaled += half.view(np.float32)
     codes = scaled.astype(np.int8).reshape(-1, BLOCK_SIZE)
     if overflowed.any():
         codes[overflowed] = 0
