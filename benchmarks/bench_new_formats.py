@@ -1,10 +1,11 @@
 """Single-thread speed of the newer GGML types (issue 13): quantlab vs libgguf, as time ratios.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_new_formats.py [--repeat 5] [--types MXFP4,IQ2_XXS]
+    OMP_NUM_THREADS=1 python benchmarks/bench_new_formats.py [--repeat 9] [--types MXFP4,IQ2_XXS]
 
 For each type, quantize and dequantize on 1M weights (one row of 2^20) and on a (256, 4096)
-matrix, best of `repeat` after a warm-up; prints milliseconds and the ratio libgguf time /
-quantlab time (>= 1 means quantlab is as fast). Issue 13's targets for quantize: MXFP4, NVFP4,
+matrix, best of `repeat` after a warm-up, the two libraries interleaved call by call, in CPU time
+(--clock wall for elapsed time); prints milliseconds and the ratio libgguf time / quantlab time
+(>= 1 means quantlab is as fast). Issue 13's targets for quantize: MXFP4, NVFP4,
 TQ1_0, TQ2_0, BF16, IQ4_XS >= 1.0; IQ1/IQ2/IQ3 >= 0.5. A random positive imatrix is passed to
 both where llama.cpp requires one (IQ2_XXS, IQ2_XS, IQ1_S). libgguf has no BF16 dequantizer.
 """
@@ -39,48 +40,57 @@ TYPES = {
 REQUIRED = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
 
 
-def best_time(function, repeat):
-    """Shortest wall time of `repeat` calls after one warm-up call, in milliseconds."""
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def best_times(functions, repeat, clock="cpu"):
+    """{key: shortest time in ms} of `repeat` calls of each function, after one warm-up call each;
+    the calls are interleaved (round r times every function once), so a burst of load on a shared
+    machine hits all alike. clock "cpu" counts this process's CPU time (every library runs on one
+    thread here), not the time it waits for a core; "wall" is the elapsed time."""
+    timer = CLOCKS[clock]
+    for function in functions.values():
         function()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
+    times = {key: [] for key in functions}
+    for _ in range(repeat):
+        for key, function in functions.items():
+            start = timer()
+            function()
+            times[key].append(timer() - start)
+    return {key: 1e3 * min(values) for key, values in times.items()}
 
 
-def measure(type_name, x, repeat):
+def measure(type_name, x, repeat, clock="cpu"):
+    """{op: (libgguf ms, quantlab ms)} for quantize and (except BF16) dequantize."""
     quantize, dequantize = TYPES[type_name]
     qtype = libgguf.GGMLQuantizationType[type_name]
     imatrix = (np.random.default_rng(1).random(x.shape[1]) + 0.1).astype(np.float32) if type_name in REQUIRED else None
     data = quantize(x, imatrix=imatrix)
-    row = {
-        "quantize": (
-            best_time(lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix), repeat),
-            best_time(lambda: quantize(x, imatrix=imatrix), repeat),
-        )
+    functions = {
+        ("quantize", "libgguf"): lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix),
+        ("quantize", "quantlab"): lambda: quantize(x, imatrix=imatrix),
     }
     if type_name != "BF16":
-        row["dequantize"] = (
-            best_time(lambda: libgguf.dequantize_rows(data, qtype, x.shape[1]), repeat),
-            best_time(lambda: dequantize(data), repeat),
-        )
-    return row
+        functions["dequantize", "libgguf"] = lambda: libgguf.dequantize_rows(data, qtype, x.shape[1])
+        functions["dequantize", "quantlab"] = lambda: dequantize(data)
+    times = best_times(functions, repeat, clock)
+    return {op: (times[op, "libgguf"], times[op, "quantlab"]) for op in dict.fromkeys(op for op, _ in functions)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--types", default=",".join(TYPES))
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu", help="CPU time of this process, or wall time")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     shapes = {"1M flat": (1, 1 << 20), "(256, 4096)": (256, 4096)}
+    print(f"best of {args.repeat}, {args.clock} time")
     print(f"{'type':8} {'shape':12} {'op':10} {'libgguf ms':>10} {'quantlab ms':>11} {'ratio':>6}")
     for type_name in args.types.split(","):
         for label, shape in shapes.items():
             x = (rng.standard_normal(shape) * 0.02).astype(np.float32)
-            for op, (theirs, ours) in measure(type_name, x, args.repeat).items():
+            for op, (theirs, ours) in measure(type_name, x, args.repeat, args.clock).items():
                 print(f"{type_name:8} {label:12} {op:10} {theirs:10.1f} {ours:11.1f} {theirs / ours:6.2f}", flush=True)
 
 

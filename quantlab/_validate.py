@@ -23,8 +23,8 @@ def as_float_array(w, name="w"):
         array = array.astype(np.float32)
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one weight")
-    finite = np.isfinite(array)
-    if not finite.all():
+    if not _all_finite(array):
+        finite = np.isfinite(array)
         index = np.unravel_index(np.argmin(finite), array.shape)
         where = int(index[0]) if array.ndim == 1 else tuple(int(i) for i in index)
         raise ValueError(
@@ -33,6 +33,21 @@ def as_float_array(w, name="w"):
             f"replace them, e.g. np.nan_to_num({name})"
         )
     return array
+
+
+def _all_finite(array):
+    """Whether every value of a float array is finite, usually in one read of the array.
+
+    The dot product of the values with themselves is finite exactly when they all are (NaN and
+    inf propagate), unless the sum of squares overflows; only then, or for an array that is not
+    contiguous, the elementwise test runs (it also writes a mask, so it costs about 1.5x more).
+    """
+    if array.flags.c_contiguous or array.flags.f_contiguous:
+        flat = array.ravel(order="K")  # a view
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+    return bool(np.isfinite(array).all())
 
 
 def check_bits(bits, low=1, high=8):

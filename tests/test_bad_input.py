@@ -62,3 +62,16 @@ def test_float16_and_float64_inputs_are_accepted():
     for dtype in (np.float16, np.float64):
         w_hat = ql.fake_quantize(W.astype(dtype), 4)
         assert np.all(np.isfinite(w_hat))
+
+
+def test_finite_check_sees_every_layout_and_survives_an_overflowing_sum_of_squares():
+    from quantlab._validate import as_float_array
+
+    huge = np.full((4, 6), 3e38, dtype=np.float32)  # finite, but the sum of squares is inf
+    assert as_float_array(huge) is huge
+    for bad in (np.nan, np.inf, -np.inf):
+        for layout in (lambda a: a, lambda a: a.T, lambda a: a[:, ::2], lambda a: np.asfortranarray(a)):
+            x = np.ones((4, 6), dtype=np.float32)
+            x[2, 4] = bad
+            with pytest.raises(ValueError, match="finite weights"):
+                as_float_array(layout(x))

@@ -394,3 +394,16 @@ def test_ggml_quantize_routes_the_imatrix_to_the_newer_types(type_name):
     if libgguf.quantize_requires_imatrix(GGMLQuantizationType[type_name]):
         with pytest.raises(ValueError, match="needs an importance matrix"):
             ggml.quantize(x, type_name)
+
+
+def test_bf16_fast_rounding_equals_the_readable_reference():
+    """Every kind of float32: random bit patterns (NaN and inf included), exact ties, sizes 1 and 2."""
+    rng = np.random.default_rng(11)
+    patterns = rng.integers(0, 2**32, 100_001, dtype=np.uint64).astype(np.uint32)
+    ties = (rng.integers(0, 2**16, 2_000, dtype=np.uint64).astype(np.uint32) << np.uint32(16)) | np.uint32(0x8000)
+    edges = np.array([0x7F7F7FFF, 0x7F7F8000, 0xFF7F8000, 0x7F800000, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 1], np.uint32)
+    for bits in (patterns, ties, edges, patterns[:1], patterns[:2]):
+        values = bits.view(np.float32)
+        for shape in (values.shape, (1, -1), (-1, 1)):
+            shaped = values.reshape(shape)
+            assert np.array_equal(bf16.bf16_bits(shaped), bf16._bf16_bits_reference(shaped))

@@ -194,3 +194,26 @@ def test_the_injected_subnormals_are_exact_float32_subnormals():
     tiny = float(np.finfo(np.float32).tiny)
     assert all(0 < abs(v) < tiny and float(np.float32(v)) == v for v in SUBNORMALS)
     assert {np.sign(v) for v in SUBNORMALS} == {-1.0, 1.0}
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=weights(32, 6, magnitude=float(np.finfo(np.float32).max)))
+def test_legacy_block_extremes_on_integer_bits_equal_the_readable_references(x):
+    """Max, min, max |x| and the first signed max |x| per block, from integer trees over the bits."""
+    from quantlab.ggml import legacy
+
+    blocks = x.reshape(-1, 32)
+    assert legacy._signed_absmax(blocks).tobytes() == legacy._signed_absmax_reference(blocks).tobytes()
+    high, low = legacy._max_and_min(blocks)
+    expected_high, expected_low = legacy._max_and_min_reference(blocks)
+    assert np.array_equal(high, expected_high) and np.array_equal(low, expected_low)
+    assert np.array_equal(legacy._absmax(blocks), np.abs(blocks).max(axis=1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 20))
+def test_fifth_bits_of_q5_codes_equal_the_readable_reference(seed, n):
+    from quantlab.ggml import legacy
+
+    codes = np.random.default_rng(seed).integers(0, 33, (n, 32), dtype=np.uint8)  # Q5_1 may reach 32
+    assert np.array_equal(legacy._fifth_bits(codes), legacy._fifth_bits_reference(codes))

@@ -19,7 +19,8 @@ import gguf.quants as gguf_quants  # noqa: E402
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType  # noqa: E402
 
 from quantlab.ggml import kquants  # noqa: E402
-from quantlab.ggml.kquants_search import nearest_int, sum_in_order  # noqa: E402
+from quantlab.ggml.fp16 import sum_in_order  # noqa: E402
+from quantlab.ggml.kquants_search import nearest_int  # noqa: E402
 
 TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
@@ -396,3 +397,13 @@ def test_sum_in_order_writes_into_out():
         out = np.empty(5, dtype=np.float32)
         assert sum_in_order(terms, start_at_zero=start_at_zero, out=out) is out
         assert np.array_equal(out, sum_in_order(terms, start_at_zero=start_at_zero))
+
+
+def test_q6_k_fast_code_unpacking_equals_the_readable_reference():
+    rng = np.random.default_rng(3)
+    cases = [rng.integers(0, 256, (n, 210), dtype=np.uint8) for n in (1, 2, 37)]
+    cases += [np.zeros((3, 210), np.uint8), np.full((3, 210), 255, np.uint8)]
+    for data in cases:
+        fast = kquants._unpack_q6_k_codes(data[:, :128], data[:, 128:192])
+        assert fast.dtype == np.uint8 and fast.shape == (len(data), 256)
+        assert np.array_equal(fast, kquants._unpack_q6_k_codes_reference(data[:, :128], data[:, 128:192]))

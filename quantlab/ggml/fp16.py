@@ -124,14 +124,33 @@ def unpack_bits(packed):
     return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, bitorder="little")
 
 
-def sum_in_order(values, axis=-1):
-    """Sum float32 values one by one along `axis`, starting from +0.0, as a C loop `s += v[j]` does.
+def sum_in_order(terms, axis=0, start_at_zero=True, out=None):
+    """Sum float32 terms over `axis` one at a time, in index order, as C's loop `s += t[i]` does.
 
     np.sum adds pairwise, which rounds differently; llama.cpp's scale searches compare such sums,
     so matching its bytes on close calls needs the same order. Vectorized over the other axes.
+    numpy adds directly, without pairwise summation, when the summed axis is not the fast axis in
+    memory (np.sum, Notes): true for a C-contiguous array summed over any axis but the last, when
+    the last has length >= 2. Then it is one C-level loop, starting from np.add's identity 0.0
+    (ufunc.reduce, `initial`) as C's `s = 0` does; otherwise we add the slices ourselves.
+    axis: 0 by default (the K-quant searches keep element i of every sub-block in row i); the
+    row-wise callers pass axis=1 or -1.
+    start_at_zero: C's `s = 0` (True) or `s = t[0]` (False). They differ only when every term is
+    -0.0 (0 + -0.0 is +0.0); adding a final +0.0 to a sum started at t[0] gives the former.
+    out: an array to write the sums into (optional).
     """
-    values = np.moveaxis(np.asarray(values, dtype=np.float32), axis, 0)
-    total = np.zeros(values.shape[1:], dtype=np.float32)
-    for term in values:
+    terms = np.asarray(terms, dtype=np.float32)
+    axis = axis % terms.ndim
+    if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 and terms.flags.c_contiguous:
+        return np.add.reduce(terms, axis=axis, out=out)
+    terms = np.moveaxis(terms, axis, 0)
+    if out is None:
+        total = terms[0].copy()
+    else:
+        total = out
+        total[...] = terms[0]
+    for term in terms[1:]:
         total += term
+    if start_at_zero:
+        total += np.float32(0)
     return total

@@ -20,7 +20,7 @@ llama-quantize runs when no importance matrix is given). Rounding rules that dec
 
 import numpy as np
 
-from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, unpack_fields
+from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, sum_in_order, unpack_fields
 from .kquants_search import (
     Workspace,
     largest_magnitude,
@@ -31,7 +31,6 @@ from .kquants_search import (
     search_signed_scale,
     search_signed_scale_3bit,
     signed_grid_codes,
-    sum_in_order,
 )
 
 BLOCK_SIZE = 256
@@ -434,11 +433,44 @@ def _pack_q6_k_codes(codes):
     return low, high
 
 
-def _unpack_q6_k_codes(low, high):
+def _unpack_q6_k_codes_reference(low, high):
+    """Readable inverse of _pack_q6_k_codes, field by field; _unpack_q6_k_codes is the fast one."""
     n = len(low)
     nibbles = unpack_fields(low.reshape(n, 2, 2, 32), 4)  # (half, +32, +64, l)
     nibbles = nibbles.transpose(0, 1, 3, 2, 4).reshape(n, 256)
     return nibbles | (unpack_fields(high.reshape(n, 2, 32), 2).reshape(n, 256) << 4)
+
+
+_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)  # the low 4 bits of each of 8 bytes
+_BITS_4_5 = np.uint64(0x3030303030303030)  # bits 4 and 5 of each of 8 bytes
+
+
+def _unpack_q6_k_codes(low, high):
+    """Codes 0..63 (n, 256) from ql (n, 128) and qh (n, 64), 8 codes per uint64 operation.
+
+    Within each half of 128 weights, byte j of ql holds weight j in its low nibble and weight
+    j + 64 in its high nibble, so the low nibbles of 8 consecutive bytes are 8 consecutive codes;
+    byte l of qh holds the top 2 bits of weights l, l+32, l+64, l+96 at bits 0-1, 2-3, 4-5, 6-7.
+    A shift of a whole word moves every byte's bits alike; the masks drop what crossed a byte.
+    """
+    n = len(low)
+    ql = np.ascontiguousarray(low).view(np.uint64).reshape(n, 2, 8)  # (half, word)
+    qh = np.ascontiguousarray(high).view(np.uint64).reshape(n, 2, 4)
+    words = np.empty((n, 2, 2, 8), dtype=np.uint64)  # (half, +64, word)
+    np.bitwise_and(ql, _NIBBLES, out=words[:, :, 0])
+    np.right_shift(ql, np.uint64(4), out=words[:, :, 1])
+    words[:, :, 1] &= _NIBBLES
+    words = words.reshape(n, 2, 4, 4)  # (half, +32 k, word): weights 32k..32k+31 of the half
+    top = np.empty_like(qh)
+    for k in range(4):  # bits 2k, 2k+1 of each qh byte -> bits 4, 5 of weight 32k + l
+        shift = 4 - 2 * k
+        if shift >= 0:
+            np.left_shift(qh, np.uint64(shift), out=top)
+        else:
+            np.right_shift(qh, np.uint64(-shift), out=top)
+        top &= _BITS_4_5
+        words[:, :, k] |= top
+    return words.view(np.uint8).reshape(n, 256)
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
@@ -487,5 +519,7 @@ def dequantize_q6_k(data):
     """Q6_K bytes (n_blocks, 210) -> float32 (n_blocks, 256): (d * s_j) * (code - 32)."""
     f = fields_q6_k(data)
     step = f["d"][:, None] * f["scales"].astype(np.float32)
-    q = f["codes"].reshape(-1, 16, 16).astype(np.float32) - 32
-    return (step[..., None] * q).reshape(-1, 256)
+    q = (f["codes"] - np.uint8(32)).view(np.int8).astype(np.float32)  # exact: -32..31
+    q = q.reshape(-1, 16, 16)
+    q *= step[..., None]
+    return q.reshape(-1, 256)

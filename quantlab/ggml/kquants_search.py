@@ -28,6 +28,8 @@ sub-block is one contiguous row and an in-order sum is a reduction over axis 0.
 
 import numpy as np
 
+from .fp16 import sum_in_order
+
 _MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it leaves round(v) in the low mantissa bits
 GROUP_MAX_EPS = np.float32(1e-15)  # below this max |x|, a sub-block counts as all zero
 _EXACT_LIMIT = np.float32(4194303)  # |v| up to here: nearest_int(v) == rint(v)
@@ -67,32 +69,6 @@ def nearest_code(values, lowest, highest):
     """Round like nearest_int, clamp to [lowest, highest], and return the codes as float32."""
     codes = nearest_int(values).astype(np.float32)  # exact: |int| < 2**23
     return np.clip(codes, lowest, highest, out=codes)  # (np.clip on int32 is much slower)
-
-
-def sum_in_order(terms, axis=0, start_at_zero=True, out=None):
-    """Sum float32 terms over `axis` one at a time, in index order, as C's loop `s += t[i]` does.
-
-    numpy adds directly, without pairwise summation, when the summed axis is not the fast axis in
-    memory (np.sum, Notes): true for a C-contiguous array summed over any axis but the last, when
-    the last has length >= 2. Then it is one C-level loop, starting from np.add's identity 0.0
-    (ufunc.reduce, `initial`) as C's `s = 0` does; otherwise we add the slices ourselves.
-    start_at_zero: C's `s = 0` (True) or `s = t[0]` (False). They differ only when every term is
-    -0.0 (0 + -0.0 is +0.0); adding a final +0.0 to a sum started at t[0] gives the former.
-    out: an array to write the sums into (optional).
-    """
-    if start_at_zero and axis != terms.ndim - 1 and terms.shape[-1] >= 2 and terms.flags.c_contiguous:
-        return np.add.reduce(terms, axis=axis, out=out)
-    terms = np.moveaxis(terms, axis, 0)
-    if out is None:
-        total = terms[0].copy()
-    else:
-        total = out
-        total[...] = terms[0]
-    for term in terms[1:]:
-        total += term
-    if start_at_zero:
-        total += np.float32(0)
-    return total
 
 
 def _element_first(x, workspace, name):
@@ -356,7 +332,7 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=4096):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Two stages, for speed. The grid fit and the first round of improvements (see _Sweeps) run on

@@ -26,7 +26,7 @@ whole row (sigma2), so a row is the unit here, not a block.
 import numpy as np
 
 from . import iq4_nl
-from .fp16 import fp16_round, fp16_to_bytes, pack_bits, pack_halves
+from .fp16 import fp16_round, fp16_to_bytes, pack_bits, pack_halves, sum_in_order
 from .kquants import (
     _pack_2bit_codes,
     _pack_high_bits,
@@ -45,7 +45,6 @@ from .kquants_search import (
     search_scale_and_min,
     search_signed_scale,
     signed_grid_codes,
-    sum_in_order,
 )
 
 IGNORED = ("F32", "F16", "Q8_0")  # types whose quantizer does not read quant_weights
