@@ -78,3 +78,15 @@ def test_bad_views_are_refused(case):
         blocks.view("Q5_K", 0)
     with pytest.raises(ValueError, match="block=6 must be an integer from 0 to 5"):
         blocks.view("Q4_K", 6)
+
+
+def test_summary_counts_what_the_views_show(case):
+    _, importance, blocks = case
+    from quantlab.calibration.imatrix_blocks import summary_text
+
+    views = [blocks.view("Q3_K", b) for b in range(blocks.n_blocks)]
+    changed = np.mean([v.changed for v in views])
+    weighted_fell = np.mean([v.weighted_error[1] < v.weighted_error[0] for v in views])
+    line = summary_text(blocks).splitlines()[TYPES.index("Q3_K")]
+    assert line.startswith(f"Q3_K: codes changed {100 * changed:4.1f} %")
+    assert f"Σ v(w−q)² fell in {100 * weighted_fell:3.0f} % of the blocks" in line

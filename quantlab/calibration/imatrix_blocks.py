@@ -149,3 +149,25 @@ def block_text(view, imatrix_on, layer_errors=None):
         (p0, p1), (w0, w1) = layer_errors
         lines.append(f"whole layer, with/without: Σ(w−q)² {p1 / p0:.2f}x, Σ v(w−q)² {w1 / w0:.2f}x")
     return "\n".join(lines)
+
+
+def summary_text(blocks):
+    """Per type: how many codes the imatrix changed (and among the top tenth of columns by importance), in how
+    many blocks each error fell, and the whole layer's errors with the imatrix relative to without."""
+    v = np.tile(blocks.importance.reshape(-1, 256), (blocks.weight.shape[0], 1)).astype(np.float64)  # (n_blocks, 256)
+    top = v >= np.quantile(blocks.importance, 0.9)
+    weights = blocks.weight.reshape(-1, 256).astype(np.float64)
+    lines = []
+    for type_name in blocks.types:
+        plain_grid, weighted_grid = blocks.grids[type_name]
+        changed = plain_grid.codes.reshape(-1, 256) != weighted_grid.codes.reshape(-1, 256)
+        squares = [(weights - g.reconstruction.reshape(weights.shape)) ** 2 for g in (plain_grid, weighted_grid)]
+        plain_fell = np.mean(squares[1].sum(axis=1) < squares[0].sum(axis=1))
+        weighted_fell = np.mean((v * squares[1]).sum(axis=1) < (v * squares[0]).sum(axis=1))
+        (p0, p1), (w0, w1) = blocks.layer_errors(type_name)
+        lines.append(
+            f"{type_name}: codes changed {100 * changed.mean():4.1f} % (top tenth of columns by v: "
+            f"{100 * changed[top].mean():4.1f} %); Σ v(w−q)² fell in {100 * weighted_fell:3.0f} % of the blocks, "
+            f"Σ(w−q)² in {100 * plain_fell:3.0f} %; whole layer {w1 / w0:.2f}x and {p1 / p0:.2f}x"
+        )
+    return "\n".join(lines)
