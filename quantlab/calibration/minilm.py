@@ -84,11 +84,12 @@ def quantize_encoder(method, bits=4, group_size=128, inputs=None, weights=None):
     The seconds cover everything computed from the calibration inputs (Hessians, statistics, searches).
     """
     weights = load_minilm() if weights is None else weights
-    inputs = calibration_inputs() if inputs is None else inputs
     names = minilm.encoder_matrices(weights)
     type_name, _, extra = method.partition(" + ")
     if method not in METHODS and (type_name not in GGUF_TYPES or extra not in ("", "imatrix")):
         raise ValueError(f"method={method!r}; choose one of {METHODS} or {GGUF_TYPES} (optionally + ' + imatrix')")
+    if inputs is None and (method in METHODS[1:] or extra):  # RTN and the plain types look at no data
+        inputs = calibration_inputs()
     start = time.perf_counter()
     quantized = {}
     if method in METHODS:
@@ -107,10 +108,10 @@ def quantize_encoder(method, bits=4, group_size=128, inputs=None, weights=None):
         bpw = sum(uniform_bits_per_weight(weights[n], bits, group_size) * weights[n].size for n in names)
     else:
         plan = minilm.plan_minilm_types(type_name, weights)
-        importance = _Shared(imatrix.collect if extra else lambda x: None)
+        importance = _Shared(imatrix.collect)
         for name in names:
             w = weights[name]
-            data = quantize(w, plan[name], imatrix=importance(inputs[name]))
+            data = quantize(w, plan[name], imatrix=importance(inputs[name]) if extra else None)
             quantized[name] = np.asarray(dequantize(data, plan[name], w.shape), dtype=np.float32)
         bpw = minilm.bits_per_weight(plan, weights) * sum(weights[n].size for n in names)
     seconds = time.perf_counter() - start
