@@ -1,6 +1,8 @@
 """Time GPTQ on every linear layer of the character model, and imatrix-weighted GGUF quantization.
 
     python benchmarks/calibration.py [--windows 64] [--bits 4] [--group-size 32] [--act-order] [--mixes] [--methods]
+    python benchmarks/calibration.py --minilm      GPTQ on all 36 MiniLM matrices, timed (target <= 60 s on 2 cores)
+    OPENBLAS_NUM_THREADS=1 python benchmarks/calibration.py --write     notebook 09's table asset (~15 min)
 
 Calibration text: the model's TRAINING text (training/char_lm_data.load_split; the held-out plays
 are never used here), `--windows` random windows of one context length each (seeded). Each linear
@@ -16,6 +18,11 @@ held-out text for Q4_K_M, Q3_K_M and Q2_K with and without the importance matrix
 output head left in F32), each scored on the whole held-out text; then the flattery experiment:
 GPTQ INT3 and Q3_K_M + imatrix calibrated on training text, on the held-out text itself and on
 random characters (~10 min under load). Every layer is calibrated on the F32 model's inputs.
+--minilm: GPTQ (INT4, groups of 128) on every MiniLM encoder matrix from 256 lines of Twelfth Night,
+timed per matrix (Hessian + GPTQ; q, k and v share one input and one Hessian), and the total.
+--write: quantlab/assets/calibration_table.json (calibration.reports.write_table): the --methods and
+--mixes rows plus MiniLM's (RTN/GPTQ/GPTQ act-order/AWQ at INT4/INT3 g128, Q4_K/Q3_K/Q2_K +- imatrix),
+with the command and versions; notebook 09 renders it, tests/test_calibration_table.py recomputes rows.
 --imatrix-layers: each blk.* matrix's output error on held-out inputs, Q3_K and Q2_K, without and with
 the training-text imatrix (each layer alone; ~30 s).
 """
@@ -65,7 +72,15 @@ def main():
     parser.add_argument("--mixes", action="store_true")
     parser.add_argument("--methods", action="store_true")
     parser.add_argument("--imatrix-layers", action="store_true")
+    parser.add_argument("--minilm", action="store_true")
+    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    if args.minilm:
+        minilm_gptq(args.act_order)
+        return
+    if args.write:
+        write_asset()
+        return
     if args.imatrix_layers:
         imatrix_layers(args.windows)
         return
@@ -126,6 +141,56 @@ def main():
         print(f"{type_name:6} {plain:8.3f} {weighted:10.3f} {weighted / plain:6.2f}")
     if args.mixes:
         mixes_with_and_without(model, imatrix.for_char_lm(model, ids))
+
+
+def minilm_gptq(act_order):
+    """GPTQ INT4 g128 on every MiniLM encoder matrix: seconds per matrix and in total, and the row it gives."""
+    from quantlab.calibration import minilm as calibration_minilm
+    from quantlab.models import minilm
+    from quantlab.models.packaged import load_minilm
+
+    weights = load_minilm()
+    capture_seconds, inputs = seconds(calibration_minilm.calibration_inputs)
+    names = minilm.encoder_matrices(weights)
+    n_tokens = len(inputs[names[0]])
+    print(
+        f"MiniLM: {len(names)} encoder matrices; calibration: {calibration_minilm.CALIBRATION_LINES} lines of "
+        f"Twelfth Night, {n_tokens:,} tokens (capture {capture_seconds:.2f} s, not counted)"
+    )
+    print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}; act_order={act_order}")
+    print(f"{'tensor':48} {'shape':>12} {'H s':>6} {'GPTQ s':>7}")
+    hessians, total = {}, 0.0
+    for name in names:
+        x = inputs[name]
+        h_seconds = 0.0
+        if id(x) not in hessians:  # q, k and v read the same input: one Hessian
+            h_seconds, hessians[id(x)] = seconds(lambda: gptq.Hessian.from_inputs(x))
+        g_seconds, _ = seconds(
+            lambda: gptq.gptq(weights[name], hessians[id(x)], bits=4, group_size=128, act_order=act_order)
+        )
+        total += h_seconds + g_seconds
+        print(f"{name:48} {str(weights[name].shape):>12} {h_seconds:6.2f} {g_seconds:7.2f}", flush=True)
+    print(f"GPTQ on all {len(names)} MiniLM matrices (Hessians + GPTQ): {total:.2f} s   (target <= 60 s on 2 cores)")
+    method = "GPTQ act-order" if act_order else "GPTQ"
+    row = calibration_minilm.score(method, 4, 128, inputs, weights)
+    print(f"embedding cosine to FP32 on the 40 sentences: mean {row.mean_cosine:.5f}, min {row.min_cosine:.5f}")
+
+
+def write_asset():
+    """Measure notebook 09's whole table (character model and MiniLM) and write the JSON asset."""
+    from quantlab.calibration import reports
+
+    start = time.perf_counter()
+
+    def progress(i, n, what):
+        print(f"[{time.perf_counter() - start:7.1f} s] {i}/{n} {what}", flush=True)
+
+    reports.write_table(progress=progress)
+    table = reports.load_table()
+    print(reports.header_text(table))
+    print(reports.model_text(table.methods + table.flattery + table.mixes, table.reference_perplexity))
+    print(reports.minilm_text(table.minilm))
+    print(f"wrote {reports.TABLE_PATH}")
 
 
 def mixes_with_and_without(model, importance):

@@ -78,6 +78,9 @@ CASES = [
     ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "step", list(range(0, 256, 5))),
     ("09 GPTQExplorer", lambda: widgets.GPTQExplorer(step=40), "act_order", [True, False]),
     ("09 AWQExplorer", lambda: widgets.AWQExplorer(), "alpha", list(np.round(np.linspace(0, 1, 21), 2))),
+    ("09 ImatrixExplorer", lambda: widgets.ImatrixExplorer(), "block", list(range(0, 256, 5))),
+    ("09 ImatrixExplorer", lambda: widgets.ImatrixExplorer(), "type_name", ["Q4_K", "Q3_K", "Q2_K"]),
+    ("09 ImatrixExplorer", lambda: widgets.ImatrixExplorer(), "imatrix", [False, True]),
 ]
 
 

@@ -6,7 +6,7 @@ y = W x; calibration inputs are given as a layer sees them, one row per token, (
 in_features), so the papers' X (features x tokens) is inputs.T.
 """
 
-from . import awq, gptq, imatrix, lesson, objective
+from . import awq, gptq, imatrix, lesson, minilm, objective, reports
 from .objective import output_error
 
-__all__ = ["awq", "gptq", "imatrix", "lesson", "objective", "output_error"]
+__all__ = ["awq", "gptq", "imatrix", "lesson", "minilm", "objective", "output_error", "reports"]

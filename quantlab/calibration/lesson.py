@@ -325,3 +325,16 @@ def flattery_text(table):
         cells = [f"{table[m, text]:.3e} ({table[m, text] / table[m, 'training']:.2f}x)" for m in methods]
         lines.append(f"{text + ' text':<16}" + "".join(f"{c:>24}" for c in cells))
     return "\n".join(lines)
+
+
+_BLOCKS = {}
+
+
+def imatrix_blocks(layer=LAYER):
+    """ImatrixBlocks of `layer` with its training-text imatrix (the one notebook 09 plots), cached."""
+    from .imatrix_blocks import ImatrixBlocks
+
+    if layer not in _BLOCKS:
+        weight, inputs = layer_case(layer)
+        _BLOCKS[layer] = ImatrixBlocks(weight, imatrix.collect(inputs))
+    return _BLOCKS[layer]

@@ -138,3 +138,97 @@ def importance_figure(importance, layer):
         draw_importance(values, axes[1], title=f"sorted: largest / median = {values.max() / np.median(values):.0f}x")
         figure.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88, wspace=0.3)
     return figure
+
+
+# ---------------------------------------------------------------- one K-quant block, with and without the imatrix
+
+
+def draw_block_importance(importance, ax, title="imatrix of the block's columns"):
+    """The importance v_j of the block's 256 columns (log), and the columns whose code the imatrix changed.
+
+    importance: every value the panel may show (its limits); update(importance, changed) with (256,) arrays.
+    """
+    panel = Panel(ax)
+    edges = np.arange(257) - 0.5
+    panel.bars = ax.stairs(np.ones(256), edges, fill=True, color=WEIGHTS_COLOR, animated=True, label="v_j = mean x_j²")
+    (panel.changed,) = ax.plot(
+        [], [], "v", color=OKABE_ITO["vermillion"], markersize=3, animated=True, label="code changed by the imatrix"
+    )
+    values = np.asarray(importance, dtype=float)
+    ax.set_yscale("log")
+    ax.set_xlim(-0.5, 255.5)
+    ax.set_ylim(values[values > 0].min() / 1.5, values.max() * 3)
+    ax.set_xlabel("column j within the block")
+    ax.set_ylabel("v_j (log)")
+    ax.set_title(title)
+    ax.legend(loc="upper right", frameon=False, fontsize=7)
+
+    def update(block_importance, changed):
+        panel.bars.set_data(np.maximum(block_importance, values[values > 0].min()), edges)
+        where = np.flatnonzero(changed)
+        panel.changed.set_data(where, block_importance[where] * 1.6)
+
+    panel.update = update
+    return panel
+
+
+def draw_block_levels(top, ax, title="weights, grid levels, chosen values"):
+    """The block's weights, every level of each sub-block's grid (short lines), and the values chosen.
+
+    update(weights, quantized, levels, sub_block_size): (256,), (256,), (n_sub_blocks, n_codes).
+    """
+    from matplotlib.collections import LineCollection
+
+    panel = Panel(ax)
+    panel.levels = LineCollection([], colors=GRID_COLOR, linewidths=0.6, animated=True)
+    ax.add_collection(panel.levels)
+    (panel.weights,) = ax.plot([], [], "o", color=OKABE_ITO["black"], markersize=1.8, animated=True, label="w_j")
+    (panel.chosen,) = ax.plot(
+        [], [], "_", color=OKABE_ITO["blue"], markersize=4, markeredgewidth=1.2, animated=True, label="q_j chosen"
+    )
+    limit = nice_ceiling(top)
+    ax.set_xlim(-0.5, 255.5)
+    ax.set_ylim(-limit, limit)
+    ax.set_xlabel("column j within the block")
+    ax.set_ylabel("weight")
+    ax.set_title(title)
+    ax.legend(loc="upper right", frameon=False, fontsize=7)
+    columns = np.arange(256)
+
+    def update(weights, quantized, levels, sub_block_size):
+        n_sub, n_codes = levels.shape
+        starts = np.repeat(np.arange(n_sub) * sub_block_size - 0.5, n_codes)
+        heights = np.clip(levels.reshape(-1), -limit, limit)  # levels off the axes sit on its edge
+        segments = np.stack([np.stack([starts, heights], 1), np.stack([starts + sub_block_size, heights], 1)], 1)
+        panel.levels.set_segments(segments)
+        panel.weights.set_data(columns, weights)
+        panel.chosen.set_data(columns, quantized)
+
+    panel.update = update
+    return panel
+
+
+def draw_block_errors(top, ax, title="per-weight |error|"):
+    """|w_j - q_j| (plain) and sqrt(v_j / mean v)·|w_j - q_j| (imatrix-weighted, same units), per column."""
+    panel = Panel(ax)
+    edges = np.arange(257) - 0.5
+    panel.plain = ax.stairs(
+        np.zeros(256), edges, color=OKABE_ITO["orange"], linewidth=1.0, animated=True, label="|w − q|"
+    )
+    panel.weighted = ax.stairs(
+        np.zeros(256), edges, color=OKABE_ITO["blue"], linewidth=1.0, animated=True, label="√(v_j / mean v)·|w − q|"
+    )
+    ax.set_xlim(-0.5, 255.5)
+    ax.set_ylim(0, nice_ceiling(top))
+    ax.set_xlabel("column j within the block")
+    ax.set_ylabel("|error|")
+    ax.set_title(title)
+    ax.legend(loc="upper right", frameon=False, fontsize=7)
+
+    def update(errors, importance):
+        magnitude = np.abs(errors)
+        panel.plain.set_data(magnitude, edges)
+        panel.weighted.set_data(magnitude * np.sqrt(importance / np.mean(importance)), edges)
+
+    panel.update = update
+    return panel

@@ -5,7 +5,7 @@ Every explorer is reachable as quantlab.widgets.<Name>, which is also how its `c
 
 from .activations import OutlierThresholdExplorer, RotationExplorer, SmoothQuantExplorer
 from .base import Explorer
-from .calibration import AWQExplorer, GPTQExplorer
+from .calibration import AWQExplorer, GPTQExplorer, ImatrixExplorer
 from .codebook import CodebookExplorer
 from .formats import FormatExplorer
 from .gguf import BlockExplorer
@@ -26,6 +26,7 @@ EXPLORERS = (
     QualityExplorer,
     GPTQExplorer,
     AWQExplorer,
+    ImatrixExplorer,
     FormatExplorer,
     OutlierThresholdExplorer,
     SmoothQuantExplorer,

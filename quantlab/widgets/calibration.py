@@ -1,11 +1,12 @@
-"""Notebook 09's explorers: GPTQ stepped column by column, and AWQ's alpha, on a real layer of the character model."""
+"""Notebook 09's explorers: GPTQ stepped column by column, AWQ's alpha, and the imatrix in one K-quant block."""
 
 import ipywidgets as W
 import numpy as np
 
 from ..calibration import awq, lesson
+from ..calibration.imatrix_blocks import block_text
 from ..plots import calibration as panels
-from .base import Explorer, slider
+from .base import Explorer, dropdown, slider
 
 
 class GPTQExplorer(Explorer):
@@ -96,3 +97,51 @@ class AWQExplorer(Explorer):
     def summary(self, result):
         k, _ = result
         return lesson.awq_text(self.alphas, self.errors, self.alphas[k])
+
+
+class ImatrixExplorer(Explorer):
+    """Pick a K type and a block of a real layer: what llama.cpp's importance matrix changes in it.
+
+    The layer is quantized by Q4_K, Q3_K and Q2_K with and without its training-text imatrix once
+    (calibration.imatrix_blocks, quantlab.ggml = llama.cpp's bytes); the controls only pick a block.
+    """
+
+    def __init__(self, type_name="Q3_K", block=0, imatrix=True, layer=lesson.LAYER):
+        self.layer = layer
+        self.blocks = lesson.imatrix_blocks(layer)
+        controls = {
+            "type_name": dropdown("type", type_name, list(self.blocks.types), width="140px"),
+            "block": slider("block", block, 0, self.blocks.n_blocks - 1),
+            "imatrix": W.ToggleButtons(
+                value=imatrix, options=[("no imatrix", False), ("imatrix", True)], style={"button_width": "90px"}
+            ),
+        }
+        super().__init__(controls, n_panels=3, width=10.0, height=2.7, options={"layer": layer}, readout_width=360)
+        self.number = W.BoundedIntText(
+            value=block, min=0, max=self.blocks.n_blocks - 1, description="or type", layout=W.Layout(width="140px")
+        )
+        W.link((controls["block"], "value"), (self.number, "value"))
+        row = self.widget.children[0]
+        row.children = (*row.children[:2], self.number, *row.children[2:])
+
+    def compute(self):
+        s = self.settings
+        return self.blocks.view(s["type_name"], s["block"]), int(s["imatrix"])
+
+    def draw(self, result):
+        weight_top, error_top = self.blocks.limits()
+        return {
+            "importance": panels.draw_block_importance(self.blocks.importance, self.axes[0]),
+            "levels": panels.draw_block_levels(weight_top, self.axes[1]),
+            "errors": panels.draw_block_errors(error_top, self.axes[2]),
+        }
+
+    def update(self, result):
+        view, k = result
+        self.panels["importance"].update(view.importance, view.changed)
+        self.panels["levels"].update(view.weights, view.quantized[k], view.levels[k], view.sub_block_size)
+        self.panels["errors"].update(view.errors[k], view.importance)
+
+    def summary(self, result):
+        view, k = result
+        return block_text(view, bool(k), self.blocks.layer_errors(view.type_name))
