@@ -5,7 +5,7 @@ import numpy as np
 
 from ..calibration import awq, lesson
 from ..plots import calibration as panels
-from .base import Explorer, slider
+from .base import Explorer, slider, toggle
 
 
 class GPTQExplorer(Explorer):
@@ -20,11 +20,7 @@ class GPTQExplorer(Explorer):
         width = self._walk(act_order).update.shape[1]
         controls = {
             "step": slider("step", step, 0, width - 1),
-            "act_order": W.ToggleButtons(
-                value=act_order,
-                options=[("left to right", False), ("act order", True)],
-                style={"button_width": "100px"},
-            ),
+            "act_order": toggle("column order", act_order, [("left to right", False), ("act order", True)]),
         }
         options = {"layer": layer, "rows": rows, "bits": bits, "group_size": group_size}
         super().__init__(controls, n_panels=3, width=11.0, height=2.9, options=options, readout_width=330)
