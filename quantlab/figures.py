@@ -52,6 +52,17 @@ def tradeoff_figure():
 
 FIGURES = {"explorer.png": explorer_figure, "outlier_ratio.png": outlier_figure, "tradeoff.png": tradeoff_figure}
 
+# Each figure's text description: the alt text wherever it is shown (README's ![...](figures/...)), and
+# what `make figures` prints beside each path, for readers who do not see the picture.
+DESCRIPTIONS = {
+    "explorer.png": "The quantization explorer of notebook 02: 3-bit asymmetric grid over the weight histogram, "
+    "the transfer function, and the rounding error in steps",
+    "outlier_ratio.png": "Histogram over 1000 seeds of the MSE with one outlier divided by the MSE without, at 4 bits, "
+    "with the closed-form prediction marked: the ratio sits near 50, not 1000",
+    "tradeoff.png": "MSE against bits per weight for every bits and group-size setting, with the Pareto front: "
+    "with outliers, grouped scales make up the front",
+}
+
 
 def make_all(folder="figures"):
     """Write every figure as PNG into `folder`; return the paths written."""
@@ -68,4 +79,4 @@ def make_all(folder="figures"):
 if __name__ == "__main__":
     np.seterr(all="ignore")
     for path in make_all(sys.argv[1] if len(sys.argv) > 1 else "figures"):
-        print(path)
+        print(f"{path}: {DESCRIPTIONS[path.name]}")

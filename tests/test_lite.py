@@ -28,7 +28,7 @@ SPEC.loader.exec_module(make_lite)
 # What a notebook's code uses that the site does not bring, recognised in its cells.
 OPTIONAL = {
     "MiniLM": (
-        r"\bminilm\b|real_row|MissingModelPackage|minilm_ready|\bmodels\.\w*(?:encoder|minilm|channels)",
+        r"(?<!\.)\bminilm\b|real_row|MissingModelPackage|minilm_ready|\bmodels\.\w*(?:encoder|minilm|channels)",
         "MiniLM",
     ),
     "Gemma": (r"gemma", "Gemma"),

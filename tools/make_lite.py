@@ -37,6 +37,7 @@ def lite_python():
         )
     return str(python)
 
+
 # What the site does not bring (compiled for CPython, or model data of tens to hundreds of MB; none was tried under
 # Pyodide), and the notebooks whose cells use it. Every such cell is guarded: it prints what is missing and skips.
 NOT_IN_THE_SITE = {

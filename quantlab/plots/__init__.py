@@ -1,6 +1,7 @@
 """Drawing on a given matplotlib Axes (never computing): one module per topic, a shared base.
 
-    base         palette (Okabe-Ito), figures, style, the fast renderer, panels, axis ladders
+    base         palette (Okabe-Ito), figures, style, the fast renderer, panels, axis ladders, and
+                 described(fig): a static figure with alt text and a caption
     uniform      level grids over histograms, transfer functions, errors, trade-offs, curves
     numbers      memory bars, float bit fields
     codebook     codebook levels in lanes, grid scores, the Pareto front
@@ -28,7 +29,19 @@ from . import (
     runtime,
     uniform,
 )
-from .base import OKABE_ITO, SERIES_COLORS, FastRenderer, Panel, figure_png, new_figure, nice_range, style
+from .base import (
+    OKABE_ITO,
+    SERIES_COLORS,
+    Described,
+    FastRenderer,
+    Panel,
+    describe,
+    described,
+    figure_png,
+    new_figure,
+    nice_range,
+    style,
+)
 from .uniform import (
     draw_distribution,
     draw_error_histogram,
@@ -55,6 +68,7 @@ TOPICS = (
 __all__ = [
     "OKABE_ITO",
     "SERIES_COLORS",
+    "Described",
     "FastRenderer",
     "Panel",
     "draw_distribution",
@@ -63,6 +77,8 @@ __all__ = [
     "draw_lines",
     "draw_tradeoff",
     "draw_transfer",
+    "describe",
+    "described",
     "figure_png",
     "new_figure",
     "nice_range",

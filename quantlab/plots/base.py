@@ -5,6 +5,8 @@ updated in place by the artists' `update(...)`: redrawing in place is ~4x cheape
 figure, and is what keeps the explorers live. Nothing here quantizes: callers pass computed arrays.
 """
 
+import base64
+import html
 import io
 
 import numpy as np
@@ -29,7 +31,10 @@ OKABE_ITO = {
 WEIGHTS_COLOR = OKABE_ITO["sky_blue"]
 GRID_COLOR = OKABE_ITO["vermillion"]
 ERROR_COLOR = OKABE_ITO["blue"]
-IDEAL_COLOR = "#999999"
+# A mid grey for references and "ideal" lines: #999999 came within CIEDE2000 6 of Okabe–Ito purple under
+# deuteranopia; #707070 stays >= 11 from every Okabe–Ito colour under each simulation (tests/test_palette.py)
+# and has a 4.9:1 contrast on white.
+IDEAL_COLOR = "#707070"
 SERIES_COLORS = [OKABE_ITO[name] for name in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "yellow")]
 
 # A fixed title height spares matplotlib a bounding-box search per draw (about a quarter of the redraw).
@@ -70,6 +75,65 @@ def figure_png(figure, dpi=80):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
+
+
+def describe(figure):
+    """A text description of what a figure draws: each panel's title, axes (and log scales) and legend."""
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    parts = [f"Figure with {len(panels)} panel{'s' if len(panels) != 1 else ''}."]
+    for number, ax in enumerate(panels, start=1):
+        above = [t.get_text() for t in ax.texts if t.get_transform() == ax.transAxes and t.get_position()[1] >= 1]
+        title = ax.get_title() or " ".join(text for text in above if text)  # or a title drawn as moving text
+        said = [f"“{title}”"] if title else []
+        for axis, label, scale in (("x", ax.get_xlabel(), ax.get_xscale()), ("y", ax.get_ylabel(), ax.get_yscale())):
+            if label:
+                noted = scale == "linear" or scale in label  # "max|w| (log)" already says it
+                said.append(f"{axis}: {label}" + ("" if noted else f" ({scale} scale)"))
+        legend = ax.get_legend()
+        if legend is not None:
+            said.append("legend: " + ", ".join(text.get_text() for text in legend.get_texts()))
+        parts.append(f"Panel {number}: {'; '.join(said) or 'no labels'}.")
+    return " ".join(parts)
+
+
+def figure_html(png, alt, caption):
+    """A PNG as HTML with alt text and a caption: JupyterLab's image/png renderer gives an <img> no alt text."""
+    source = base64.b64encode(png).decode()
+    return (
+        f"<figure style='margin:0'><img src='data:image/png;base64,{source}' alt='{html.escape(alt, quote=True)}'>"
+        f"<figcaption style='font-size:12px'>{caption}</figcaption></figure>"
+    )
+
+
+class Described:
+    """A static figure with its text description: alt text on the picture and the same words as a caption.
+
+    Show it as a cell's last value (`plots.described(fig)`). Front-ends that render HTML (JupyterLab,
+    nbviewer, GitHub) show the figure with alt text and caption; text-only ones read the description.
+    """
+
+    def __init__(self, figure, text=None):
+        self.figure = figure
+        self.text = describe(figure) if text is None else text
+
+    def png(self):
+        with style():
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png", bbox_inches="tight")  # as the inline backend shows it
+        return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        png = self.png()
+        return {
+            "text/html": figure_html(png, self.text, html.escape(self.text)),
+            "image/png": base64.b64encode(png).decode(),
+            "text/plain": self.text,
+        }
+
+
+def described(figure, text=None):
+    """`figure` shown with a text description (by default describe(figure)): alt text and caption."""
+    return Described(figure, text)
 
 
 class FastRenderer:

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..activations import layers, reports
 from ..plots import activations as panels
-from .base import Explorer, dropdown
+from .base import Explorer, dropdown, toggle
 
 MODEL_LAYERS = layers.layer_keys(("minilm", "char"))
 ALL_LAYERS = layers.layer_keys()
@@ -162,9 +162,7 @@ class RotationExplorer(Explorer):
         layers.check_key(layer)
         controls = {
             "layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
-            "rotated": W.ToggleButtons(
-                value=rotated, options=[("original", False), ("rotated", True)], style={"button_width": "80px"}
-            ),
+            "rotated": toggle("show", rotated, [("original", False), ("rotated", True)], "80px"),
             "bits": dropdown("bits (W and A)", bits, [8, 4], "150px"),
         }
         super().__init__(controls, n_panels=3, width=9.4, height=2.9, readout_width=260)

@@ -4,7 +4,10 @@ Every explorer
 - computes with quantlab's core (`compute()`), draws its panels once (`draw(result)`, which returns
   them) and afterwards only moves their artists (`update(result)`);
 - sends the figure as one PNG to an ipywidgets Output (works with `%matplotlib inline` everywhere:
-  JupyterLab, Binder, Colab, Voila; no ipympl needed) and prints its key numbers beside it;
+  JupyterLab, Binder, Colab, Voila; no ipympl needed) and prints its key numbers beside it, one
+  unbroken line per row (JupyterLab's output CSS would break "bits/weight" mid-word);
+- gives every slider a typed twin (`typed_input`): a labelled number box, or a dropdown for a slider
+  over fixed values, so an exact value can be typed; every control is a standard, focusable widget;
 - shows its settings as a one-line call a learner can paste (`call()`: one implementation, from the
   constructor's signature, writing every argument that differs from its default);
 - carries a static PNG of its current figure, so GitHub, nbviewer and nbval (no widget front-end)
@@ -44,19 +47,23 @@ class Explorer:
         self.options = dict(options or {})
         self.figure, self.axes = plots.new_figure(n_panels, width, height)
         self.output = W.Output(layout=W.Layout(width=f"{int(width * 80) + 10}px"))
-        self.readout = W.HTML(layout=W.Layout(width=f"{readout_width}px"))
+        # At least readout_width wide, wider when a line needs it: rows are never wrapped (show_text).
+        self.readout = W.HTML(layout=W.Layout(min_width=f"{readout_width}px"))
         self.call_line = W.HTML()
         self.panels = None
         self.text = ""
         self._holding = False
         self._last_png = b""
         self._renderer = plots.FastRenderer(self.figure)
+        self.typed_inputs = {name: typed_input(control) for name, control in controls.items() if is_slider(control)}
         for control in controls.values():
             control.observe(self._on_change, names="value")
+        shown = [W.HBox([c, self.typed_inputs[n]]) if n in self.typed_inputs else c for n, c in controls.items()]
         self.widget = W.VBox(
             [
-                W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap")),
-                W.HBox([self.output, self.readout]),
+                W.HBox(shown, layout=W.Layout(flex_flow="row wrap")),
+                # A window too narrow for both puts the readout under the figure rather than squeezing it.
+                W.HBox([self.output, self.readout], layout=W.Layout(flex_flow="row wrap")),
                 self.call_line,
             ]
         )
@@ -169,9 +176,7 @@ class Explorer:
     def show_text(self, text):
         """Put `text` in the readout (and the current call under the figure)."""
         self.text = text
-        self.readout.value = (
-            f"<pre style='font-size:12px;line-height:1.35;white-space:pre-wrap'>{html.escape(text)}</pre>"
-        )
+        self.readout.value = f"<pre style='{READOUT_STYLE}'>{html.escape(text)}</pre>"
         self.call_line.value = f"<code style='font-size:11px'>{html.escape(self.call())}</code>"
 
     def png(self):
@@ -179,8 +184,10 @@ class Explorer:
         return self._last_png
 
     def _repr_mimebundle_(self, **kwargs):
-        """Live widget where a widget front-end runs; the current PNG and numbers everywhere else."""
+        """Live widget where a widget front-end runs; elsewhere the current PNG with the readout as alt text and caption."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
+        caption = f"<pre style='{READOUT_STYLE}'>{html.escape(self.text)}</pre>"
+        bundle["text/html"] = plots.base.figure_html(self._last_png, self.text, caption)  # alt text = the readout
         bundle["image/png"] = base64.b64encode(self._last_png).decode()
         bundle["text/plain"] = f"{self.text}\n{self.call()}"
         return bundle
@@ -194,6 +201,52 @@ def same_value(value, default):
         return bool(value == default) and type(value) is not Name
     except (TypeError, ValueError):
         return False
+
+
+# Each line of a readout is a row of a table: never wrap it, and override JupyterLab's
+# `.jp-OutputArea-output pre {word-break: break-all}`, which broke "bits/weight" mid-word in a 260 px column.
+READOUT_STYLE = (
+    "font-size:12px;line-height:1.35;margin:0 0 0 6px;white-space:pre;word-break:normal;overflow-wrap:normal"
+)
+
+SLIDERS = (W.IntSlider, W.FloatSlider, W.SelectionSlider)
+
+
+def is_slider(control):
+    """True for the sliders that get a typed twin (integer, float, or over fixed values)."""
+    return isinstance(control, SLIDERS)
+
+
+def typed_input(control):
+    """A slider's typed twin, linked both ways: a number box within its bounds, or a dropdown of its values.
+
+    Arrow keys on a slider move one step at a time and its own editable readout is neither labelled nor
+    visibly an input, so an exact value (bits, a block index, alpha, an outlier's size) gets a box.
+    The box replaces the slider's readout; min, max and step follow the slider when they change.
+    """
+    # The box's <label> names it for a screen reader; at zero width it adds nothing on screen, where the
+    # slider's own label already stands beside it (the title shows on hover).
+    named = {"description": f"{control.description}, typed", "tooltip": f"{control.description}: type a value"}
+    named["style"] = {"description_width": "0px"}
+    if isinstance(control, W.SelectionSlider):
+        twin = W.Dropdown(options=control.options, value=control.value, layout=W.Layout(width="90px"), **named)
+        names = ("disabled", "value")
+    else:
+        integer = isinstance(control, W.IntSlider)
+        twin = (W.BoundedIntText if integer else W.BoundedFloatText)(
+            value=control.value,
+            min=control.min,
+            max=control.max,
+            step=control.step,
+            layout=W.Layout(width="72px" if integer else "84px"),
+            **named,
+        )
+        names = ("disabled", "min", "max", "step", "value")
+    control.readout = False
+    twin.add_class("quantlab-typed-input")
+    for name in names:
+        W.link((control, name), (twin, name))
+    return twin
 
 
 def slider(description, value, low, high, step=1, continuous=True, kind=W.IntSlider, **extra):
@@ -219,6 +272,16 @@ def dropdown(description, value, options, width="200px"):
         description=description,
         style={"description_width": "initial"},
         layout=W.Layout(width=width),
+    )
+
+
+def toggle(description, value, options, button_width="100px"):
+    """Labelled toggle buttons (the label names the group for a screen reader); `options` as for dropdown."""
+    return W.ToggleButtons(
+        value=value,
+        options=options,
+        description=description,
+        style={"description_width": "initial", "button_width": button_width},
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from ..calibration import awq, lesson
 from ..calibration.imatrix_blocks import block_text
 from ..plots import calibration as panels
-from .base import Explorer, dropdown, slider
+from .base import Explorer, dropdown, slider, toggle
 
 
 class GPTQExplorer(Explorer):
@@ -21,11 +21,7 @@ class GPTQExplorer(Explorer):
         width = self._walk(act_order).update.shape[1]
         controls = {
             "step": slider("step", step, 0, width - 1),
-            "act_order": W.ToggleButtons(
-                value=act_order,
-                options=[("left to right", False), ("act order", True)],
-                style={"button_width": "100px"},
-            ),
+            "act_order": toggle("column order", act_order, [("left to right", False), ("act order", True)]),
         }
         options = {"layer": layer, "rows": rows, "bits": bits, "group_size": group_size}
         super().__init__(controls, n_panels=3, width=11.0, height=2.9, options=options, readout_width=330)
@@ -112,17 +108,9 @@ class ImatrixExplorer(Explorer):
         controls = {
             "type_name": dropdown("type", type_name, list(self.blocks.types), width="140px"),
             "block": slider("block", block, 0, self.blocks.n_blocks - 1),
-            "imatrix": W.ToggleButtons(
-                value=imatrix, options=[("no imatrix", False), ("imatrix", True)], style={"button_width": "90px"}
-            ),
+            "imatrix": toggle("search", imatrix, [("no imatrix", False), ("imatrix", True)], button_width="90px"),
         }
         super().__init__(controls, n_panels=3, width=10.0, height=2.7, options={"layer": layer}, readout_width=360)
-        self.number = W.BoundedIntText(
-            value=block, min=0, max=self.blocks.n_blocks - 1, description="or type", layout=W.Layout(width="140px")
-        )
-        W.link((controls["block"], "value"), (self.number, "value"))
-        row = self.widget.children[0]
-        row.children = (*row.children[:2], self.number, *row.children[2:])
 
     def compute(self):
         s = self.settings

@@ -6,7 +6,7 @@ import numpy as np
 from .. import data
 from ..plots import uniform as panels
 from ..tradeoff import pareto_front, summarize, sweep
-from .base import Explorer, Name, check_show, dropdown, slider
+from .base import Explorer, Name, check_show, dropdown, slider, toggle
 
 # ipywidgets' Dropdown reads the value None as "nothing selected", so "per tensor" is 0 in the widget
 # and None everywhere else (settings, call(), quantlab.quantize).
@@ -66,9 +66,7 @@ class QuantizationExplorer(Explorer):
             self.user_weights = w
         every = {
             "bits": slider("bits", bits, 1 if scheme == "asymmetric" else 2, 8),
-            "scheme": W.ToggleButtons(
-                value=scheme, options=["symmetric", "asymmetric"], style={"button_width": "100px"}
-            ),
+            "scheme": toggle("scheme", scheme, ["symmetric", "asymmetric"]),
             "symmetric_range": dropdown(
                 "range",
                 symmetric_range,

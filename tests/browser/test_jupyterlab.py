@@ -151,8 +151,9 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
             f"a slider labelled {SLIDER_LABEL!r} in an explorer with a plot",
         )
         slider = page.locator(f'[data-test-slider="{SLIDER_LABEL}"]')
-        readout = slider.locator(".widget-readout")
-        bits_before = int(readout.inner_text())
+        # The slider's value shows in its typed twin, the number box beside it (quantlab.widgets.base.typed_input).
+        typed = slider.locator("xpath=following-sibling::*[contains(@class, 'quantlab-typed-input')][1]//input")
+        bits_before = int(typed.input_value())
         plot_before = page.evaluate(PLOT_SRC_JS)
 
         # One step to the right: the readout goes up by one and a new plot arrives from the kernel.
@@ -165,14 +166,22 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
             plot_changed = False
         else:
             plot_changed = True
-        bits_after = readout.inner_text()
+        bits_after = typed.input_value()
         assert bits_after == str(bits_before + 1), (
-            f"the {SLIDER_LABEL!r} readout shows {bits_after!r} after ArrowRight from {bits_before}"
+            f"the {SLIDER_LABEL!r} box shows {bits_after!r} after ArrowRight from {bits_before}"
         )
         assert plot_changed, (
             f"the plot did not change within {NEW_PLOT_TIMEOUT_S} s after moving {SLIDER_LABEL!r} "
             f"from {bits_before} to {bits_after}"
         )
+
+        # Type an exact value in the box (Enter commits it): the slider follows and a new plot arrives.
+        plot_before = page.evaluate(PLOT_SRC_JS)
+        typed.fill(str(bits_before))
+        typed.press("Enter")
+        page.wait_for_function(NEW_PLOT_SHOWN_JS, arg=plot_before, timeout=seconds_left(NEW_PLOT_TIMEOUT_S) * 1000)
+        handle_value = slider.locator(".noUi-handle").get_attribute("aria-valuenow")
+        assert float(handle_value) == bits_before, f"typed {bits_before}, the slider shows {handle_value}"
 
         # Let late errors (e.g. from the redraw) reach the console before judging it.
         page.wait_for_timeout(500)
