@@ -305,14 +305,17 @@ def quality_table():
 def quality_text(table=None):
     """The character model's perplexity and KL per type, and MiniLM's cosine per type, as text."""
     table = quality_table() if table is None else table
-    minilm = {row["type"]: row for row in table["minilm"]["rows"]}
-    rows = sorted(table["char_lm"]["rows"], key=lambda r: (-r["bits_per_weight"], r["imatrix"]))
+    minilm = {row["type"]: row for row in table["minilm"]["rows"] if not row.get("imatrix")}
+    newer = [row for row in table["char_lm"]["rows"] if row["type"] in NEW_TYPES]  # notebook 08 has the K rows too
+    # The KL is shown rounded from the 5 decimals the table first stored, as notebook 13's output was made (IQ2_XS:
+    # 0.10145 -> 0.1014; its unrounded 0.101453 would print 0.1015: refreshing 13 without this rounding fixes that)
+    rows = sorted(newer, key=lambda r: (-r["bits_per_weight"], r["imatrix"]))
     lines = [f"{'type':<8}{'imatrix':>8}{'bits/w':>8}{'perplexity':>11}{'KL':>9}{'MiniLM cos':>12}"]
     for row in rows:
         cos = minilm.get(row["type"]) if not row["imatrix"] else None
         lines.append(
             f"{row['type']:<8}{'yes' if row['imatrix'] else 'no':>8}{row['bits_per_weight']:>8g}"
-            f"{row['perplexity']:>11.4f}{row['kl_divergence']:>9.4f}"
+            f"{row['perplexity']:>11.4f}{round(row['kl_divergence'], 5):>9.4f}"
             f"{cos['mean_cosine'] if cos else float('nan'):>12.4f}"
         )
     lines.append(f"F32 perplexity {rows[0]['f32_perplexity']:.4f}; MiniLM: mean cosine to FP32 (nan: not measured)")
