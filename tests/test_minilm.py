@@ -273,7 +273,7 @@ def test_a_per_tensor_map_quantizes_only_what_it_names(weights):
 
 
 def test_an_imatrix_quantizes_what_it_names_as_llama_cpp_does(weights):
-    """quantized_weights(imatrix=...) decodes libgguf's weighted bytes; IQ2_XXS, refused without one, runs with one."""
+    """quantized_weights(imatrix=...) decodes libgguf's weighted bytes; without one IQ2_XXS is refused, as in llama.cpp."""
     libgguf = require("libgguf")
     from gguf import GGMLQuantizationType
 
