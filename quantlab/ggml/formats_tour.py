@@ -305,11 +305,12 @@ def quality_table():
 def quality_text(table=None):
     """The character model's perplexity and KL per type, and MiniLM's cosine per type, as text."""
     table = quality_table() if table is None else table
-    minilm = {row["type"]: row for row in table["minilm"]["rows"]}
-    rows = sorted(table["char_lm"]["rows"], key=lambda r: (-r["bits_per_weight"], r["imatrix"]))
+    minilm = {(row["type"], bool(row.get("imatrix"))): row for row in table["minilm"]["rows"]}
+    newer = [row for row in table["char_lm"]["rows"] if row["type"] in NEW_TYPES]  # notebook 08 has the K rows too
+    rows = sorted(newer, key=lambda r: (-r["bits_per_weight"], r["imatrix"]))
     lines = [f"{'type':<8}{'imatrix':>8}{'bits/w':>8}{'perplexity':>11}{'KL':>9}{'MiniLM cos':>12}"]
     for row in rows:
-        cos = minilm.get(row["type"]) if not row["imatrix"] else None
+        cos = minilm.get((row["type"], bool(row["imatrix"])))
         lines.append(
             f"{row['type']:<8}{'yes' if row['imatrix'] else 'no':>8}{row['bits_per_weight']:>8g}"
             f"{row['perplexity']:>11.4f}{row['kl_divergence']:>9.4f}"

@@ -3,6 +3,7 @@
 model        the trained CharLM (load, forward pass, generate)
 evaluation   perplexity, KL divergence, strided held-out evaluation
 quality      a mix applied to the CharLM, scored against F32; the committed quality table
+type_quality one type for every block matrix: the newer GGML types beside the K-quants
 reports      those numbers as text, beside llama.cpp's published ones and the article's
 """
 
@@ -10,7 +11,7 @@ import importlib
 
 from .model import CharLM, CharLMConfig
 
-SUBMODULES = ("model", "evaluation", "quality", "reports")
+SUBMODULES = ("model", "evaluation", "quality", "type_quality", "reports")
 
 __all__ = ["CharLM", "CharLMConfig", *SUBMODULES]
 

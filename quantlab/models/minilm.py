@@ -298,12 +298,21 @@ def plan_minilm_types(types, weights=None, fallback=True, rules="2026"):
     return plan
 
 
-def quantized_weights(plan, weights=None):
-    """A copy of the weights with every planned matrix quantized by quantlab.ggml and decoded back."""
+def quantized_weights(plan, weights=None, imatrix=None):
+    """A copy of the weights with every planned matrix quantized by quantlab.ggml and decoded back.
+
+    imatrix: optionally {tensor name: importance per column} (Hugging Face names), used for the
+    matrices it names, as llama-quantize --imatrix does.
+    """
     weights = load_minilm() if weights is None else weights
+    imatrix = {} if imatrix is None else imatrix
+    unknown = sorted(set(imatrix) - set(plan))
+    if unknown:
+        raise ValueError(f"imatrix names {unknown[:3]}, which the plan does not quantize; use names of the plan")
     result = dict(weights)
     for name, type_name in plan.items():
-        result[name] = ggml.dequantize(ggml.quantize(weights[name], type_name), type_name, weights[name].shape)
+        data = ggml.quantize(weights[name], type_name, imatrix=imatrix.get(name))
+        result[name] = ggml.dequantize(data, type_name, weights[name].shape)
     return result
 
 
@@ -346,15 +355,19 @@ def _fp32_embeddings(sentences):
     return vectors
 
 
-def embedding_fidelity(types, sentences=SENTENCES, weights=None, fallback=True, rules="2026"):
-    """Quantize the planned matrices (see plan_types), embed `sentences`, compare with FP32 by cosine."""
+def embedding_fidelity(types, sentences=SENTENCES, weights=None, fallback=True, rules="2026", imatrix=None):
+    """Quantize the planned matrices (see plan_types), embed `sentences`, compare with FP32 by cosine.
+
+    imatrix: optionally {Hugging Face tensor name: importance per column}, e.g. runtime.minilm_file's
+    minilm_imatrix() renamed (collected over Twelfth Night lines, never these sentences).
+    """
     sentences = tuple(_check_sentences(sentences))
     if weights is None:
         weights, reference = load_minilm(), _fp32_embeddings(sentences)
     else:
         reference = embed(sentences, weights)
     plan = plan_minilm_types(types, weights, fallback, rules)
-    vectors = embed(sentences, quantized_weights(plan, weights))
+    vectors = embed(sentences, quantized_weights(plan, weights, imatrix))
     return Fidelity(
         types,
         plan,

