@@ -64,6 +64,9 @@ def main():
     parser.add_argument("--operations", type=int, default=16, help="operations per explorer (default 16)")
     parser.add_argument("notebooks", nargs="*", help="only notebooks whose name contains one of these")
     args = parser.parse_args()
+    if not lab_driver.CHROMIUM.is_file():
+        print(f"skipped: {lab_driver.CHROMIUM} not found (apt-get install chromium)")
+        return
     from playwright.sync_api import sync_playwright
 
     notebooks = [
