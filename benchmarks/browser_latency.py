@@ -90,7 +90,7 @@ def main():
                     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
                     page.on("pageerror", lambda e: errors.append(str(e)))
                     try:
-                        lab_driver.open_and_run(page, lab, notebook)
+                        lab_driver.open_and_run(page, lab, notebook, run_timeout=900)
                         kernel = kernel_process(lab, notebook)
                         for explorer in lab_driver.find_explorers(page, len(lab_driver.explorer_calls(notebook))):
                             operations, cpu_ms = measure_explorer(page, explorer, args.operations, kernel)

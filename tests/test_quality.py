@@ -363,21 +363,3 @@ def test_a_setting_seen_before_is_not_evaluated_again(short_meter, monkeypatch):
     assert one.types == other.types and len(calls) == 2
     assert (one.perplexity, one.kl_divergence, one.sha256) == (other.perplexity, other.kl_divergence, other.sha256)
     assert one.label != other.label
-
-
-def test_the_explorer_meter_shows_the_tables_presets_without_evaluating(table, monkeypatch):
-    """Its rows are the committed ones (test_cached_explorer_rows_recompute_exactly measures them again)."""
-    from quantlab.lm import reports
-
-    meter = reports.explorer_meter()
-    calls = _count_evaluations(monkeypatch)
-    for row in table.explorer_slice:
-        got = meter.measure(row.mix)
-        assert quality.row_differences(got, row, exact=False) == [], row.mix
-        assert (got.perplexity, got.kl_divergence, got.sha256) == (row.perplexity, row.kl_divergence, row.sha256)
-    assert calls == []
-
-
-def test_rows_of_another_text_are_refused(short_meter, table):
-    with pytest.raises(ValueError, match="not measured on this meter's text"):
-        short_meter.remember(table.explorer_slice)

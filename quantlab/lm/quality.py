@@ -285,33 +285,8 @@ class QualityMeter:
         self.n_weights = sum(int(np.prod(s)) for s in self.shapes.values())
         self._scores = {}  # {sorted (tensor, type) pairs: Scores}
 
-    def remember(self, rows):
-        """Keep the scores of Quality rows measured before on this meter's text, model and windows (e.g.
-        the committed table's explorer rows, which load_table checked), so that those settings cost nothing.
-
-        A row must match this meter: same weight count and prediction count, no imatrix, and the same
-        F32 perplexity within SCORE_TOLERANCE nats (another text or model would differ far more).
-        """
-        for row in rows:
-            distance = abs(np.log(row.reference_perplexity) - np.log(self.reference.perplexity))
-            if (
-                self.tensors.imatrix
-                or row.n_weights != self.n_weights
-                or row.n_predictions != self.reference.n_predictions
-                or not distance <= SCORE_TOLERANCE
-            ):
-                raise ValueError(
-                    f"row {row.label!r} was not measured on this meter's text, model and windows "
-                    f"(F32 perplexity {row.reference_perplexity!r} vs {self.reference.perplexity!r}, "
-                    f"{row.n_predictions} vs {self.reference.n_predictions} predictions)"
-                )
-            self._scores[tuple(sorted(row.types.items()))] = Scores(
-                row.n_bytes, row.perplexity, row.mean_nll, row.kl_divergence, row.n_predictions, row.sha256
-            )
-        return self
-
     def scores(self, types):
-        """Scores of the model with these {tensor: type}: quantized (each tensor once) and evaluated, or remembered."""
+        """Scores of the model with these {tensor: type}: quantized (each tensor once) and evaluated, once."""
         key = tuple(sorted(types.items()))
         if key not in self._scores:
             model, n_bytes, fingerprint = self.tensors.apply(types)

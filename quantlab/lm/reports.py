@@ -16,12 +16,9 @@ PUBLISHED_MIXES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0
 
 @functools.lru_cache(maxsize=1)
 def explorer_meter():
-    """The QualityMeter of the explorer and the exercise: F32 reference on the slice, one shared tensor cache.
-
-    It remembers the committed table's rows on the same slice (checked against the weights, text and
-    rules by load_table; tests/test_quality.py measures them again), so a preset shows at once.
-    """
-    return quality.QualityMeter(text=quality.explorer_text()).remember(table().explorer_slice)
+    """The QualityMeter of the explorer and the exercise: F32 reference on the slice, one shared tensor cache
+    and one cache of scores (notebook 08 measures every preset on it before the explorer shows them)."""
+    return quality.QualityMeter(text=quality.explorer_text())
 
 
 @functools.lru_cache(maxsize=1)

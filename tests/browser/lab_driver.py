@@ -379,12 +379,10 @@ def _operate(page, node, kind, back=None):
         select.select_option(index=choice)
         return f"select {options[choice]!r}", current
     if kind == "toggle":
-        active = node.locator("button.mod-active").first.inner_text()
-        button = (
-            node.locator("button:not(.mod-active)").first
-            if back is None
-            else node.get_by_role("button", name=back, exact=True)
-        )
+        active = node.locator("button.mod-active").first.get_attribute("data-value")
+        buttons = node.locator("button")
+        values = [buttons.nth(i).get_attribute("data-value") for i in range(buttons.count())]
+        button = node.locator("button:not(.mod-active)").first if back is None else buttons.nth(values.index(back))
         label = button.inner_text()
         button.click()
         return f"click {label!r}", active
