@@ -314,10 +314,11 @@ def explorer_calls(notebook):
     return [name for name in re.findall(r"\bwidgets\.(\w+)\(", source) if name in known]
 
 
-def open_and_run(page, lab, notebook, ready_timeout=30, run_timeout=300):
+def open_and_run(page, lab, notebook, ready_timeout=30, run_timeout=600):
     """Open `notebook` in a fresh workspace, wait for its kernel, Run All Cells from the menu.
 
     Returns {step: seconds}; raises AssertionError naming the cell output if a cell raised.
+    run_timeout bounds a whole notebook: 08 took over 300 s with the load average at 20 on 2 cores.
     """
     timings = {}
     started = time.monotonic()
