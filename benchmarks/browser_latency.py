@@ -4,7 +4,7 @@ For each notebook with explorers: open it, run all cells, then operate each expl
 turn as a learner would (slider ArrowRight, next dropdown option, the other toggle button, a typed
 number), always to a setting not shown just before, and time each operation inside the page: from
 the input event to the frame after the new figure is decoded (tests/browser/lab_driver.py).
-Prints, per explorer, median and p95 over the operations, the readout's median, and the median CPU time
+Prints, per explorer, median and p95 over the operations that changed the figure, the readout's median, and the median CPU time
 the kernel spent per operation (psutil; unlike the latency, it is not inflated by other processes).
 Target (issue 14): median <= 150 ms and p95 <= 300 ms for every explorer.
 
@@ -54,7 +54,7 @@ def measure_explorer(page, explorer, n_operations, kernel):
     for k in range(n_operations):
         index = k % len(explorer["controls"])
         before = cpu_seconds(kernel)
-        operations.append(lab_driver.operate(page, explorer, index, timeout=60))
+        operations.append(lab_driver.operate(page, explorer, index, timeout=30))
         cpu_ms.append(1e3 * (cpu_seconds(kernel) - before))
     return operations, cpu_ms
 
@@ -110,12 +110,14 @@ def main():
 
 
 def figure_times(operations):
-    return np.array([np.inf if op.figure_ms is None else op.figure_ms for op in operations])
+    """ms to the new figure of the operations that changed it (a control can be inert in the state the
+    round robin left, e.g. notebook 02's symmetric range while the scheme is asymmetric)."""
+    return np.array([op.figure_ms for op in operations if op.figure_ms is not None])
 
 
 def meets_target(operations):
     times = figure_times(operations)
-    return np.median(times) <= TARGET_MEDIAN_MS and np.percentile(times, 95) <= TARGET_P95_MS
+    return len(times) > 0 and np.median(times) <= TARGET_MEDIAN_MS and np.percentile(times, 95) <= TARGET_P95_MS
 
 
 HEADER_PRINTED = []
@@ -125,15 +127,18 @@ def print_row(notebook, explorer, operations, cpu_ms, flush=False):
     if not HEADER_PRINTED:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
         print(
-            f"{'nb':<4}{'explorer':<26}{'n':>4}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}{'readout ms':>12}"
+            f"{'nb':<4}{'explorer':<26}{'changed/n':>10}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}{'readout ms':>12}"
             f"{'kernel CPU ms':>15}  controls"
         )
         HEADER_PRINTED.append(True)
     times = figure_times(operations)
-    readout = np.median([np.inf if op.readout_ms is None else op.readout_ms for op in operations])
+    readout = np.median([op.readout_ms for op in operations if op.readout_ms is not None] or [np.nan])
+    changed = f"{len(times)}/{len(operations)}"
+    if not len(times):
+        times = np.array([np.nan])
     controls = ", ".join(f"{c['label']} ({c['kind']})" for c in explorer["controls"])
     print(
-        f"{notebook:<4}{explorer['name']:<26}{len(times):>4}{np.median(times):>11.0f}{np.percentile(times, 95):>9.0f}"
+        f"{notebook:<4}{explorer['name']:<26}{changed:>10}{np.median(times):>11.0f}{np.percentile(times, 95):>9.0f}"
         f"{times.max():>9.0f}{readout:>12.0f}{np.median(cpu_ms):>15.0f}  {controls}",
         flush=flush,
     )
