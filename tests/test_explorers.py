@@ -70,6 +70,12 @@ def test_inert_controls_are_named_with_a_reason():
     explorer = widgets.QuantizationExplorer(outliers=0)
     assert "outlier_magnitude" in explorer.inert_controls()
     assert not widgets.QuantizationExplorer(outliers=1).inert_controls()
+    # Found by the browser test: after the scheme toggle, the range dropdown moves nothing.
+    asymmetric = widgets.QuantizationExplorer(outliers=1, scheme="asymmetric")
+    assert "symmetric_range" in asymmetric.inert_controls()
+    before = asymmetric.png()
+    asymmetric.set(symmetric_range="full")
+    assert asymmetric.png() == before
 
 
 def test_every_explorer_is_listed():

@@ -341,3 +341,25 @@ def test_a_table_written_on_another_machine_is_not_called_stale(tmp_path, model)
     table = quality.load_table(path, model)
     assert table.row("Q4_K_M") == quality.load_table(model=model).row("Q4_K_M")
     assert not quality.same_environment(table.versions)
+
+
+# --- a setting seen before costs nothing -------------------------------------------------------------------
+
+
+def _count_evaluations(monkeypatch):
+    calls = []
+    real = quality.evaluate
+    monkeypatch.setattr(quality, "evaluate", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    return calls
+
+
+def test_a_setting_seen_before_is_not_evaluated_again(short_meter, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    first = short_meter.measure("Q3_K_M", {"attn_v": "Q5_1"})
+    assert short_meter.measure("Q3_K_M", {"attn_v": "Q5_1"}) == first and len(calls) == 1
+    # Every class overridden: two presets give the same tensor types, so the same model, evaluated once.
+    every = {c: "Q5_1" for c in TENSOR_CLASSES}
+    one, other = short_meter.measure("Q4_0", every), short_meter.measure("Q2_K", every)
+    assert one.types == other.types and len(calls) == 2
+    assert (one.perplexity, one.kl_divergence, one.sha256) == (other.perplexity, other.kl_divergence, other.sha256)
+    assert one.label != other.label

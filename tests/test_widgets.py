@@ -66,6 +66,8 @@ def test_all_zero_weights_do_not_break_the_explorer():
 def test_memory_and_float_explorers():
     memory = widgets.MemoryExplorer(billions_of_parameters=13.0, budget_gb=24.0)
     assert "26.00" in memory.text  # 13e9 x 2 bytes in GB
+    memory.set(budget_gb=25.0)  # one step of the budget slider, which fits nothing new, is still read out
+    assert "memory budget 25 GB" in memory.text
     floats = widgets.FloatExplorer(value=65504.0)
     assert "fp16: stores 65504" in floats.text
     floats.set(value=70000.0)

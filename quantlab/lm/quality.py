@@ -255,8 +255,21 @@ def label(mix, overrides):
     return mix + "".join(f" + {class_label(c)}={t}" for c, t in overrides.items())
 
 
+@dataclass(frozen=True)
+class Scores:
+    """What one set of tensor types scores on a meter's text (the part of a Quality that costs an evaluation)."""
+
+    n_bytes: int
+    perplexity: float
+    mean_nll: float
+    kl_divergence: float
+    n_predictions: int
+    sha256: str
+
+
 class QualityMeter:
-    """Scores mixes on one text: the F32 reference logits are computed once, each quantized tensor once.
+    """Scores mixes on one text: the F32 reference logits are computed once, each quantized tensor once,
+    each set of tensor types once (a setting seen before, under any mix and overrides, is not evaluated again).
 
     text: default the whole held-out text (65,536 characters); stride: windows of the context length
     start every `stride` characters (default: the context length, as in the committed table).
@@ -270,17 +283,28 @@ class QualityMeter:
         self.tensors = TensorCache(self.model, imatrix)
         self.shapes = self.model.tensor_shapes()
         self.n_weights = sum(int(np.prod(s)) for s in self.shapes.values())
+        self._scores = {}  # {sorted (tensor, type) pairs: Scores}
+
+    def scores(self, types):
+        """Scores of the model with these {tensor: type}: quantized (each tensor once) and evaluated, once."""
+        key = tuple(sorted(types.items()))
+        if key not in self._scores:
+            model, n_bytes, fingerprint = self.tensors.apply(types)
+            if all(t == "F32" for t in types.values()):
+                result, divergence = self.reference, 0.0  # the F32 model itself: nothing to evaluate again
+            else:
+                result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
+                divergence = result.kl_divergence
+            self._scores[key] = Scores(
+                n_bytes, result.perplexity, result.mean_nll, divergence, result.n_predictions, fingerprint
+            )
+        return self._scores[key]
 
     def measure(self, mix="F32", overrides=None):
         """Quality of `mix` (with `overrides`, {class: type}) on this meter's text."""
         mix, overrides = _check_mix(mix), check_overrides(overrides)
         types = plan_types(self.shapes, mix, overrides)
-        model, n_bytes, fingerprint = self.tensors.apply(types)
-        if all(t == "F32" for t in types.values()):
-            result, divergence = self.reference, 0.0  # the F32 model itself: nothing to evaluate again
-        else:
-            result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
-            divergence = result.kl_divergence
+        scores = self.scores(types)
         name = label(mix, overrides) + (" + imatrix" if self.tensors.imatrix else "")
         return Quality(
             name,
@@ -288,13 +312,13 @@ class QualityMeter:
             overrides,
             types,
             self.n_weights,
-            n_bytes,
-            result.perplexity,
-            result.mean_nll,
-            divergence,
+            scores.n_bytes,
+            scores.perplexity,
+            scores.mean_nll,
+            scores.kl_divergence,
             self.reference.perplexity,
-            result.n_predictions,
-            fingerprint,
+            scores.n_predictions,
+            scores.sha256,
         )
 
 

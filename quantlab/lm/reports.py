@@ -16,7 +16,8 @@ PUBLISHED_MIXES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0
 
 @functools.lru_cache(maxsize=1)
 def explorer_meter():
-    """The QualityMeter of the explorer and the exercise: F32 reference on the slice, one shared tensor cache."""
+    """The QualityMeter of the explorer and the exercise: F32 reference on the slice, one shared tensor cache
+    and one cache of scores (notebook 08 measures every preset on it before the explorer shows them)."""
     return quality.QualityMeter(text=quality.explorer_text())
 
 

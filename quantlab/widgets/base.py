@@ -67,6 +67,9 @@ class Explorer:
                 self.call_line,
             ]
         )
+        # Hooks for tests/browser and benchmarks/browser_latency.py: find every explorer and its readout in the page.
+        self.widget.add_class("quantlab-explorer")
+        self.readout.add_class("quantlab-readout")
         self.refresh()
 
     # --- what subclasses provide -------------------------------------------------------------

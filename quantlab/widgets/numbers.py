@@ -41,7 +41,7 @@ class MemoryExplorer(Explorer):
 
     def summary(self, rows):
         budget = self.settings["budget_gb"]
-        lines = [f"{'format':<12}{'GB':>8}{'GiB':>8}  fits"]
+        lines = [f"memory budget {budget:.0f} GB", f"{'format':<12}{'GB':>8}{'GiB':>8}  fits"]
         for name, _, size in rows:
             fits = "yes" if size <= budget * GB else "no"
             lines.append(f"{name.split(' (')[0]:<12}{size / GB:>8.2f}{size / GIB:>8.2f}  {fits}")

@@ -110,9 +110,12 @@ class QuantizationExplorer(Explorer):
         return (value or 0) if name == "group_size" else value
 
     def inert_controls(self):
+        inert = {}
         if self.settings["outliers"] == 0 and self.user_weights is None:
-            return {"outlier_magnitude": "there are no outliers to size"}
-        return {}
+            inert["outlier_magnitude"] = "there are no outliers to size"
+        if self.settings["scheme"] == "asymmetric":
+            inert["symmetric_range"] = "an asymmetric grid has no symmetric range (its codes are 0..2^b-1)"
+        return inert
 
     def arguments(self):
         arguments = super().arguments()

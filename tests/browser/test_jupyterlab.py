@@ -11,22 +11,19 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_driver import ALL_CELLS_RAN_JS, CELL_ERRORS_JS, idle_kernel, poll, real_errors, stop_kernel
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_symmetric_vs_asymmetric.ipynb"
 NOTEBOOK_REQUIRED = True  # while False, a missing NOTEBOOK skips the test; set True once it is committed
 SLIDER_LABEL = "bits"
 
 # Bounds in seconds. The test body has TEST_BUDGET_S in all; with the server start (20 s), the
-# browser launch (10 s) and the shutdown (10 s) bounded in conftest.py, a run stays under 90 s.
+# browser launch (10 s) and the shutdown (10 s) bounded in lab_driver.py, a run stays under 90 s.
 # Measured here: about 1.5 s, 4 s, 1 s and 0.15 s for the four steps.
 TEST_BUDGET_S = 45
 PAGE_READY_TIMEOUT_S = 20
 RUN_ALL_TIMEOUT_S = 20
 NEW_PLOT_TIMEOUT_S = 10
-
-# Regexes for console errors that say nothing about the notebook, each with its reason. None were
-# needed with JupyterLab 4.6 and Chromium 156: a clean run logs no error at all.
-HARMLESS_ERRORS = []
 
 # Marks the first "bits" slider that sits in an explorer with a plot, and that explorer: the
 # nearest ancestor, inside the same cell output, that holds an Output widget with an image.
@@ -57,47 +54,13 @@ NEW_PLOT_SHOWN_JS = """(before) => {
     return img !== null && img.src !== before && img.complete && img.naturalWidth > 0;
 }"""
 
-# All `count` code cells are on the page and have run ("[n]:"); none is queued or running ("[*]:").
-ALL_CELLS_RAN_JS = r"""(count) => {
-    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-    return prompts.length === count && prompts.every(p => /^\[\d+\]:?$/.test(p.textContent.trim()));
-}"""
-
-# Error outputs, as text. JupyterLab gives stream stderr (warnings) and errors the same MIME type,
-# so tell them apart the way a reader would: a traceback, IPython's "Cell In[n]" header, or a
-# line that starts with an exception name.
-CELL_ERRORS_JS = r"""() => [...document.querySelectorAll(
-        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-    .map(e => e.textContent)
-    .filter(t => /Traceback \(most recent call last\)|^\s*Cell In\[\d+\], line \d+|^[\w.]*(Error|Exception|Interrupt)(:|$)/m.test(t))"""
-
 
 def _poll(condition, timeout, what):
-    """Call `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}", pytrace=False)
-
-
-def _notebook_kernel(jupyterlab, name):
-    """This notebook's kernel model from /api/sessions, or None before it exists."""
-    for session in jupyterlab.api("sessions"):
-        if session.get("path", "").endswith(name) and session.get("kernel"):
-            return session["kernel"]
-    return None
-
-
-def _idle_kernel(jupyterlab, name):
-    kernel = _notebook_kernel(jupyterlab, name)
-    return kernel if kernel and kernel["execution_state"] == "idle" else None
-
-
-def _real_errors(errors):
-    return [e for e in errors if not any(re.search(pattern, e) for pattern in HARMLESS_ERRORS)]
+    """lab_driver.poll, failing the test (not erroring) on a timeout."""
+    try:
+        return poll(condition, timeout, what)
+    except TimeoutError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.mark.browser
@@ -117,7 +80,7 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         page.goto(jupyterlab.lab_url(notebook.name), timeout=seconds_left(PAGE_READY_TIMEOUT_S) * 1000)
         page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=seconds_left(PAGE_READY_TIMEOUT_S) * 1000)
         kernel = _poll(
-            lambda: _idle_kernel(jupyterlab, notebook.name),
+            lambda: idle_kernel(jupyterlab, notebook.name),
             seconds_left(PAGE_READY_TIMEOUT_S),
             f"an idle kernel for {notebook.name}",
         )
@@ -137,7 +100,7 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
         def all_ran_or_one_failed():
             if page.evaluate(CELL_ERRORS_JS):
                 return True
-            return page.evaluate(ALL_CELLS_RAN_JS, code_cells) and _idle_kernel(jupyterlab, notebook.name)
+            return page.evaluate(ALL_CELLS_RAN_JS, code_cells) and idle_kernel(jupyterlab, notebook.name)
 
         _poll(all_ran_or_one_failed, seconds_left(RUN_ALL_TIMEOUT_S), f"all {code_cells} code cells to run")
         cell_errors = page.evaluate(CELL_ERRORS_JS)
@@ -185,10 +148,11 @@ def test_bits_slider_redraws_the_plot(jupyterlab, browser_page, page_errors, not
 
         # Let late errors (e.g. from the redraw) reach the console before judging it.
         page.wait_for_timeout(500)
-        errors = _real_errors(page_errors)
+        errors = real_errors(page_errors)
         assert not errors, "the page logged errors:\n" + "\n".join(errors)
         if os.environ.get("QUANTLAB_SCREENSHOT"):  # for looking at the page as a learner sees it
             page.locator('[data-test-slider="bits"]').scroll_into_view_if_needed()
             page.screenshot(path=os.environ["QUANTLAB_SCREENSHOT"])
     finally:
+        stop_kernel(jupyterlab, notebook)
         print("\nbrowser timings: " + " · ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
