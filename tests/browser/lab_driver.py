@@ -392,11 +392,25 @@ def _operate(page, node, kind, back=None):
     if kind == "number":
         box = node.locator("input")
         current = box.input_value()
-        typed = f"{float(current or 0) + 1.1:.6g}" if back is None else back
+        typed = (
+            back if back is not None else next_number(current, *(box.get_attribute(a) for a in ("min", "max", "step")))
+        )
         box.fill(typed)
         box.press("Enter")
         return f"type {typed}", current
     raise ValueError(f"no rule to operate a {kind!r} control")
+
+
+def next_number(current, low, high, step):
+    """A value to type into a number box that differs from `current` and stays inside its min/max (a bounded box clamps
+    an out-of-range value back to where it was, and nothing would change): one step up, or one down at the top."""
+    x = float(current or 0)
+    step = float(step) if step not in (None, "", "any") else 1.1
+    up, down = x + step, x - step
+    fits = [
+        v for v in (up, down) if (high in (None, "") or v <= float(high)) and (low in (None, "") or v >= float(low))
+    ]
+    return f"{(fits[0] if fits else up):.6g}"
 
 
 def operate(page, explorer, control_index, timeout=30, undo=None):
