@@ -1,12 +1,14 @@
 """Single-thread speed of the newer GGML types (issue 13): quantlab vs libgguf, as time ratios.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_new_formats.py [--repeat 5] [--types MXFP4,IQ2_XXS]
+    OMP_NUM_THREADS=1 python benchmarks/bench_new_formats.py [--repeat 5] [--types MXFP4,IQ2_XXS] [--clock cpu]
 
 For each type, quantize and dequantize on 1M weights (one row of 2^20) and on a (256, 4096)
 matrix, best of `repeat` after a warm-up; prints milliseconds and the ratio libgguf time /
 quantlab time (>= 1 means quantlab is as fast). Issue 13's targets for quantize: MXFP4, NVFP4,
 TQ1_0, TQ2_0, BF16, IQ4_XS >= 1.0; IQ1/IQ2/IQ3 >= 0.5. A random positive imatrix is passed to
 both where llama.cpp requires one (IQ2_XXS, IQ2_XS, IQ1_S). libgguf has no BF16 dequantizer.
+--clock cpu times with the process's CPU time instead of wall time: on a shared, overloaded
+machine wall times of the same call swing by 3x, CPU times far less (both sides run one thread).
 """
 
 import argparse
@@ -39,32 +41,36 @@ TYPES = {
 REQUIRED = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
 
 
-def best_time(function, repeat):
-    """Shortest wall time of `repeat` calls after one warm-up call, in milliseconds."""
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def best_time(function, repeat, clock="wall"):
+    """Shortest time of `repeat` calls after one warm-up call, in milliseconds (wall or CPU time)."""
+    now = CLOCK[clock]
     function()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = now()
         function()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return 1e3 * min(times)
 
 
-def measure(type_name, x, repeat):
+def measure(type_name, x, repeat, clock="wall"):
     quantize, dequantize = TYPES[type_name]
     qtype = libgguf.GGMLQuantizationType[type_name]
     imatrix = (np.random.default_rng(1).random(x.shape[1]) + 0.1).astype(np.float32) if type_name in REQUIRED else None
     data = quantize(x, imatrix=imatrix)
     row = {
         "quantize": (
-            best_time(lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix), repeat),
-            best_time(lambda: quantize(x, imatrix=imatrix), repeat),
+            best_time(lambda: libgguf.quantize_rows(x, qtype, imatrix=imatrix), repeat, clock),
+            best_time(lambda: quantize(x, imatrix=imatrix), repeat, clock),
         )
     }
     if type_name != "BF16":
         row["dequantize"] = (
-            best_time(lambda: libgguf.dequantize_rows(data, qtype, x.shape[1]), repeat),
-            best_time(lambda: dequantize(data), repeat),
+            best_time(lambda: libgguf.dequantize_rows(data, qtype, x.shape[1]), repeat, clock),
+            best_time(lambda: dequantize(data), repeat, clock),
         )
     return row
 
@@ -73,6 +79,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--types", default=",".join(TYPES))
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="wall time (default) or CPU time")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     shapes = {"1M flat": (1, 1 << 20), "(256, 4096)": (256, 4096)}
@@ -80,7 +87,7 @@ def main():
     for type_name in args.types.split(","):
         for label, shape in shapes.items():
             x = (rng.standard_normal(shape) * 0.02).astype(np.float32)
-            for op, (theirs, ours) in measure(type_name, x, args.repeat).items():
+            for op, (theirs, ours) in measure(type_name, x, args.repeat, args.clock).items():
                 print(f"{type_name:8} {label:12} {op:10} {theirs:10.1f} {ours:11.1f} {theirs / ours:6.2f}", flush=True)
 
 
