@@ -140,12 +140,23 @@ def _grid_points(book, xval, weight, scale, inverse, max_level):
     return index, ~off
 
 
+@cache
+def _positions(name):
+    """float32 (n, dim): a grid's points as the quantizer sees them, 2l + 1 (computed once)."""
+    return codebook(name).positions()
+
+
 def _weighted_sums(book, index, xval, weight):
-    """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points."""
-    q = book.positions()[index].reshape(xval.shape[0], -1)  # (m, 32)
+    """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points.
+
+    The terms are laid out weight-major, (32, m), so that one np.add.reduce adds them in order.
+    """
+    q = _positions(book.name)[index].reshape(xval.shape[0], -1)  # (m, 32)
     w = weight.reshape(q.shape)
     x = xval.reshape(q.shape)
-    return sum_in_order((w * x) * q, axis=1), sum_in_order((w * q) * q, axis=1)
+    qx = np.ascontiguousarray(((w * x) * q).T)
+    q2 = np.ascontiguousarray(((w * q) * q).T)
+    return kquants_search.sum_in_order(qx), kquants_search.sum_in_order(q2)
 
 
 # ----------------------------------------------------------------------------- the shared search
