@@ -8,6 +8,8 @@ matrix, best of `repeat` after a warm-up, the two libraries interleaved call by 
 (>= 1 means quantlab is as fast). Issue 13's targets for quantize: MXFP4, NVFP4,
 TQ1_0, TQ2_0, BF16, IQ4_XS >= 1.0; IQ1/IQ2/IQ3 >= 0.5. A random positive imatrix is passed to
 both where llama.cpp requires one (IQ2_XXS, IQ2_XS, IQ1_S). libgguf has no BF16 dequantizer.
+CPU time is the default because on a shared, overloaded machine wall times of the same call swing by
+3x, CPU times far less (both sides run one thread).
 """
 
 import argparse

@@ -295,9 +295,15 @@ def test_vectorized_neighbour_search_equals_its_reference(name):
     xval = rng.uniform(0, 16, size=(200, book.dim)).astype(np.float32)
     weight = rng.uniform(0, 3, size=(200, book.dim)).astype(np.float32)
     scale = rng.uniform(0.5, 2, size=200).astype(np.float32)
-    fast = iquants.best_neighbour(book, keys, xval, weight, scale)
-    slow = [iquants.best_neighbour_reference(book, k, xv, w, s) for k, xv, w, s in zip(keys, xval, weight, scale)]
-    assert np.array_equal(fast, slow)
+    fewest = off_grid[book.neighbour_count[off_grid] == book.neighbour_count[off_grid].min()]
+    keys[:50] = rng.choice(fewest, size=50)
+    for part in (slice(None), slice(0, 50)):  # a mix of list lengths, and only the shortest lists
+        fast = iquants.best_neighbour(book, keys[part], xval[part], weight[part], scale[part])
+        slow = [
+            iquants.best_neighbour_reference(book, k, xv, w, s)
+            for k, xv, w, s in zip(keys[part], xval[part], weight[part], scale[part])
+        ]
+        assert np.array_equal(fast, slow)
 
 
 @pytest.mark.parametrize("name", GRIDS)
@@ -407,3 +413,38 @@ def test_bf16_fast_rounding_equals_the_readable_reference():
         for shape in (values.shape, (1, -1), (-1, 1)):
             shaped = values.reshape(shape)
             assert np.array_equal(bf16.bf16_bits(shaped), bf16._bf16_bits_reference(shaped))
+
+
+def near_tie_fits(rng, rows=300, count=200):
+    """(sum_qx, sum_q2) rows built to stress first_best_fit: ties, ulp-close scores, zeros, tiny/huge, nan."""
+    qx = (rng.standard_normal((rows, count)) * 10.0 ** rng.integers(-20, 20, (rows, 1))).astype(np.float32)
+    q2 = ((rng.random((rows, count)) + 0.01) * 10.0 ** rng.integers(-20, 20, (rows, 1))).astype(np.float32)
+    kind = np.arange(rows) % 8
+    best = rng.integers(0, count, rows)
+    for r in np.flatnonzero(kind == 1):  # copies of the best column, exact ties
+        qx[r, rng.integers(0, count, 5)] = qx[r, best[r]]
+        q2[r, rng.integers(0, count, 5)] = q2[r, best[r]]
+    for r in np.flatnonzero(kind == 2):  # scores a few ulps apart around one value
+        qx[r] = qx[r, 0]
+        q2[r] = (q2[r, :1].view(np.int32) + rng.integers(-3, 4, count)).astype(np.int32).view(np.float32)
+    for r in np.flatnonzero(kind == 3):  # scores spread within 1e-4 of each other
+        qx[r] = qx[r, 0] * (1 + rng.uniform(-1e-4, 1e-4, count)).astype(np.float32)
+        q2[r] = q2[r, 0]
+    qx[kind == 4] = 0  # every score 0
+    q2[kind == 5, ::3] = -q2[kind == 5, ::3]  # candidates that are never kept
+    q2[kind == 5, 1::3] = 0
+    qx[kind == 6, rng.integers(0, count)] = np.nan
+    qx[kind == 7, 7] = np.float32(3e38)
+    return qx, q2
+
+
+def test_first_best_fit_equals_its_reference():
+    """IQ1's vectorized choice among candidate splits keeps C's candidate and scale, ties and all."""
+    rng = np.random.default_rng(12)
+    for _ in range(3):
+        qx, q2 = near_tie_fits(rng)
+        start = np.abs(qx).max(axis=1)
+        fast = iq1.first_best_fit(qx, q2, start)
+        slow = iq1.first_best_fit_reference(qx, q2, start)
+        assert np.array_equal(fast[0], slow[0])
+        assert np.array_equal(bits(fast[1]), bits(slow[1]))

@@ -28,12 +28,92 @@ IQ1_SHIFTED = {
 _SPLITS = np.array([(i1, i2) for i1 in range(33) for i2 in range(i1, 33)])  # C's loop order
 
 
+_BANDS = 2.0 ** -np.arange(16, 4, -1)  # relative bands around the best score, tried narrowest first (first_best_fit)
+
+
+def first_best_fit_reference(sum_qx, sum_q2, scale):
+    """C's loop over candidates k in order: keep k if sumq2 > 0 and sumqx^2 > best * sumq2 (float32).
+
+    best starts at -FLT_MAX and becomes scale * sumqx with scale = sumqx / sumq2 of the kept k.
+    Returns the index kept last (-1 if none) and its scale (the given scale if none), per row.
+    """
+    f32 = np.float32
+    m, count = sum_qx.shape
+    best = np.full(m, -np.finfo(f32).max, dtype=f32)
+    pick = np.full(m, -1)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for k in range(count):
+            qx, q2 = sum_qx[:, k], sum_q2[:, k]
+            better = (q2 > 0) & (qx * qx > best * q2)
+            scale = np.where(better, qx / q2, scale)
+            best = np.where(better, scale * qx, best)
+            pick = np.where(better, k, pick)
+    return pick, scale
+
+
+def first_best_fit(sum_qx, sum_q2, scale):
+    """first_best_fit_reference without the loop over every candidate, bit for bit.
+
+    A kept candidate's score, best = (sumqx / sumq2) * sumqx, is r = sumqx^2 / sumq2 within 2 float32
+    ulps, and C keeps candidate k when r_k beats the current best, up to 2 ulps either way. Let M
+    be the top score and b a band (2^-16 first, then 2^-15, .. 2^-5 where needed). If every candidate scores
+    either >= M (1 - b) ("near") or < M (1 - 2b), then before the first near candidate best is
+    below M (1 - 2b), so that one is kept; from then on best is a near score, so no candidate below
+    is kept again: C's loop over the near candidates alone, in order, keeps the same last one.
+    Rows with no such gap, or where M is not a positive normal number or a product could leave
+    float32's normal range, run the reference loop.
+    """
+    f32 = np.float32
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        positive = sum_q2 > 0
+        score = np.where(positive, (sum_qx / sum_q2) * sum_qx, -np.inf)
+        top = score.max(axis=1)  # nan if any score is nan
+        q2_low = np.where(positive, sum_q2, np.inf).min(axis=1)
+        q2_high = np.where(positive, sum_q2, 0).max(axis=1)
+        normal = (top > 0) & (top < np.inf) & (top * q2_low > f32(1e-30)) & (top * q2_high < f32(1e30))
+    near = np.zeros(score.shape, dtype=bool)
+    sure = np.zeros(len(score), dtype=bool)
+    remaining = np.flatnonzero(normal)
+    for band in _BANDS:
+        rows_score, rows_top = score[remaining], top[remaining][:, None]
+        rows_near = rows_score >= rows_top * f32(1 - band)
+        fine = (rows_near | (rows_score < rows_top * f32(1 - 2 * band))).all(axis=1)
+        near[remaining[fine]] = rows_near[fine]
+        sure[remaining[fine]] = True
+        remaining = remaining[~fine]
+    pick = np.full(len(score), -1)
+    scale = scale.copy()
+    unsure = np.flatnonzero(~sure)
+    if len(unsure):
+        pick[unsure], scale[unsure] = first_best_fit_reference(sum_qx[unsure], sum_q2[unsure], scale[unsure])
+    rows, columns = np.nonzero(near & sure[:, None])  # each row's near candidates, in order
+    counts = np.bincount(rows, minlength=len(score))
+    rank = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    padded = np.full((len(score), max(int(counts.max(initial=0)), 1)), -1)
+    padded[rows, rank] = columns
+    many = np.flatnonzero(counts > 1)
+    single = np.flatnonzero(counts == 1)
+    pick[single] = padded[single, 0]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        scale[single] = sum_qx[single, pick[single]] / sum_q2[single, pick[single]]
+        if len(many):
+            columns = padded[many]
+            valid = columns >= 0
+            qx = np.where(valid, sum_qx[many[:, None], np.maximum(columns, 0)], 0)
+            q2 = np.where(valid, sum_q2[many[:, None], np.maximum(columns, 0)], 0)
+            pick[many], scale[many] = first_best_fit_reference(qx, q2, scale[many])
+            pick[many] = columns[np.arange(len(many)), pick[many]]
+    return pick, scale
+
+
 def _iq1_best_split(x, weight):
     """IQ1_S's exhaustive search: sorted x cut into three runs (levels 0, 1, 2) at i1 <= i2.
 
     For each cut and each shift (+delta first, then -delta), the least-squares scale of
     x ~ scale * value[level] is scored from prefix sums; the first best (C's `>` test on
     cross-multiplied float32 scores) wins. Returns scale, levels (m, 32), shift (+-1), found.
+    The plain loop over the 1122 candidates stays here: with this many candidates, first_best_fit's
+    passes over the whole (m, 1122) table cost more than the loop (measured; IQ1_M gains from it).
     """
     f32 = np.float32
     m, n = x.shape
@@ -201,26 +281,21 @@ def _iq1_m_best_split(x, weight):
     i1, i2 = _SPLITS_16[:, 0], _SPLITS_16[:, 1]
     position = np.arange(n)
     runs = (position[None, :] >= i1[:, None]).astype(np.intp) + (position[None, :] >= i2[:, None])  # (153, n)
-    # every split's sums, each added in sorted order as libgguf's loops do: (m, 153, 4)
-    sum_qx = np.zeros((m, len(runs), 4), dtype=f32)
-    sum_q2 = np.zeros((m, len(runs), 4), dtype=f32)
-    for j in range(n):
-        sum_qx += terms_qx[:, j, runs[:, j], :]
-        sum_q2 += terms_q2[:, j, runs[:, j], :]
-    sums = [(sum_qx[:, :, k], sum_q2[:, :, k]) for k in range(4)]
-    best = np.full(m, -np.finfo(f32).max, dtype=f32)
-    scale = np.abs(x).max(axis=1)
-    pick = np.full(m, -1)
-    shifts = np.zeros(m, dtype=np.int64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for j in range(len(_SPLITS_16)):
-            for k, (sum_qx, sum_q2) in enumerate(sums):
-                qx, q2 = sum_qx[:, j], sum_q2[:, j]
-                better = (q2 > 0) & (qx * qx > best * q2)
-                scale = np.where(better, qx / q2, scale)
-                best = np.where(better, scale * qx, best)
-                pick = np.where(better, j, pick)
-                shifts = np.where(better, k, shifts)
+    # every split's sums, each added in sorted order as libgguf's loops do. Cell [i1, i2] of a
+    # (17, 17, 4 k, m) table gathers split (i1, i2): at step j, the cells with i1 > j add run 0's
+    # term, those with i1 <= j < i2 run 1's, those with i2 <= j run 2's (cells i2 < i1 are unused)
+    sums = []
+    for terms in (terms_qx, terms_q2):
+        terms = np.ascontiguousarray(terms.transpose(1, 2, 3, 0))  # (n, 3 runs, 4 k, m)
+        table = np.zeros((n + 1, n + 1, 4, m), dtype=f32)
+        for j in range(n):
+            table[j + 1 :, j + 1 :] += terms[j, 0]
+            table[: j + 1, j + 1 :] += terms[j, 1]
+            table[: j + 1, : j + 1] += terms[j, 2]
+        sums.append(table[i1, i2].transpose(2, 0, 1).reshape(m, -1))  # (m, 153 splits x 4 k), C's order
+    chosen, scale = first_best_fit(sums[0], sums[1], np.abs(x).max(axis=1))
+    pick = np.where(chosen >= 0, chosen // 4, -1)
+    shifts = np.where(chosen >= 0, chosen % 4, 0)
     found = pick >= 0
     sorted_levels = runs[np.maximum(pick, 0)].astype(np.int8)
     levels = np.empty_like(sorted_levels)

@@ -19,6 +19,7 @@ from |x| = 1e12 (IQ3_S; IQ1_M with weights of 1e12 and 1e7 in one block); the pr
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -64,6 +65,20 @@ def c_running_max(values, skip):
     return running
 
 
+@cache
+def _neighbour_offsets(name):
+    """Per lattice key: its neighbour list padded with copies of the first neighbour (int32 (keys, width)),
+    and where each neighbour's coordinates sit in a per-group table of (dim, levels) terms (int32
+    (keys, dim, width): i * n_levels + level of coordinate i). A padded copy scores exactly as the
+    first neighbour, and argmin keeps the first of equal scores, so padding never wins.
+    """
+    book = codebook(name)
+    n_levels = int(book.levels.max()) + 1
+    padded = np.maximum(np.where(book.neighbours < 0, book.neighbours[:, :1], book.neighbours), 0).astype(np.int32)
+    offsets = book.levels[padded].astype(np.int32) + np.arange(book.dim, dtype=np.int32) * n_levels
+    return padded, np.ascontiguousarray(offsets.transpose(0, 2, 1)), n_levels
+
+
 def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     """Grid index of the best neighbour of each off-grid lattice key, as iq*_find_best_neighbour.
 
@@ -71,10 +86,11 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     sum_i (weight_i * diff_i) * diff_i with diff = scale*q_i - xval_i, summed in coordinate order in
     float32; the first neighbour (nearest on the lattice, then lowest index) wins a tie.
     Fast path: each coordinate takes one of a few levels, so the terms are computed once per
-    (group, coordinate, level) in a small table, and each candidate's error gathers its terms.
+    (group, coordinate, level) in a small table, and each candidate's error gathers its terms
+    (one gather for all coordinates, summed in order by np.add.reduce over a middle axis).
     level_values: (k, n_levels) value of each level per group (IQ1's shifted levels); default 2l + 1.
     """
-    n_levels = int(book.levels.max()) + 1
+    padded, offsets, n_levels = _neighbour_offsets(book.name)
     dim = book.dim
     if level_values is None:
         level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
@@ -83,18 +99,13 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     by_count = np.argsort(counts, kind="stable")  # chunks of similar list lengths: little padding
     for start in range(0, len(keys), 8192):
         part = by_count[start : start + 8192]
-        width = int(counts[part].max())
-        candidates = book.neighbours[keys[part], :width]
-        levels = book.levels[np.maximum(candidates, 0)]  # (k, width, dim) uint8
-        k = len(candidates)
+        width = max(int(counts[part[-1]]), 2)  # a last axis of 1 would make np.add.reduce add pairwise
+        part_keys = keys[part]
         diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]  # (k, dim, L)
         table = ((weight[part, :, None] * diff) * diff).reshape(-1)
-        base = (np.arange(k) * (dim * n_levels))[:, None]
-        error = table[base + levels[:, :, 0]]
-        for i in range(1, dim):
-            error = error + table[base + (i * n_levels) + levels[:, :, i]]
-        error[candidates < 0] = np.inf
-        found[part] = np.take_along_axis(candidates, error.argmin(axis=1)[:, None], axis=1)[:, 0]
+        where = offsets[part_keys, :, :width] + (np.arange(len(part), dtype=np.int32) * (dim * n_levels))[:, None, None]
+        error = np.add.reduce(table[where], axis=1)  # over coordinates, one at a time from 0, as C's d2 +=
+        found[part] = padded[part_keys, error.argmin(axis=1)]
     return found
 
 
@@ -129,12 +140,23 @@ def _grid_points(book, xval, weight, scale, inverse, max_level):
     return index, ~off
 
 
+@cache
+def _positions(name):
+    """float32 (n, dim): a grid's points as the quantizer sees them, 2l + 1 (computed once)."""
+    return codebook(name).positions()
+
+
 def _weighted_sums(book, index, xval, weight):
-    """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points."""
-    q = book.positions()[index].reshape(xval.shape[0], -1)  # (m, 32)
+    """sum(w x q) and sum(w q q) over each sub-block (in order), q = 2l + 1 of the chosen points.
+
+    The terms are laid out weight-major, (32, m), so that one np.add.reduce adds them in order.
+    """
+    q = _positions(book.name)[index].reshape(xval.shape[0], -1)  # (m, 32)
     w = weight.reshape(q.shape)
     x = xval.reshape(q.shape)
-    return sum_in_order((w * x) * q, axis=1), sum_in_order((w * q) * q, axis=1)
+    qx = np.ascontiguousarray(((w * x) * q).T)
+    q2 = np.ascontiguousarray(((w * q) * q).T)
+    return kquants_search.sum_in_order(qx), kquants_search.sum_in_order(q2)
 
 
 # ----------------------------------------------------------------------------- the shared search
