@@ -448,3 +448,18 @@ def test_first_best_fit_equals_its_reference():
         slow = iq1.first_best_fit_reference(qx, q2, start)
         assert np.array_equal(fast[0], slow[0])
         assert np.array_equal(bits(fast[1]), bits(slow[1]))
+
+
+@pytest.mark.parametrize("name", sorted(iquants_grids._CODEBOOKS))
+def test_neighbour_lists_equal_their_readable_reference(name):
+    """The vectorized nearest-grid-point lists equal a stable argsort per key, on every grid (a sample of keys)."""
+    book = iquants_grids.codebook(name)
+    wanted = np.flatnonzero(book.neighbour_count > 0)
+    sample = np.random.default_rng(3).choice(wanted, size=min(300, len(wanted)), replace=False)
+    shifts = (np.arange(book.levels.shape[1]) * book.bits).astype(np.int64)
+    positions = 2 * ((sample[:, None] >> shifts) & ((1 << book.bits) - 1)) + 1
+    grid = 2 * book.levels.astype(np.int64) + 1
+    nwant = iquants_grids._CODEBOOKS[name][3]
+    fast = iquants_grids.nearest_grid_points(positions, grid, nwant, chunk=64)
+    slow = iquants_grids.nearest_grid_points_reference(positions, grid, nwant)
+    assert np.array_equal(fast, slow)

@@ -76,6 +76,47 @@ class Codebook:
         return (levels.astype(np.int64) << shifts).sum(axis=-1)
 
 
+def nearest_grid_points(positions, grid_positions, nwant, chunk=512):
+    """Per position, the grid points at its `nwant` smallest distinct squared distances, nearest first (ties by index).
+
+    llama.cpp's neighbour lists for the off-grid keys (an (n, width) int32 array padded with -1). Distances are
+    small integers, so the cutoff (the nwant-th distinct distance) comes from a table of which distances occur,
+    and the kept points are sorted by the key distance * n_grid + index.
+    """
+    n_grid = len(grid_positions)
+    chunks = []
+    for start in range(0, len(positions), chunk):
+        d2 = ((positions[start : start + chunk, None, :] - grid_positions[None]) ** 2).sum(axis=2)
+        rows = np.arange(len(d2))[:, None]
+        present = np.zeros((len(d2), d2.max() + 1), dtype=bool)
+        present[rows, d2] = True
+        distinct = np.cumsum(present, axis=1)
+        cutoff = np.where(distinct[:, -1] >= nwant, np.argmax(distinct >= nwant, axis=1), d2.max())
+        kept = d2 <= cutoff[:, None]
+        width = int(kept.sum(axis=1).max())
+        sort_key = np.where(kept, d2 * n_grid + np.arange(n_grid), np.iinfo(np.int64).max)
+        nearest = np.sort(np.partition(sort_key, width - 1, axis=1)[:, :width], axis=1)
+        chunks.append(np.where(nearest < np.iinfo(np.int64).max, nearest % n_grid, -1))
+    width = max(c.shape[1] for c in chunks)
+    return np.vstack([np.pad(c, ((0, 0), (0, width - c.shape[1])), constant_values=-1) for c in chunks]).astype(
+        np.int32
+    )
+
+
+def nearest_grid_points_reference(positions, grid_positions, nwant):
+    """The readable version of nearest_grid_points: a stable argsort and np.unique per position."""
+    lists = []
+    for position in positions:
+        d2 = ((position - grid_positions) ** 2).sum(axis=1)
+        order = np.argsort(d2, kind="stable")  # by distance, then index
+        cutoff = np.unique(d2)[:nwant].max()
+        lists.append(order[d2[order] <= cutoff])
+    neighbours = np.full((len(lists), max(map(len, lists))), -1, dtype=np.int32)
+    for row, nearest in enumerate(lists):
+        neighbours[row, : len(nearest)] = nearest
+    return neighbours
+
+
 @cache
 def codebook(name):
     """The Codebook of an i-quant type ("IQ3_S", ...), with llama.cpp's map and neighbour lists."""
@@ -93,20 +134,9 @@ def codebook(name):
     n_levels = len(coordinate_values)
     all_levels = (np.arange(n_keys)[:, None] >> shifts) & ((1 << bits) - 1)
     wanted = np.flatnonzero((index_of_key < 0) & (all_levels < n_levels).all(axis=1))
-    position = 2 * all_levels[wanted] + 1
-    grid_position = 2 * levels.astype(np.int64) + 1
-    lists = []
-    for start in range(0, len(wanted), 512):
-        d2 = ((position[start : start + 512, None, :] - grid_position[None]) ** 2).sum(axis=2)
-        order = np.argsort(d2, axis=1, kind="stable")  # by distance, then index
-        sorted_d2 = np.take_along_axis(d2, order, axis=1)
-        for row in range(len(order)):  # keep the nwant nearest distances
-            cutoff = np.unique(sorted_d2[row])[:nwant].max()
-            lists.append(order[row, sorted_d2[row] <= cutoff])
-    width = max(len(neighbour_list) for neighbour_list in lists)
-    neighbours = np.full((n_keys, width), -1, dtype=np.int32)
-    for key, neighbour_list in zip(wanted, lists):
-        neighbours[key, : len(neighbour_list)] = neighbour_list
+    lists = nearest_grid_points(2 * all_levels[wanted] + 1, 2 * levels.astype(np.int64) + 1, nwant)
+    neighbours = np.full((n_keys, lists.shape[1]), -1, dtype=np.int32)
+    neighbours[wanted] = lists
     return Codebook(
         name, values, levels, bits, index_of_key, neighbours, (neighbours >= 0).sum(axis=1).astype(np.int32)
     )
