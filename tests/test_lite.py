@@ -11,6 +11,7 @@ CDN), see docs/jupyterlite.md.
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from optional import require
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -85,7 +85,12 @@ def test_the_site_copy_adds_the_install_cell_and_the_note():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    require("jupyterlite_core")  # the `lite` extra, which make test installs
+    try:  # the `lite` extra lives in .venv-lite (make test and make lite create it), never in the course's venv
+        make_lite.lite_python()
+    except FileNotFoundError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{error}; CI is set, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(str(error))
     out = tmp_path_factory.mktemp("lite") / "site"
     make_lite.build(out)
     return out
