@@ -1,6 +1,7 @@
 """The teacher's guide and the glossary: links built from the one repository address, every notebook covered."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -92,3 +93,14 @@ def test_00_gives_a_time_for_every_notebook_and_agrees_with_the_guide():
     rows = _time_rows("\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"))
     assert set(rows) == {p.name[:2] for p in NOTEBOOKS}, "00's learning path: one row per notebook that exists"
     assert rows == _time_rows(GUIDE)
+
+
+def test_the_total_study_time_said_in_00_and_the_guide_is_the_tables_sum():
+    text = "".join(
+        "".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())["cells"]
+    )
+    minutes = sum(int(m) for m in re.findall(r"\| (\d+) min \|$", text, re.M))
+    words = {5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+    hours = round(minutes / 60)
+    assert f"about {words[hours]} hours of study" in text
+    assert f"About {words[hours]} hours of study" in (ROOT / "docs" / "teachers_guide.md").read_text()
