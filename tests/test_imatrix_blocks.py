@@ -4,12 +4,15 @@ Oracle: llama.cpp's reference quantizers (libgguf) and gguf-py's dequantizer giv
 block, with and without the imatrix; the errors are recomputed plainly from those values.
 """
 
+import re
+
 import gguf
 import libgguf
 import numpy as np
 import pytest
 
 from quantlab.calibration.imatrix_blocks import TYPES, ImatrixBlocks, block_text
+from quantlab.widgets import ImatrixExplorer
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +93,17 @@ def test_summary_counts_what_the_views_show(case):
     line = summary_text(blocks).splitlines()[TYPES.index("Q3_K")]
     assert line.startswith(f"Q3_K: codes changed {100 * changed:4.1f} %")
     assert f"Σ v(w−q)² fell in {100 * weighted_fell:3.0f} % of the blocks" in line
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"type_name": "Q5_K"}, "type_name='Q5_K'; choose one of"),
+        ({"block": 10**6}, "block=1000000 must be an integer from 0 to"),
+        ({"block": -1}, "block=-1 must be an integer from 0 to"),
+        ({"imatrix": "yes"}, "imatrix='yes' must be True or False"),
+    ],
+)
+def test_the_explorer_names_a_setting_its_controls_cannot_show(settings, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ImatrixExplorer(**settings)

@@ -105,6 +105,9 @@ class ImatrixExplorer(Explorer):
     def __init__(self, type_name="Q3_K", block=0, imatrix=True, layer=lesson.LAYER):
         self.layer = layer
         self.blocks = lesson.imatrix_blocks(layer)
+        self.blocks.view(type_name, block)  # names a type or block the controls cannot show (a slider would clamp it)
+        if not isinstance(imatrix, bool):
+            raise ValueError(f"imatrix={imatrix!r} must be True or False")
         controls = {
             "type_name": dropdown("type", type_name, list(self.blocks.types), width="140px"),
             "block": slider("block", block, 0, self.blocks.n_blocks - 1),
