@@ -85,3 +85,14 @@ def test_check_names_the_mistakes(capsys):
     assert not checks.check_iq2_xxs_bits(2.1875)
     assert "parity" in capsys.readouterr().out
     assert not checks.check_iq2_xxs_bits(None)
+
+
+def test_the_explorer_builds_every_codebook_when_it_opens():
+    from quantlab.ggml import iquants_grids
+    from quantlab.widgets import FormatExplorer
+
+    iquants_grids.codebook.cache_clear()
+    FormatExplorer(type_name="MXFP4")  # no i-quant on show, yet none may be left to build on a later pick
+    assert iquants_grids.codebook.cache_info().currsize == len(
+        {"IQ1_S" if t == "IQ1_M" else t for t in tour.VECTOR_TYPES}
+    )

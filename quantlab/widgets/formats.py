@@ -1,7 +1,8 @@
 """The format explorer (notebook 13): pick any newer GGML type; see its levels over the weights, the error and the bytes.
 
 Built on widgets.base.Explorer: controls -> compute() (quantlab.ggml.formats_tour.view, cached per
-setting: the i-quant searches take up to a second on 512 weights) -> draw/update
+setting: the i-quant searches take up to a second on 512 weights; every i-quant codebook is built when
+the explorer opens, not on its type's first pick) -> draw/update
 (quantlab.plots.gguf.draw_block) -> summary() as text.
 """
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .. import data
 from ..ggml import format_info
-from ..ggml.formats_tour import NEW_TYPES, SUB_BLOCK, imatrix_use, view
+from ..ggml.formats_tour import NEW_TYPES, SUB_BLOCK, imatrix_use, prepare_codebooks, view
 from ..plots.gguf import draw_block
 from .base import Explorer, dropdown, slider
 
@@ -43,6 +44,7 @@ class FormatExplorer(Explorer):
         }
         self.std = std
         self._cache = {}
+        prepare_codebooks()  # once per kernel: no dropdown move pays for building a codebook
         super().__init__(controls, n_panels=1, width=7.6, height=3.0, readout_width=300, options={"std": std})
 
     def compute(self):
