@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 from test_ggml_oracle import CASES, ROW_LENGTH, ROWS, make_case
 
 import quantlab.ggml as ggml
-from quantlab.ggml import bf16, iq1, iq2, iq3, iq4_xs, iquants, iquants_grids, microscaling, ternary
+from quantlab.ggml import bf16, iq1, iq2, iq3, iq4_xs, iquants, iquants_grids, microscaling, rowwise, ternary
 
 IQUANTS = ["IQ3_S", "IQ2_S", "IQ3_XXS", "IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"]
 # name -> (quantize, dequantize, layout)
@@ -463,3 +463,19 @@ def test_neighbour_lists_equal_their_readable_reference(name):
     fast = iquants_grids.nearest_grid_points(positions, grid, nwant, chunk=64)
     slow = iquants_grids.nearest_grid_points_reference(positions, grid, nwant)
     assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("type_name", IQUANTS)
+def test_weights_beyond_the_codebook_bound_are_refused_and_weights_at_it_match(type_name):
+    quantize = TYPES[type_name][0]
+    bound = np.float32(rowwise.CODEBOOK_MAX_ABS)
+    x = make("gaussian")[:2]
+    x = (x / np.abs(x).max() * bound).astype(np.float32)  # |w| reaches the bound exactly
+    weights = default_imatrix(type_name, x.shape[1])
+    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(len(x), -1)
+    assert np.array_equal(quantize(x, imatrix=weights), expected)
+    x[0, 3] = np.nextafter(bound, np.float32(np.inf))
+    with pytest.raises(ValueError, match="overflow"):
+        quantize(x, imatrix=weights)
+    with pytest.raises(ValueError, match="overflow"):
+        ggml.quantize(-x, type_name, imatrix=weights)

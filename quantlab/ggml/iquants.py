@@ -12,10 +12,11 @@ for what the grids are):
 The search is vectorized over all sub-blocks and all tries at once; `best_neighbour_reference`
 is the plain loop that the vectorized neighbour search is tested against.
 
-Not reproduced: weights so large that the fit's float32 sums (x^2 * x * q, times the importance)
-overflow; llama.cpp then compares inf and nan scores, and its bytes are an accident of that. Seen
-from |x| = 1e12 (IQ3_S; IQ1_M with weights of 1e12 and 1e7 in one block); the property tests draw
-|x| <= 1e8 (the edge-case battery, huge values included, matches byte for byte).
+Refused: weights so large that the fit's float32 sums (x^2 * x * q, times the importance) overflow;
+llama.cpp then compares inf and nan scores, and its bytes are an accident of that (seen from |x| =
+1e12: IQ3_S; IQ1_M with weights of 1e12 and 1e7 in one block). quantize refuses |x| > 1e10
+(rowwise.CODEBOOK_MAX_ABS; a block reaching 1e10 is tested equal to llama.cpp's bytes); the property
+tests draw |x| <= 1e8, and the edge-case battery, huge values included, matches byte for byte.
 """
 
 from dataclasses import dataclass

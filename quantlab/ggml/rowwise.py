@@ -15,6 +15,12 @@ import numpy as np
 
 from .._validate import as_float_array
 
+# The vector-codebook i-quants fit their scales with float32 sums of w^2 * |w| * q over a sub-block.
+# Around |w| = 1e12 these overflow in llama.cpp too, which then compares inf and nan scores, so its bytes
+# are an accident. quantlab matches llama.cpp byte for byte up to this bound (tested) and refuses beyond.
+CODEBOOK_TYPES = frozenset({"IQ3_S", "IQ3_XXS", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S"})
+CODEBOOK_MAX_ABS = 1e10
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -63,6 +69,14 @@ def as_rows(x, layout):
             f"of {layout.block_size}; pad or trim to a multiple of {layout.block_size} "
             f"(nearest: {options})"
         )
+    if layout.name in CODEBOOK_TYPES:
+        largest = float(max(rows.max(), -rows.min()))  # finite: as_float_array refuses nan and inf
+        if largest > CODEBOOK_MAX_ABS:
+            raise ValueError(
+                f"x has |w| up to {largest:.3g}; {layout.name} fits its scales with float32 sums of w^2 * |w| * q, "
+                f"which overflow for weights this large (llama.cpp then compares inf and nan scores), so quantlab "
+                f"refuses |w| > {CODEBOOK_MAX_ABS:.0e}: divide the tensor by a power of two first"
+            )
     return rows
 
 
