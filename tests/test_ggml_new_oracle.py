@@ -472,10 +472,31 @@ def test_weights_beyond_the_codebook_bound_are_refused_and_weights_at_it_match(t
     x = make("gaussian")[:2]
     x = (x / np.abs(x).max() * bound).astype(np.float32)  # |w| reaches the bound exactly
     weights = default_imatrix(type_name, x.shape[1])
-    expected = libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(len(x), -1)
+    expected = (
+        libgguf.quantize_rows(x, GGMLQuantizationType[type_name], imatrix=weights).view(np.uint8).reshape(len(x), -1)
+    )
     assert np.array_equal(quantize(x, imatrix=weights), expected)
     x[0, 3] = np.nextafter(bound, np.float32(np.inf))
     with pytest.raises(ValueError, match="overflow"):
         quantize(x, imatrix=weights)
     with pytest.raises(ValueError, match="overflow"):
         ggml.quantize(-x, type_name, imatrix=weights)
+
+
+@pytest.mark.parametrize("name", GRIDS)
+def test_search_tables_hold_one_row_per_off_grid_key(name):
+    book = iquants_grids.codebook(name)
+    row_of_key, padded, offsets, _ = iquants._neighbour_offsets(name)
+    off_grid = np.flatnonzero(book.neighbour_count > 0)
+    assert len(padded) == len(offsets) == len(off_grid)  # not one row per lattice key (2^16 for IQ2 and IQ1)
+    assert np.array_equal(row_of_key[off_grid], np.arange(len(off_grid)))
+    assert (np.delete(row_of_key, off_grid) == -1).all()
+    with pytest.raises(ValueError, match="off-grid"):
+        on_grid = np.flatnonzero(book.index_of_key >= 0)[:1]
+        iquants.best_neighbour(
+            book,
+            on_grid,
+            np.ones((1, book.dim), np.float32),
+            np.ones((1, book.dim), np.float32),
+            np.ones(1, np.float32),
+        )

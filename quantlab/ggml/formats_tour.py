@@ -59,7 +59,7 @@ SUB_BLOCK = {
 
 
 def prepare_codebooks():
-    """Build the codebook and neighbour lists of every i-quant type here, once (about 1.5 s of CPU, ~190 MB).
+    """Build the codebook and neighbour lists of every i-quant type here, once (about 1.5 s of CPU, 95 MB).
 
     The format explorer calls it when it opens, so that picking an i-quant in its dropdown for the
     first time costs a search, not a codebook build.

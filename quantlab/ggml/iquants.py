@@ -68,16 +68,25 @@ def c_running_max(values, skip):
 
 @cache
 def _neighbour_offsets(name):
-    """Per lattice key: its neighbour list padded with copies of the first neighbour (int32 (keys, width)),
-    and where each neighbour's coordinates sit in a per-group table of (dim, levels) terms (int32
-    (keys, dim, width): i * n_levels + level of coordinate i). A padded copy scores exactly as the
-    first neighbour, and argmin keeps the first of equal scores, so padding never wins.
+    """The neighbour lists in the compact form the search gathers from, one row per off-grid key.
+
+    Returns (row_of_key, padded, offsets, n_levels): row_of_key (keys,) int32 maps a lattice key to
+    its row (-1 for keys on the grid or out of range); padded (rows, width) int32 is each list
+    padded with copies of its first neighbour; offsets (rows, dim, width) uint8 says where each
+    neighbour's coordinates sit in a per-group table of (dim, levels) terms: i * n_levels + level of
+    coordinate i. A padded copy scores exactly as the first neighbour, and argmin keeps the first of
+    equal scores, so padding never wins. Only the few thousand reachable off-grid keys get a row: a
+    row per key of the 2^16 would take 0.15-0.6 GB per 8-dimensional grid.
     """
     book = codebook(name)
     n_levels = int(book.levels.max()) + 1
-    padded = np.maximum(np.where(book.neighbours < 0, book.neighbours[:, :1], book.neighbours), 0).astype(np.int32)
-    offsets = book.levels[padded].astype(np.int32) + np.arange(book.dim, dtype=np.int32) * n_levels
-    return padded, np.ascontiguousarray(offsets.transpose(0, 2, 1)), n_levels
+    keys = np.flatnonzero(book.neighbour_count > 0)
+    row_of_key = np.full(len(book.neighbour_count), -1, dtype=np.int32)
+    row_of_key[keys] = np.arange(len(keys), dtype=np.int32)
+    lists = book.neighbours[keys]
+    padded = np.where(lists < 0, lists[:, :1], lists).astype(np.int32)
+    offsets = book.levels[padded].astype(np.uint8) + (np.arange(book.dim) * n_levels).astype(np.uint8)
+    return row_of_key, padded, np.ascontiguousarray(offsets.transpose(0, 2, 1)), n_levels
 
 
 def best_neighbour(book, keys, xval, weight, scale, level_values=None):
@@ -91,7 +100,7 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     (one gather for all coordinates, summed in order by np.add.reduce over a middle axis).
     level_values: (k, n_levels) value of each level per group (IQ1's shifted levels); default 2l + 1.
     """
-    padded, offsets, n_levels = _neighbour_offsets(book.name)
+    row_of_key, padded, offsets, n_levels = _neighbour_offsets(book.name)
     dim = book.dim
     if level_values is None:
         level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
@@ -101,12 +110,14 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     for start in range(0, len(keys), 8192):
         part = by_count[start : start + 8192]
         width = max(int(counts[part[-1]]), 2)  # a last axis of 1 would make np.add.reduce add pairwise
-        part_keys = keys[part]
+        rows = row_of_key[keys[part]]
+        if rows.min() < 0:  # a key on the grid or outside the lattice's range has no list to search
+            raise ValueError("best_neighbour takes off-grid lattice keys only (codebook.neighbour_count > 0)")
         diff = scale[part, None, None] * level_values[part, None, :] - xval[part, :, None]  # (k, dim, L)
         table = ((weight[part, :, None] * diff) * diff).reshape(-1)
-        where = offsets[part_keys, :, :width] + (np.arange(len(part), dtype=np.int32) * (dim * n_levels))[:, None, None]
+        where = offsets[rows, :, :width] + (np.arange(len(part), dtype=np.int32) * (dim * n_levels))[:, None, None]
         error = np.add.reduce(table[where], axis=1)  # over coordinates, one at a time from 0, as C's d2 +=
-        found[part] = padded[part_keys, error.argmin(axis=1)]
+        found[part] = padded[rows, error.argmin(axis=1)]
     return found
 
 

@@ -55,7 +55,7 @@ class Codebook:
     levels: np.ndarray  # uint8 (n, dim): level l of each coordinate, position 2l + 1
     bits: int  # bits per coordinate in a lattice key
     index_of_key: np.ndarray  # int32 (2^(bits*dim),): grid index of a lattice key, or -1
-    neighbours: np.ndarray  # int32 (2^(bits*dim), max_n): neighbours of off-grid keys, -1 padded
+    neighbours: np.ndarray  # int16 (2^(bits*dim), max_n): neighbours of off-grid keys, -1 padded
     neighbour_count: np.ndarray  # int32 (2^(bits*dim),): how many of each row are real
 
     @property
@@ -135,7 +135,7 @@ def codebook(name):
     all_levels = (np.arange(n_keys)[:, None] >> shifts) & ((1 << bits) - 1)
     wanted = np.flatnonzero((index_of_key < 0) & (all_levels < n_levels).all(axis=1))
     lists = nearest_grid_points(2 * all_levels[wanted] + 1, 2 * levels.astype(np.int64) + 1, nwant)
-    neighbours = np.full((n_keys, lists.shape[1]), -1, dtype=np.int32)
+    neighbours = np.full((n_keys, lists.shape[1]), -1, dtype=np.int16)  # grids have <= 2048 points
     neighbours[wanted] = lists
     return Codebook(
         name, values, levels, bits, index_of_key, neighbours, (neighbours >= 0).sum(axis=1).astype(np.int32)

@@ -32,7 +32,8 @@ def _trits(blocks):
     d = np.abs(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))  # max|x|, +0.0 for zeros as in C
     with np.errstate(divide="ignore", over="ignore"):  # 1/subnormal overflows to inf, as in C
         inverse = np.where(d > 0, np.float32(1) / np.where(d > 0, d, 1), np.float32(0)).astype(np.float32)
-    scaled = blocks * inverse[:, None]
+    with np.errstate(invalid="ignore"):  # 0 * inf = nan: such blocks are set below
+        scaled = blocks * inverse[:, None]
     trits = np.greater_equal(scaled, np.float32(0.5)).view(np.uint8) + np.uint8(1)
     trits -= np.less_equal(scaled, np.float32(-0.5)).view(np.uint8)
     overflowed = np.isinf(inverse)
