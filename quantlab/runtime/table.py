@@ -91,7 +91,8 @@ def runtime_versions():
     }
 
 
-def _one_minus(cosines):
+def one_minus(cosines):
+    """1 - cosine as the table stores it: DIGITS significant digits."""
     return [float(f"{value:.{DIGITS}g}") for value in 1 - np.asarray(cosines, dtype=np.float64)]
 
 
@@ -116,8 +117,8 @@ def measure(progress=None, runner=None):
             {
                 "types": " ".join(plan[n] for n in quantized),
                 "n_bytes": run.n_bytes,
-                "one_minus_cosine_llama": _one_minus(run.cosine_llama),
-                "one_minus_cosine_numpy": _one_minus(run.cosine_numpy),
+                "one_minus_cosine_llama": one_minus(run.cosine_llama),
+                "one_minus_cosine_numpy": one_minus(run.cosine_numpy),
             }
         )
     from .minilm_file import tensor_shapes
@@ -214,22 +215,20 @@ class RuntimeTable:
         )
 
     def provenance(self):
-        """Who measured the table: 'llama.cpp (xllamacpp 2026.10.11549), 2026-12-06, <CPU>'."""
-        return f"llama.cpp (xllamacpp {self.versions['xllamacpp']}), {self.measured}, {self.versions['cpu']}"
+        """Who measured the table, in two lines: 'llama.cpp (xllamacpp 2026.10.11549)' and 'on 2026-12-06, <CPU>'."""
+        return f"llama.cpp (xllamacpp {self.versions['xllamacpp']})\non {self.measured}, {self.versions['cpu']}"
 
 
 def agreement(live, stored):
-    """(largest |cosine difference| over sentences and both engines, same bytes) of a live run and the table's."""
+    """(largest |cosine difference| over sentences and both engines, same bytes) of a live run and the table's.
+
+    The live cosines are rounded as the table stores them first: on the machine that wrote it the gap is 0.
+    """
     gap = max(
-        float(np.abs(live.cosine_llama - stored.cosine_llama).max()),
-        float(np.abs(live.cosine_numpy - stored.cosine_numpy).max()),
+        float(np.abs((1 - np.array(one_minus(live.cosine_llama))) - stored.cosine_llama).max()),
+        float(np.abs((1 - np.array(one_minus(live.cosine_numpy))) - stored.cosine_numpy).max()),
     )
     return gap, live.n_bytes == stored.n_bytes
-
-
-def rounded(run):
-    """A run's cosines as the table stores them (1 - cosine to DIGITS significant digits)."""
-    return (1 - np.array(_one_minus(run.cosine_llama)), 1 - np.array(_one_minus(run.cosine_numpy)))
 
 
 @functools.lru_cache(maxsize=2)
