@@ -1,6 +1,11 @@
 """quantlab's own GGUF files in a real llama.cpp: write times, sizes, fidelity, Gemma rewrites and texts.
 
     python benchmarks/runtime.py [--part minilm|gemma|all] [--n-predict 32]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/runtime.py --write     notebook 11's explorer table (minutes)
+
+--write: quantlab/assets/minilm_runtime_table.json (quantlab.runtime.table.write_table): every distinct
+plan notebook 11's three dropdowns produce, written, run in llama.cpp and in numpy, with the command,
+the versions (xllamacpp, numpy, quantlab's commit) and the settings; prints the time per plan.
 
 MiniLM: each choice is written with quantlab.runtime.minilm_file (target: <= 5 s), loaded by
 llama.cpp (xllamacpp, one thread, flash attention off so attention stays F32), and its 40 sentence
@@ -18,6 +23,7 @@ Peak RSS: the process's ru_maxrss after each phase (it includes llama.cpp's own 
 """
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -126,11 +132,41 @@ def gemma_part(folder, n_predict):
     print(f"\npeak RSS at the end: {peak_rss_mb():.0f} MB")
 
 
+def write_asset():
+    """Every distinct plan of notebook 11's explorer, run in llama.cpp and numpy, written as the JSON asset."""
+    from quantlab.runtime import runs, table
+
+    start = time.perf_counter()
+    runner = runs.minilm_runner()
+    print(f"FP32 embeddings of {len(runner.sentences)} sentences: {time.perf_counter() - start:.1f} s", flush=True)
+    started = []
+
+    def progress(i, n, what):
+        now = time.perf_counter()
+        if not started:
+            started.append(now)
+        print(f"[{now - start:7.1f} s] plan {i + 1}/{n}: {what}", flush=True)
+
+    record = table.write_table(progress=progress)
+    seconds = time.perf_counter() - started[0]
+    n_plans, n_choices = len(record["plans"]), len(record["choices"])
+    print(
+        f"{n_choices} choices, {n_plans} distinct plans: {seconds:.0f} s to measure them, {seconds / n_plans:.2f} s per "
+        f"plan (write, load in llama.cpp, embed in llama.cpp and numpy); peak RSS {peak_rss_mb():.0f} MB; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(f"wrote {table.TABLE_PATH} ({table.TABLE_PATH.stat().st_size / 1e3:.0f} kB)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("minilm", "gemma", "all"), default="all")
     parser.add_argument("--n-predict", type=int, default=32)
+    parser.add_argument("--write", action="store_true", help="measure and write notebook 11's explorer table")
     args = parser.parse_args()
+    if args.write:
+        write_asset()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.part in ("gemma", "all"):

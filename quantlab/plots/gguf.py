@@ -11,7 +11,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from .base import GRID_COLOR, IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, Panel
+from .base import GRID_COLOR, IDEAL_COLOR, OKABE_ITO, WEIGHTS_COLOR, Panel, moving_title
 
 # One colour per field name of ggml-common.h's structs, the same for every type (Okabe-Ito).
 FIELD_COLORS = {
@@ -39,11 +39,6 @@ def _finish(panel, live):
     return panel
 
 
-def _moving_title(ax, text):
-    """A title that can change without redrawing its axes (plots.FastRenderer redraws animated artists only)."""
-    return ax.text(0.5, 1.015, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, animated=True)
-
-
 def draw_block(
     x, reconstruction, levels, ax, ylim=None, title="weights on their sub-block grids", ylabel="value", live=True
 ):
@@ -66,7 +61,7 @@ def draw_block(
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_xlabel("position in the window")
     ax.set_ylabel(ylabel)
-    panel.title = _moving_title(ax, title)
+    panel.title = moving_title(ax, title)
     ax.legend(
         loc="upper right",
         ncol=2,
@@ -161,7 +156,7 @@ def draw_byte_map(values, field_index, names, ax, rows=MAX_ROWS, title="bytes", 
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.set_yticklabels([str(BYTES_PER_ROW * t) for t in ticks])
     ax.yaxis.set_minor_locator(NullLocator())
-    panel.title = _moving_title(ax, title)
+    panel.title = moving_title(ax, title)
     handles = [Patch(color=FIELD_COLORS[name], label=label) for name, label in LEGEND]
     ax.legend(
         handles=handles,
@@ -214,7 +209,7 @@ def draw_sub_block_scales(step, mins, ax, slots=16, limits=None, title="sub-bloc
     ax.set_xlim(-0.6, slots - 0.4)
     ax.xaxis.set_major_locator(NullLocator())
     ax.set_ylabel("weight units (log)")
-    panel.title = _moving_title(ax, title)
+    panel.title = moving_title(ax, title)
     ax.legend(
         loc="upper center",
         bbox_to_anchor=(0.5, -0.01),

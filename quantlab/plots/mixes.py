@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
 from ..mixes.classes import TYPE_ORDER
-from .base import IDEAL_COLOR, OKABE_ITO, Panel
+from .base import IDEAL_COLOR, OKABE_ITO, Panel, moving_title
 
 WEIGHTS_COLOR, CACHE_COLOR, BUDGET_COLOR = OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["black"]
 FITS_ALPHA, TOO_BIG_ALPHA = 0.9, 0.25
@@ -36,11 +36,6 @@ def _finish(panel, live):
     return panel
 
 
-def _moving_title(ax, text=""):
-    """A title that can change without redrawing its axes (FastRenderer repaints animated artists only)."""
-    return ax.text(0.5, 1.015, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, animated=True)
-
-
 def draw_mix_sizes(mixes, weights_gib, cache_gib, budget_gib, ax, selected=None, live=True):
     """One bar per mix: weights (blue) plus KV cache (orange), as a share of the memory budget (dashed at 100 %).
 
@@ -53,7 +48,7 @@ def draw_mix_sizes(mixes, weights_gib, cache_gib, budget_gib, ax, selected=None,
     panel.weights = ax.barh(rows, np.zeros(len(rows)), height=0.72, color=WEIGHTS_COLOR, animated=True)
     panel.cache = ax.barh(rows, np.zeros(len(rows)), height=0.72, color=CACHE_COLOR, animated=True)
     panel.labels = [ax.text(0, y, "", va="center", fontsize=6.5, animated=True) for y in rows]
-    panel.title = _moving_title(ax)
+    panel.title = moving_title(ax)
     ax.axvline(100, color=BUDGET_COLOR, linestyle="--", linewidth=1.1)
     ax.set_xlim(0, 100 * SHARE_LIMIT)
     ax.set_xticks(np.arange(0, 100 * SHARE_LIMIT + 1, 50))
@@ -181,7 +176,7 @@ def draw_class_shares(classes, weight_share, byte_share, bits_per_weight, ax, ti
         rows, np.zeros(len(rows)), height=0.7, fill=False, edgecolor=BUDGET_COLOR, linewidth=0.8, animated=True
     )
     panel.labels = [ax.text(0, y, "", va="center", fontsize=6.5, animated=True) for y in rows]
-    panel.title = _moving_title(ax, title)
+    panel.title = moving_title(ax, title)
     ax.set_yticks(rows, list(classes))
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 100)
@@ -247,7 +242,7 @@ def draw_type_map(type_names, row_labels, ax, colorbar_ax=None, title="type of e
     ax.set_xticks([0, 1 / 8, 1 / 2, 7 / 8, 1], ["0", "n/8", "n/2", "7n/8", "n"])
     ax.set_yticks(np.arange(n_rows), list(row_labels))
     ax.set_xlabel("layer (n layers)")
-    panel.title = _moving_title(ax, title)
+    panel.title = moving_title(ax, title)
     if colorbar_ax is not None:
         cmap = mcolors.ListedColormap([TYPE_COLORS[t] for t in TYPE_ORDER])
         norm = mcolors.BoundaryNorm(np.arange(len(TYPE_ORDER) + 1) - 0.5, len(TYPE_ORDER))

@@ -8,17 +8,18 @@ callers pass what quantlab.runtime measured.
 import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from .base import IDEAL_COLOR, OKABE_ITO, Panel
+from .base import IDEAL_COLOR, OKABE_ITO, Panel, moving_title
 
 LLAMA_COLOR = OKABE_ITO["vermillion"]
 NUMPY_COLOR = OKABE_ITO["blue"]
 FLOOR = 1e-7  # 1 - cosine below this (an F16 file) is drawn on the floor
 
 
-def draw_sentence_fidelity(n_sentences, ax, threshold=0.99):
+def draw_sentence_fidelity(n_sentences, ax, threshold=0.99, live=False):
     """1 - cosine to FP32 per sentence (log), llama.cpp (dots) and numpy (crosses); dashed: the threshold.
 
-    update(llama, numpy, title) takes the two cosine arrays.
+    update(llama, numpy, title, live_llama=None) takes the two cosine arrays; with live=True the panel
+    also has rings for llama.cpp run just now (live_llama; None hides them), drawn over the dots.
     """
     x = np.arange(n_sentences)
     ax.axhline(1 - threshold, color=OKABE_ITO["black"], linestyle="--", linewidth=0.8)
@@ -50,13 +51,33 @@ def draw_sentence_fidelity(n_sentences, ax, threshold=0.99):
         animated=True,
         zorder=4,
     )
-    ax.legend(handles=[llama, numpy_points], loc="lower left", fontsize=6.5, frameon=False)
-    panel = Panel(ax, llama=llama, numpy=numpy_points)
+    handles = [llama, numpy_points]
+    if live:
+        (rings,) = ax.plot(
+            x,
+            np.full(n_sentences, np.nan),
+            "o",
+            markerfacecolor="none",
+            markeredgecolor=OKABE_ITO["black"],
+            markeredgewidth=0.9,
+            markersize=7,
+            label="llama.cpp, run just now",
+            animated=True,
+            zorder=5,
+        )
+        handles.append(rings)
+    ax.legend(handles=handles, loc="lower left", fontsize=6.5, frameon=False)
+    panel = Panel(ax, llama=llama, numpy=numpy_points, rings=rings if live else None, title=moving_title(ax))
 
-    def update(cosine_llama, cosine_numpy, title=""):
+    def update(cosine_llama, cosine_numpy, title="", live_llama=None):
         panel.llama.set_ydata(np.maximum(1 - np.asarray(cosine_llama, float), FLOOR))
         panel.numpy.set_ydata(np.maximum(1 - np.asarray(cosine_numpy, float), FLOOR))
-        ax.set_title(title)
+        if panel.rings is not None:
+            shown = np.full(n_sentences, np.nan) if live_llama is None else 1 - np.asarray(live_llama, float)
+            panel.rings.set_ydata(np.maximum(shown, FLOOR))
+        elif live_llama is not None:
+            raise ValueError("this panel was drawn without live=True: it has no rings for a live run")
+        panel.title.set_text(title)
 
     panel.update = update
     return panel
@@ -73,13 +94,13 @@ def draw_file_size(reference_bytes, ax, reference_label="all F32"):
     ax.set_xlim(0, megabytes * 1.35)
     ax.set_ylim(-0.6, 1.6)
     ax.set_xlabel("file size on disk (MB)")
-    panel = Panel(ax, bar=bar, note=note)
+    panel = Panel(ax, bar=bar, note=note, title=moving_title(ax))
 
     def update(n_bytes, title=""):
         panel.bar.set_width(n_bytes / 1e6)
         panel.note.set_position((n_bytes / 1e6, 0))
         panel.note.set_text(f" {n_bytes / 1e6:.2f} MB")
-        ax.set_title(title)
+        panel.title.set_text(title)
 
     panel.update = update
     return panel

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..mixes import recipes
 from ..models.minilm import tokenizer
-from ..models.packaged import load_minilm, minilm_config, minilm_dir
+from ..models.packaged import load_minilm, minilm_config, minilm_dir, minilm_shapes
 from ..models.weight_files import GGUFFile
 from .writing import TensorToWrite, check_plan, check_writable, file_type, tensor_bytes, write_gguf
 
@@ -44,7 +44,7 @@ def gguf_names(weights=None):
     """{Hugging Face name: GGUF name} for every tensor a MiniLM file holds (gguf's BERT name map)."""
     import gguf
 
-    weights = load_minilm() if weights is None else weights
+    weights = minilm_shapes() if weights is None else weights  # only the names are used
     name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, minilm_config()["num_hidden_layers"])
     names = {}
     for hf_name in weights:
@@ -59,8 +59,8 @@ def gguf_names(weights=None):
 
 def tensor_shapes(weights=None):
     """{GGUF name: numpy shape} of the tensors in a MiniLM file."""
-    weights = load_minilm() if weights is None else weights
-    return {gguf_name: weights[hf_name].shape for hf_name, gguf_name in gguf_names(weights).items()}
+    shapes = minilm_shapes() if weights is None else {name: array.shape for name, array in weights.items()}
+    return {gguf_name: shapes[hf_name] for hf_name, gguf_name in gguf_names(shapes).items()}
 
 
 def plan(types=None, mix=None, rules="2026", weights=None):

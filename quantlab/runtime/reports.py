@@ -9,14 +9,19 @@ import numpy as np
 from ..models import minilm
 from .generation import departure
 from .runs import THRESHOLD
+from .table import AGREEMENT, agreement
 
 
-def run_text(run, f32_bytes):
-    """The explorer's readout: size, types, and cosine to FP32 in llama.cpp and numpy."""
+def run_text(run, f32_bytes, measured_by=None, live=None):
+    """The explorer's readout: size, types, and cosine to FP32 in llama.cpp and numpy.
+
+    measured_by: where the run's numbers come from when they are the table's (a line under them);
+    live: the same file run in llama.cpp just now, compared with `run` (table.agreement, within table.AGREEMENT).
+    """
     counts = ", ".join(f"{t} x{n}" for t, n in sorted(run.type_counts.items(), key=lambda item: -item[1]))
     worst = int(np.argmin(run.cosine_llama))
     verdict = "yes" if run.passes else f"no ({int((run.cosine_llama < THRESHOLD).sum())} sentences below)"
-    return (
+    text = (
         f"{run.label}\n"
         f"file     {run.n_bytes / 1e6:.2f} MB ({run.n_bytes / f32_bytes:.0%} of F32)\n"
         f"         {run.bits_per_weight:.2f} bits/weight, all counted\n"
@@ -27,6 +32,18 @@ def run_text(run, f32_bytes):
         f"worst: #{worst} {minilm.SENTENCES[worst]!r}\n"
         f">= {THRESHOLD} on all 40: {verdict}"
     )
+    if measured_by is not None:
+        text += "\nfrom the table, measured by" + "".join(f"\n  {line}" for line in measured_by.splitlines())
+    if live is not None:
+        gap, same_bytes = agreement(live, run)
+        text += (
+            f"\nrun just now (rings), min / mean:\n"
+            f"llama.cpp     {live.cosine_llama.min():.4f}  {live.cosine_llama.mean():.4f}\n"
+            f"agrees with the table: {'yes' if same_bytes and gap <= AGREEMENT else 'NO'}\n"
+            f"  largest cosine gap {gap:.1e} (allowed {AGREEMENT:.0e}),\n"
+            f"  {'same' if same_bytes else 'OTHER'} file size"
+        )
+    return text
 
 
 def emulation_text(errors):

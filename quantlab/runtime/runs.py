@@ -23,6 +23,34 @@ from .engine import Engine
 ROLES = ("token_embd", *minilm_file.ENCODER_MATRICES)
 THRESHOLD = 0.99  # the exercise's bar: cosine to FP32 on every sentence
 
+# What notebook 11's explorer offers: a llama.cpp mix, then optionally one type for the token embedding
+# and one for all 36 encoder matrices (None: as the mix). quantlab.runtime.table measures every choice.
+MIXES = (
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_1",
+    "Q4_0",
+    "Q3_K_M",
+    "Q2_K",
+    "F16",
+)
+MATRIX_TYPES = (
+    "F16",
+    "Q8_0",
+    "Q5_1",
+    "Q5_0",
+    "Q4_1",
+    "Q4_0",
+    "IQ4_NL",
+)  # 32-weight blocks: every MiniLM row takes them
+EMBEDDING_TYPES = ("F32", *MATRIX_TYPES)
+
 
 @dataclass(frozen=True)
 class MiniLMRun:
@@ -74,6 +102,25 @@ def choice_label(mix, overrides=None):
     """'Q4_K_M' or 'Q4_K_M, ffn_down Q8_0'."""
     extra = ", ".join(f"{k} {v}" for k, v in sorted((overrides or {}).items()))
     return f"{mix}, {extra}" if extra else mix
+
+
+def explorer_overrides(token_embd=None, matrices=None):
+    """{role: type} of the explorer's two override dropdowns (the 36 encoder matrices by their six roles)."""
+    chosen = {} if matrices is None else {role: matrices for role in ROLES if role != "token_embd"}
+    if token_embd is not None:
+        chosen["token_embd"] = token_embd
+    return chosen
+
+
+def explorer_label(mix, token_embd=None, matrices=None):
+    """'Q4_K_M' or 'Q8_0, token_embd Q4_0, matrices F16': the explorer's choice as its title says it."""
+    extra = [f"{name} {value}" for name, value in (("token_embd", token_embd), ("matrices", matrices)) if value]
+    return ", ".join([mix, *extra])
+
+
+def explorer_choices():
+    """Every (mix, token_embd, matrices) the explorer's dropdowns can produce (None: as the mix): 13 x 9 x 8."""
+    return [(m, e, t) for m in MIXES for e in (None, *EMBEDDING_TYPES) for t in (None, *MATRIX_TYPES)]
 
 
 class MiniLMRunner:

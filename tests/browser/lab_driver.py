@@ -222,7 +222,9 @@ FIND_EXPLORERS_JS = """(kinds) => [...document.querySelectorAll('.quantlab-explo
         const label = node.querySelector('.widget-label');
         node.setAttribute('data-test-control', `${i}.${controls.length}`);
         const buttons = [...node.querySelectorAll('button')].map(b => b.textContent.trim()).join('/');
-        controls.push({kind, label: (label && label.textContent.trim()) || buttons || kind});
+        // A control marked quantlab-live-run runs a model now (notebook 11's llama.cpp toggle): timed apart.
+        const live = node.matches('.quantlab-live-run');
+        controls.push({kind, label: (label && label.textContent.trim()) || buttons || kind, live});
     }
     return {index: i, name, controls};
 })"""
@@ -277,6 +279,7 @@ class Operation:
     figure_ms: float | None
     readout_ms: float | None
     undo_step: object = None  # what _operate needs to put the control back
+    live: bool = False  # the control runs a model now (class quantlab-live-run): not held to the latency target
 
 
 def poll(condition, timeout, what):
@@ -430,4 +433,13 @@ def operate(page, explorer, control_index, timeout=30, undo=None):
             raise
     result = page.evaluate(OPERATION_RESULT_JS)
     figure = result["figure"] if result["figure"] is not None and result["figure"] >= 0 else None
-    return Operation(explorer["name"], control["label"], control["kind"], action, figure, result["readout"], undo_step)
+    return Operation(
+        explorer["name"],
+        control["label"],
+        control["kind"],
+        action,
+        figure,
+        result["readout"],
+        undo_step,
+        control["live"],
+    )
