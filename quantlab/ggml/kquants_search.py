@@ -413,13 +413,15 @@ class _Sweeps:
     slx > 0 never passes (exactly, also in float32). So after the first round slx >= 0.
     """
 
-    _ARRAYS = ("x", "codes", "lx_terms", "l2_terms")  # (n, a), element-first
+    _ARRAYS = ("x", "codes")  # (n, a), element-first
     _VECTORS = ("columns", "sum_lx", "sum_l2", "position", "sweeps_left", "changed")  # (a,)
 
     def __init__(self, columns, x, codes, lx_terms, l2_terms, sum_lx, sum_l2, passes):
         self.columns = columns  # which sub-blocks, in the caller's numbering
         self.x, self.codes = x, codes  # codes l as float32
-        self.lx_terms, self.l2_terms = lx_terms, l2_terms  # (w*x)*l and (w*l)*l
+        # (w*x)*l and (w*l)*l, as the grid fit computed them, for the first round; later rounds
+        # recompute them from x and codes (the same float32 steps: cheaper than carrying them).
+        self.lx_terms, self.l2_terms = lx_terms, l2_terms
         self.sum_lx, self.sum_l2 = sum_lx, sum_l2
         self.position = np.zeros(len(columns), dtype=np.intp)  # next weight in this sweep
         self.sweeps_left = np.full(len(columns), passes - 1)  # sweeps allowed after this one
@@ -428,6 +430,7 @@ class _Sweeps:
     @classmethod
     def concatenate(cls, parts):
         whole = cls.__new__(cls)
+        whole.lx_terms = whole.l2_terms = None
         for name in cls._ARRAYS:
             setattr(whole, name, np.concatenate([getattr(p, name) for p in parts], axis=1))
         for name in cls._VECTORS:
@@ -435,7 +438,8 @@ class _Sweeps:
         return whole
 
     def keep(self, index):
-        """Keep only the sub-blocks `index` (copies every array)."""
+        """Keep only the sub-blocks `index` (copies every array; the terms are recomputed)."""
+        self.lx_terms = self.l2_terms = None
         for name in self._ARRAYS:
             setattr(self, name, np.take(getattr(self, name), index, axis=1))
         for name in self._VECTORS:
@@ -450,8 +454,15 @@ class _Sweeps:
         n, a = self.x.shape
         if a == 0:
             return
-        slx = np.subtract(self.sum_lx, self.lx_terms, out=workspace.array("slx", (n, a)))
-        proposal = np.subtract(self.sum_l2, self.l2_terms, out=workspace.array("proposal", (n, a)))
+        lx_terms, l2_terms = self.lx_terms, self.l2_terms
+        if lx_terms is None:  # w = x * x; (w * x) * l and (w * l) * l
+            weights = np.multiply(self.x, self.x, out=workspace.array("sweep weights", (n, a)))
+            l2_terms = np.multiply(weights, self.codes, out=workspace.array("sweep l2 terms", (n, a)))
+            l2_terms *= self.codes
+            lx_terms = np.multiply(weights, self.x, out=weights)
+            lx_terms *= self.codes
+        slx = np.subtract(self.sum_lx, lx_terms, out=workspace.array("slx", (n, a)))
+        proposal = np.subtract(self.sum_l2, l2_terms, out=workspace.array("proposal", (n, a)))
         proposal *= self.x
         proposal /= slx  # (x * sl2) / slx
         round_to_grid(proposal, -nmax, nmax - 1, exact=self._exact(proposal))
@@ -471,7 +482,7 @@ class _Sweeps:
         w = x * x
         wx = w * x
         lx_new = slx.ravel()[hit] + wx * new
-        l2_new = (self.sum_l2[sub] - self.l2_terms.ravel()[hit]) + (w * new) * new
+        l2_new = (self.sum_l2[sub] - l2_terms.ravel()[hit]) + (w * new) * new
         lx, l2 = self.sum_lx[sub], self.sum_l2[sub]
         accept = np.flatnonzero((l2_new > 0) & (lx_new * lx_new * l2 > lx * lx * l2_new))
         # Each sub-block's first accepted change in C's order.
@@ -483,8 +494,6 @@ class _Sweeps:
         self.sweeps_left[sub] -= weight < self.position[sub]
         self.position[sub], self.changed[sub] = weight + 1, True
         self.codes.ravel()[hit] = new
-        self.lx_terms.ravel()[hit] = wx[accept] * new
-        self.l2_terms.ravel()[hit] = (w[accept] * new) * new
         self.sum_lx[sub], self.sum_l2[sub] = lx_new, l2_new
         columns = self.columns[sub]
         codes[weight, columns] = new
