@@ -29,6 +29,7 @@ from .kquants_search import (
     scale_and_min_codes,
     search_scale_and_min,
     search_signed_scale,
+    fit_signed_scale_3bit,
     search_signed_scale_3bit,
     signed_grid_codes,
 )
@@ -271,8 +272,8 @@ def _unpack_q3_k_scales(packed):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q3_k_slice(blocks, scale, search_codes, workspace):
-    """Bytes for a slice of blocks, from the search's sub-block scales and codes (n, 16[, 16])."""
+def _quantize_q3_k_slice(blocks, scale, workspace):
+    """Bytes for a slice of blocks, from the search's sub-block scales (n, 16)."""
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     max_scale, _ = largest_magnitude(np.ascontiguousarray(scale.T))
@@ -285,8 +286,8 @@ def _quantize_q3_k_slice(blocks, scale, search_codes, workspace):
     # With max_scale == 0 C zeroes the scale bytes, so they decode to -32 (times d = 0).
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
 
-    def kept_codes(dead):  # the search's codes, needed only where step == 0
-        return (search_codes[dead] + 4).astype(np.uint8)
+    def kept_codes(dead):  # the search's codes, needed only where step == 0: searched again there
+        return fit_signed_scale_3bit(x[dead], nmax=4)[1]
 
     codes = _requantize(x, step, kept_codes, highest=3, lowest=-4).reshape(n, 256)
     return np.concatenate(
@@ -298,8 +299,8 @@ def quantize_q3_k(blocks):
     """float32 (n_blocks, 256) -> Q3_K bytes (n_blocks, 110), as llama.cpp's quantize_row_q3_K_ref."""
     blocks = _check_blocks(blocks, "q3_k")
     # The search runs over all blocks at once (it slices itself); then bytes, slice by slice.
-    scale, codes = search_signed_scale_3bit(blocks.reshape(-1, 16, 16), nmax=4)
-    return _in_slices(_quantize_q3_k_slice, blocks, "Q3_K", scale, codes)
+    scale, _ = search_signed_scale_3bit(blocks.reshape(-1, 16, 16), nmax=4, with_codes=False)
+    return _in_slices(_quantize_q3_k_slice, blocks, "Q3_K", scale)
 
 
 def fields_q3_k(data):

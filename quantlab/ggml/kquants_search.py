@@ -332,14 +332,16 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=True):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Two stages, for speed. The grid fit and the first round of improvements (see _Sweeps) run on
     slices of `slice_size` sub-blocks, small enough for the CPU cache. The sub-blocks still
     changing after that (about 1 in 5) go on together, all slices at once, so that the last
     rounds, with only a handful of sub-blocks left, are paid once rather than once per slice.
-    codes: a transposed view of the element-first array the search works in.
+    codes: a transposed view of the element-first array the search works in; None if not
+    with_codes (Q3_K needs them only for the few sub-blocks whose stored scale rounds to 0, and
+    searches those again).
     """
     f32 = np.float32
     x = np.asarray(x, dtype=f32)
@@ -347,13 +349,14 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192):
     rows = x.reshape(-1, n)
     m = len(rows)
     sum_lx, sum_l2 = np.empty((2, m), dtype=f32)
-    codes, zero = np.empty((n, m), dtype=np.int8), np.empty(m, dtype=bool)
+    codes = np.empty((n, m), dtype=np.int8) if with_codes else None
+    zero = np.empty(m, dtype=bool)
     workspace, still_sweeping = Workspace(), []
     for start in range(0, m, slice_size):
         part = slice(start, min(start + slice_size, m))
-        sweeps = _fit_3bit_grid(
-            rows[part], start, nmax, passes, workspace, sum_lx[part], sum_l2[part], codes[:, part], zero[part]
-        )
+        sweeps = _fit_3bit_grid(rows[part], start, nmax, passes, workspace, sum_lx[part], sum_l2[part], zero[part])
+        if with_codes:
+            codes[:, part] = sweeps.codes
         sweeps.round(nmax, workspace, sum_lx, sum_l2, codes, first=True)
         still_sweeping.append(sweeps)  # (compacted: no longer uses the workspace)
     if still_sweeping:
@@ -362,15 +365,17 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192):
             sweeps.round(nmax, workspace, sum_lx, sum_l2, codes)
     scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0)).astype(f32)
     scale[zero] = 0
+    if not with_codes:
+        return scale.reshape(lead), None
     codes[:, zero] = -nmax  # C returns early with stored codes 0 (l = -nmax) and scale 0
     return scale.reshape(lead), codes.T.reshape(lead + (n,))
 
 
-def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, codes, zero):
+def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, zero):
     """Codes on the grid of the largest |x| and their sums, for a slice of sub-blocks (m, n).
 
-    Writes sum_lx, sum_l2 (m,), codes (n, m) int8 and zero (m,), which sub-blocks are all zero.
-    Returns their _Sweeps (sub-blocks numbered from `start`), on the workspace's arrays.
+    Writes sum_lx, sum_l2 (m,) and zero (m,), which sub-blocks are all zero. Returns their
+    _Sweeps (sub-blocks numbered from `start`), on the workspace's arrays; its codes are the grid's.
     """
     f32 = np.float32
     xs = _element_first(rows, workspace, "x")
@@ -380,7 +385,6 @@ def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, codes, 
     peak[zero] = 1
     grid = np.multiply(xs, f32(-nmax) / peak, out=workspace.array("codes", (n, m)))
     round_to_grid(grid, -nmax, nmax - 1, exact=True)  # |-nmax / peak * x| <= nmax
-    codes[...] = grid
     weights = np.multiply(xs, xs, out=workspace.array("l2 terms", (n, m)))  # w = x * x
     lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", (n, m)))
     lx_terms *= grid  # (w * x) * l
@@ -446,7 +450,8 @@ class _Sweeps:
             setattr(self, name, getattr(self, name)[index])
 
     def round(self, nmax, workspace, sum_lx, sum_l2, codes, first=False):
-        """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m).
+        """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m)
+        (None: not kept).
 
         Sub-blocks without one are done and dropped. first: every sub-block is at the start of
         its first sweep.
@@ -496,7 +501,8 @@ class _Sweeps:
         self.codes.ravel()[hit] = new
         self.sum_lx[sub], self.sum_l2[sub] = lx_new, l2_new
         columns = self.columns[sub]
-        codes[weight, columns] = new
+        if codes is not None:
+            codes[weight, columns] = new
         sum_lx[columns], sum_l2[columns] = lx_new, l2_new
         going = np.zeros(a, dtype=bool)  # sub-blocks without a change are done
         going[sub] = True
