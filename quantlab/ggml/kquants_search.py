@@ -335,10 +335,12 @@ def fit_signed_scale(x, nmax, workspace=None):
 def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=True):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
-    Two stages, for speed. The grid fit and the first round of improvements (see _Sweeps) run on
-    slices of `slice_size` sub-blocks, small enough for the CPU cache. The sub-blocks still
-    changing after that (about 1 in 5) go on together, all slices at once, so that the last
-    rounds, with only a handful of sub-blocks left, are paid once rather than once per slice.
+    Three stages, for speed, each on slices of `slice_size` sub-blocks, small enough for the CPU
+    cache. The grid fit of every sub-block (_fit_3bit_grid). Then the first round of improvements
+    (see _Sweeps), for the sub-blocks whose largest |x| is negative, gathered: the others never
+    move (about half). The sub-blocks still changing after that (about 2 in 5 of those) go on
+    together, all slices at once, so that the last rounds, with only a handful of sub-blocks
+    left, are paid once rather than once per slice.
     codes: a transposed view of the element-first array the search works in; None if not
     with_codes (Q3_K needs them only for the few sub-blocks whose stored scale rounds to 0, and
     searches those again).
@@ -348,15 +350,27 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=Tr
     lead, n = x.shape[:-1], x.shape[-1]
     rows = x.reshape(-1, n)
     m = len(rows)
-    sum_lx, sum_l2 = np.empty((2, m), dtype=f32)
+    iscale, sum_lx, sum_l2 = np.empty((3, m), dtype=f32)
     codes = np.empty((n, m), dtype=np.int8) if with_codes else None
     zero = np.empty(m, dtype=bool)
     workspace, still_sweeping = Workspace(), []
     for start in range(0, m, slice_size):
         part = slice(start, min(start + slice_size, m))
-        sweeps = _fit_3bit_grid(rows[part], start, nmax, passes, workspace, sum_lx[part], sum_l2[part], zero[part])
-        if with_codes:
-            codes[:, part] = sweeps.codes
+        xs = workspace.array("x", (n, part.stop - start))
+        _fit_3bit_grid(
+            rows[part], nmax, workspace, xs, iscale[part], sum_lx[part], sum_l2[part], zero[part],
+            None if codes is None else codes[:, part],
+        )  # fmt: skip
+    moving = np.flatnonzero(iscale > 0)  # iscale = -nmax / largest: > 0 where it is < 0
+    for start in range(0, moving.size, slice_size):
+        columns = moving[start : start + slice_size]
+        shape = (n, columns.size)
+        gathered = np.take(rows, columns, axis=0, out=workspace.array("moving rows", shape[::-1]))
+        x_part = workspace.array("x", shape)
+        np.copyto(x_part, gathered.T)  # element-first
+        grid = np.multiply(x_part, iscale[columns], out=workspace.array("codes", shape))
+        round_to_grid(grid, -nmax, nmax - 1, exact=True)  # the grid fit's codes again
+        sweeps = _Sweeps(columns, x_part, grid, sum_lx[columns], sum_l2[columns], passes)
         sweeps.round(nmax, workspace, sum_lx, sum_l2, codes, first=True)
         still_sweeping.append(sweeps)  # (compacted: no longer uses the workspace)
     if still_sweeping:
@@ -371,27 +385,29 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=Tr
     return scale.reshape(lead), codes.T.reshape(lead + (n,))
 
 
-def _fit_3bit_grid(rows, start, nmax, passes, workspace, sum_lx, sum_l2, zero):
-    """Codes on the grid of the largest |x| and their sums, for a slice of sub-blocks (m, n).
+def _fit_3bit_grid(rows, nmax, workspace, xs, iscale, sum_lx, sum_l2, zero, codes=None):
+    """Codes on the grid of the largest |x| and their sums, for a slice of sub-blocks rows (m, n).
 
-    Writes sum_lx, sum_l2 (m,) and zero (m,), which sub-blocks are all zero. Returns their
-    _Sweeps (sub-blocks numbered from `start`), on the workspace's arrays; its codes are the grid's.
+    Writes xs (n, m), the element-first copy of rows; iscale = -nmax / largest (m,); sum_lx,
+    sum_l2 (m,); zero (m,), which sub-blocks are all zero; and codes (n, m) int8 if given.
     """
-    f32 = np.float32
-    xs = _element_first(rows, workspace, "x")
-    n, m = xs.shape
+    np.copyto(xs, rows.T)
     peak, peak_magnitude = largest_magnitude(xs)
     np.less(peak_magnitude, GROUP_MAX_EPS, out=zero)
     peak[zero] = 1
-    grid = np.multiply(xs, f32(-nmax) / peak, out=workspace.array("codes", (n, m)))
+    np.divide(np.float32(-nmax), peak, out=iscale)
+    shape = xs.shape
+    grid = np.multiply(xs, iscale, out=workspace.array("codes", shape))
     round_to_grid(grid, -nmax, nmax - 1, exact=True)  # |-nmax / peak * x| <= nmax
-    weights = np.multiply(xs, xs, out=workspace.array("l2 terms", (n, m)))  # w = x * x
-    lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", (n, m)))
+    if codes is not None:
+        codes[...] = grid
+    weights = np.multiply(xs, xs, out=workspace.array("l2 terms", shape))  # w = x * x
+    lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", shape))
     lx_terms *= grid  # (w * x) * l
     l2_terms = np.multiply(weights, grid, out=weights)
     l2_terms *= grid  # (w * l) * l
-    sum_lx[...], sum_l2[...] = sum_in_order(lx_terms), sum_in_order(l2_terms)
-    return _Sweeps(start + np.arange(m), xs, grid, lx_terms, l2_terms, sum_lx.copy(), sum_l2.copy(), passes)
+    sum_in_order(lx_terms, out=sum_lx)
+    sum_in_order(l2_terms, out=sum_l2)
 
 
 class _Sweeps:
@@ -414,18 +430,16 @@ class _Sweeps:
 
     Only sub-blocks whose largest |x| is negative ever move: with iscale = -nmax / max > 0 every
     term w*x*l is >= 0. When max > 0 every term is <= 0, so is every partial sum, and the test
-    slx > 0 never passes (exactly, also in float32). So after the first round slx >= 0.
+    slx > 0 never passes (exactly, also in float32): search_signed_scale_3bit sweeps only the
+    former, so every slx here is >= 0.
     """
 
     _ARRAYS = ("x", "codes")  # (n, a), element-first
     _VECTORS = ("columns", "sum_lx", "sum_l2", "position", "sweeps_left", "changed")  # (a,)
 
-    def __init__(self, columns, x, codes, lx_terms, l2_terms, sum_lx, sum_l2, passes):
+    def __init__(self, columns, x, codes, sum_lx, sum_l2, passes):
         self.columns = columns  # which sub-blocks, in the caller's numbering
         self.x, self.codes = x, codes  # codes l as float32
-        # (w*x)*l and (w*l)*l, as the grid fit computed them, for the first round; later rounds
-        # recompute them from x and codes (the same float32 steps: cheaper than carrying them).
-        self.lx_terms, self.l2_terms = lx_terms, l2_terms
         self.sum_lx, self.sum_l2 = sum_lx, sum_l2
         self.position = np.zeros(len(columns), dtype=np.intp)  # next weight in this sweep
         self.sweeps_left = np.full(len(columns), passes - 1)  # sweeps allowed after this one
@@ -434,7 +448,6 @@ class _Sweeps:
     @classmethod
     def concatenate(cls, parts):
         whole = cls.__new__(cls)
-        whole.lx_terms = whole.l2_terms = None
         for name in cls._ARRAYS:
             setattr(whole, name, np.concatenate([getattr(p, name) for p in parts], axis=1))
         for name in cls._VECTORS:
@@ -442,8 +455,7 @@ class _Sweeps:
         return whole
 
     def keep(self, index):
-        """Keep only the sub-blocks `index` (copies every array; the terms are recomputed)."""
-        self.lx_terms = self.l2_terms = None
+        """Keep only the sub-blocks `index` (copies every array)."""
         for name in self._ARRAYS:
             setattr(self, name, np.take(getattr(self, name), index, axis=1))
         for name in self._VECTORS:
@@ -459,13 +471,13 @@ class _Sweeps:
         n, a = self.x.shape
         if a == 0:
             return
-        lx_terms, l2_terms = self.lx_terms, self.l2_terms
-        if lx_terms is None:  # w = x * x; (w * x) * l and (w * l) * l
-            weights = np.multiply(self.x, self.x, out=workspace.array("sweep weights", (n, a)))
-            l2_terms = np.multiply(weights, self.codes, out=workspace.array("sweep l2 terms", (n, a)))
-            l2_terms *= self.codes
-            lx_terms = np.multiply(weights, self.x, out=weights)
-            lx_terms *= self.codes
+        # The terms (w*x)*l and (w*l)*l, w = x*x, are recomputed each round (the same float32
+        # steps as the grid fit's: cheaper than carrying and gathering them).
+        weights = np.multiply(self.x, self.x, out=workspace.array("sweep weights", (n, a)))
+        l2_terms = np.multiply(weights, self.codes, out=workspace.array("sweep l2 terms", (n, a)))
+        l2_terms *= self.codes
+        lx_terms = np.multiply(weights, self.x, out=weights)
+        lx_terms *= self.codes
         slx = np.subtract(self.sum_lx, lx_terms, out=workspace.array("slx", (n, a)))
         proposal = np.subtract(self.sum_l2, l2_terms, out=workspace.array("proposal", (n, a)))
         proposal *= self.x
