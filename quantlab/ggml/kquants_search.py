@@ -365,7 +365,8 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=Tr
     for start in range(0, moving.size, slice_size):
         columns = moving[start : start + slice_size]
         shape = (n, columns.size)
-        gathered = np.take(rows, columns, axis=0, out=workspace.array("moving rows", shape[::-1]))
+        # (mode="clip": the indices are valid, and with the default "raise" numpy buffers `out`)
+        gathered = np.take(rows, columns, axis=0, out=workspace.array("moving rows", shape[::-1]), mode="clip")
         x_part = workspace.array("x", shape)
         np.copyto(x_part, gathered.T)  # element-first
         grid = np.multiply(x_part, iscale[columns], out=workspace.array("codes", shape))
