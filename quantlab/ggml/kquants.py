@@ -115,7 +115,9 @@ def _requantize(x, step, codes, highest, lowest=0, offset=None):
     if some step is 0).
     """
     dead = step == 0
-    divisor = np.where(dead, np.float32(1), step)[..., None]
+    # The divisor repeated over each sub-block's weights: a full-size divide is faster than one
+    # broadcast over the short last axis (numpy's inner loop would run n weights at a time).
+    divisor = np.repeat(np.where(dead, np.float32(1), step), x.shape[-1]).reshape(x.shape)
     if offset is None:
         values = np.divide(x, divisor)
     else:

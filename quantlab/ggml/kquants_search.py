@@ -71,6 +71,14 @@ def nearest_code(values, lowest, highest):
     return np.clip(codes, lowest, highest, out=codes)  # (np.clip on int32 is much slower)
 
 
+def _transpose_into(out, rows, block=512):
+    """out[...] = rows.T, copied `block` rows at a time (each block's source and destination stay
+    in the CPU cache: about 1.3x faster than one strided copy of a multi-MB array)."""
+    for start in range(0, len(rows), block):
+        np.copyto(out[:, start : start + block], rows[start : start + block].T)
+    return out
+
+
 def _element_first(x, workspace, name):
     """(..., n) -> contiguous (n, m) with m = number of sub-blocks: element i is row i."""
     n = x.shape[-1]
@@ -368,7 +376,7 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=Tr
         # (mode="clip": the indices are valid, and with the default "raise" numpy buffers `out`)
         gathered = np.take(rows, columns, axis=0, out=workspace.array("moving rows", shape[::-1]), mode="clip")
         x_part = workspace.array("x", shape)
-        np.copyto(x_part, gathered.T)  # element-first
+        _transpose_into(x_part, gathered)  # element-first
         grid = np.multiply(x_part, iscale[columns], out=workspace.array("codes", shape))
         round_to_grid(grid, -nmax, nmax - 1, exact=True)  # the grid fit's codes again
         sweeps = _Sweeps(columns, x_part, grid, sum_lx[columns], sum_l2[columns], passes)
@@ -392,7 +400,7 @@ def _fit_3bit_grid(rows, nmax, workspace, xs, iscale, sum_lx, sum_l2, zero, code
     Writes xs (n, m), the element-first copy of rows; iscale = -nmax / largest (m,); sum_lx,
     sum_l2 (m,); zero (m,), which sub-blocks are all zero; and codes (n, m) int8 if given.
     """
-    np.copyto(xs, rows.T)
+    _transpose_into(xs, rows)
     peak, peak_magnitude = largest_magnitude(xs)
     np.less(peak_magnitude, GROUP_MAX_EPS, out=zero)
     peak[zero] = 1
