@@ -340,7 +340,7 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=8192, with_codes=True):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=True):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Three stages, for speed, each on slices of `slice_size` sub-blocks, small enough for the CPU
@@ -481,14 +481,15 @@ class _Sweeps:
         if a == 0:
             return
         # The terms (w*x)*l and (w*l)*l, w = x*x, are recomputed each round (the same float32
-        # steps as the grid fit's: cheaper than carrying and gathering them).
-        weights = np.multiply(self.x, self.x, out=workspace.array("sweep weights", (n, a)))
-        l2_terms = np.multiply(weights, self.codes, out=workspace.array("sweep l2 terms", (n, a)))
-        l2_terms *= self.codes
-        lx_terms = np.multiply(weights, self.x, out=weights)
-        lx_terms *= self.codes
-        slx = np.subtract(self.sum_lx, lx_terms, out=workspace.array("slx", (n, a)))
-        proposal = np.subtract(self.sum_l2, l2_terms, out=workspace.array("proposal", (n, a)))
+        # steps as the grid fit's: cheaper than carrying and gathering them), in place, into
+        # slx = sum_lx - (w*x)*l and the proposal's sl2 = sum_l2 - (w*l)*l.
+        slx = np.multiply(self.x, self.x, out=workspace.array("slx", (n, a)))  # w
+        proposal = np.multiply(slx, self.codes, out=workspace.array("proposal", (n, a)))
+        proposal *= self.codes  # (w*l)*l
+        np.subtract(self.sum_l2, proposal, out=proposal)  # sl2
+        slx *= self.x
+        slx *= self.codes  # (w*x)*l
+        np.subtract(self.sum_lx, slx, out=slx)
         proposal *= self.x
         proposal /= slx  # (x * sl2) / slx
         round_to_grid(proposal, -nmax, nmax - 1, exact=self._exact(proposal))
@@ -504,11 +505,11 @@ class _Sweeps:
             can_wrap = self.changed & (self.sweeps_left > 0)
             visited = ~later | can_wrap[sub]
             hit, weight, sub, wait = hit[visited], weight[visited], sub[visited], wait[visited]
-        new, x = proposal.ravel()[hit], self.x.ravel()[hit]
+        new, x, old = proposal.ravel()[hit], self.x.ravel()[hit], self.codes.ravel()[hit]
         w = x * x
         wx = w * x
         lx_new = slx.ravel()[hit] + wx * new
-        l2_new = (self.sum_l2[sub] - l2_terms.ravel()[hit]) + (w * new) * new
+        l2_new = (self.sum_l2[sub] - (w * old) * old) + (w * new) * new
         lx, l2 = self.sum_lx[sub], self.sum_l2[sub]
         accept = np.flatnonzero((l2_new > 0) & (lx_new * lx_new * l2 > lx * lx * l2_new))
         # Each sub-block's first accepted change in C's order.
