@@ -120,7 +120,7 @@ def _requantize(x, step, codes, highest, lowest=0, offset=None):
     # broadcast over the short last axis (numpy's inner loop would run n weights at a time).
     divisor = np.repeat(np.where(dead, np.float32(1), step), x.shape[-1]).reshape(x.shape)
     if offset is None:
-        values = np.divide(x, divisor)
+        values = np.divide(x, divisor, out=divisor)
     else:
         values = np.add(x, offset[..., None])
         values /= divisor
