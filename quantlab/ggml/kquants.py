@@ -23,13 +23,13 @@ import numpy as np
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, sum_in_order, unpack_fields
 from .kquants_search import (
     Workspace,
+    fit_signed_scale_3bit,
     largest_magnitude,
     nearest_int,
     round_to_grid,
     scale_and_min_codes,
     search_scale_and_min,
     search_signed_scale,
-    fit_signed_scale_3bit,
     search_signed_scale_3bit,
     signed_grid_codes,
 )

@@ -344,11 +344,11 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=T
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Three stages, for speed, each on slices of `slice_size` sub-blocks, so that the working arrays
-    stay in the CPU's caches (the default size measured fastest). The grid fit of every sub-block (_fit_3bit_grid). Then the first round of improvements
-    (see _Sweeps), for the sub-blocks whose largest |x| is negative, gathered: the others never
-    move (about half). The sub-blocks still changing after that (about 2 in 5 of those) go on
-    together, all slices at once, so that the last rounds, with only a handful of sub-blocks
-    left, are paid once rather than once per slice.
+    stay in the CPU's caches (the default size measured fastest). The grid fit of every sub-block
+    (_fit_3bit_grid). Then the first round of improvements (see _Sweeps), for the sub-blocks whose
+    largest |x| is negative, gathered: the others never move (about half). The sub-blocks still
+    changing after that (about 2 in 5 of those) go on together, all slices at once, so that the
+    last rounds, with only a handful of sub-blocks left, are paid once rather than once per slice.
     codes: a transposed view of the element-first array the search works in; None if not
     with_codes (Q3_K needs them only for the few sub-blocks whose stored scale rounds to 0, and
     searches those again).
