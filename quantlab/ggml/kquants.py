@@ -23,7 +23,6 @@ import numpy as np
 from .fp16 import fp16_from_bytes, fp16_round, fp16_to_bytes, sum_in_order, unpack_fields
 from .kquants_search import (
     Workspace,
-    fit_signed_scale_3bit,
     largest_magnitude,
     nearest_int,
     round_to_grid,
@@ -275,8 +274,8 @@ def _unpack_q3_k_scales(packed):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def _quantize_q3_k_slice(blocks, scale, workspace):
-    """Bytes for a slice of blocks, from the search's sub-block scales (n, 16)."""
+def _quantize_q3_k_slice(blocks, scale, search_codes, workspace):
+    """Bytes for a slice of blocks, from the search's sub-block scales and codes (n, 16[, 16])."""
     n = len(blocks)
     x = blocks.reshape(n, 16, 16)
     max_scale, _ = largest_magnitude(np.ascontiguousarray(scale.T))
@@ -289,8 +288,8 @@ def _quantize_q3_k_slice(blocks, scale, workspace):
     # With max_scale == 0 C zeroes the scale bytes, so they decode to -32 (times d = 0).
     step = fp16_round(d)[:, None] * (stored.astype(np.float32) - 32)
 
-    def kept_codes(dead):  # the search's codes, needed only where step == 0: searched again there
-        return fit_signed_scale_3bit(x[dead], nmax=4)[1]
+    def kept_codes(dead):  # the search's codes, needed only where step == 0
+        return (search_codes[dead] + 4).astype(np.uint8)
 
     codes = _requantize(x, step, kept_codes, highest=3, lowest=-4).reshape(n, 256)
     return np.concatenate(
@@ -302,8 +301,8 @@ def quantize_q3_k(blocks):
     """float32 (n_blocks, 256) -> Q3_K bytes (n_blocks, 110), as llama.cpp's quantize_row_q3_K_ref."""
     blocks = _check_blocks(blocks, "q3_k")
     # The search runs over all blocks at once (it slices itself); then bytes, slice by slice.
-    scale, _ = search_signed_scale_3bit(blocks.reshape(-1, 16, 16), nmax=4, with_codes=False)
-    return _in_slices(_quantize_q3_k_slice, blocks, "Q3_K", scale)
+    scale, codes = search_signed_scale_3bit(blocks.reshape(-1, 16, 16), nmax=4)
+    return _in_slices(_quantize_q3_k_slice, blocks, "Q3_K", scale, codes)
 
 
 def fields_q3_k(data):

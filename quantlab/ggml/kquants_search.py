@@ -340,7 +340,7 @@ def fit_signed_scale(x, nmax, workspace=None):
 
 
 @np.errstate(all="ignore")  # C's float overflow and 0/0 are silent; we reproduce them
-def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=True):
+def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384):
     """The search of fit_signed_scale_3bit: scale (...) and codes l, int8 (..., n), -nmax..nmax-1.
 
     Three stages, for speed, each on slices of `slice_size` sub-blocks, so that the working arrays
@@ -349,9 +349,7 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=T
     largest |x| is negative, gathered: the others never move (about half). The sub-blocks still
     changing after that (about 2 in 5 of those) go on together, all slices at once, so that the
     last rounds, with only a handful of sub-blocks left, are paid once rather than once per slice.
-    codes: a transposed view of the element-first array the search works in; None if not
-    with_codes (Q3_K needs them only for the few sub-blocks whose stored scale rounds to 0, and
-    searches those again).
+    codes: a transposed view of the element-first array the search works in.
     """
     f32 = np.float32
     x = np.asarray(x, dtype=f32)
@@ -359,16 +357,15 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=T
     rows = x.reshape(-1, n)
     m = len(rows)
     iscale, sum_lx, sum_l2 = np.empty((3, m), dtype=f32)
-    codes = np.empty((n, m), dtype=np.int8) if with_codes else None
+    codes = np.empty((n, m), dtype=np.int8)
     zero = np.empty(m, dtype=bool)
     workspace, still_sweeping = Workspace(), []
     for start in range(0, m, slice_size):
         part = slice(start, min(start + slice_size, m))
         xs = workspace.array("x", (n, part.stop - start))
         _fit_3bit_grid(
-            rows[part], nmax, workspace, xs, iscale[part], sum_lx[part], sum_l2[part], zero[part],
-            None if codes is None else codes[:, part],
-        )  # fmt: skip
+            rows[part], nmax, workspace, xs, iscale[part], sum_lx[part], sum_l2[part], zero[part], codes[:, part]
+        )
     moving = np.flatnonzero(iscale > 0)  # iscale = -nmax / largest: > 0 where it is < 0
     for start in range(0, moving.size, slice_size):
         columns = moving[start : start + slice_size]
@@ -388,17 +385,15 @@ def search_signed_scale_3bit(x, nmax=4, passes=5, slice_size=16384, with_codes=T
             sweeps.round(nmax, workspace, sum_lx, sum_l2, codes)
     scale = np.where(sum_l2 > 0, sum_lx / sum_l2, f32(0)).astype(f32)
     scale[zero] = 0
-    if not with_codes:
-        return scale.reshape(lead), None
     codes[:, zero] = -nmax  # C returns early with stored codes 0 (l = -nmax) and scale 0
     return scale.reshape(lead), codes.T.reshape(lead + (n,))
 
 
-def _fit_3bit_grid(rows, nmax, workspace, xs, iscale, sum_lx, sum_l2, zero, codes=None):
+def _fit_3bit_grid(rows, nmax, workspace, xs, iscale, sum_lx, sum_l2, zero, codes):
     """Codes on the grid of the largest |x| and their sums, for a slice of sub-blocks rows (m, n).
 
     Writes xs (n, m), the element-first copy of rows; iscale = -nmax / largest (m,); sum_lx,
-    sum_l2 (m,); zero (m,), which sub-blocks are all zero; and codes (n, m) int8 if given.
+    sum_l2 (m,); zero (m,), which sub-blocks are all zero; and codes (n, m) int8, the grid's.
     """
     _transpose_into(xs, rows)
     peak, peak_magnitude = largest_magnitude(xs)
@@ -408,8 +403,7 @@ def _fit_3bit_grid(rows, nmax, workspace, xs, iscale, sum_lx, sum_l2, zero, code
     shape = xs.shape
     grid = np.multiply(xs, iscale, out=workspace.array("codes", shape))
     round_to_grid(grid, -nmax, nmax - 1, exact=True)  # |-nmax / peak * x| <= nmax
-    if codes is not None:
-        codes[...] = grid
+    codes[...] = grid
     weights = np.multiply(xs, xs, out=workspace.array("l2 terms", shape))  # w = x * x
     lx_terms = np.multiply(weights, xs, out=workspace.array("lx terms", shape))
     lx_terms *= grid  # (w * x) * l
@@ -471,8 +465,7 @@ class _Sweeps:
             setattr(self, name, getattr(self, name)[index])
 
     def round(self, nmax, workspace, sum_lx, sum_l2, codes, first=False):
-        """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m)
-        (None: not kept).
+        """Apply each sub-block's next accepted change, also to sum_lx, sum_l2 (m,), codes (n, m).
 
         Sub-blocks without one are done and dropped. first: every sub-block is at the start of
         its first sweep.
@@ -523,8 +516,7 @@ class _Sweeps:
         self.codes.ravel()[hit] = new
         self.sum_lx[sub], self.sum_l2[sub] = lx_new, l2_new
         columns = self.columns[sub]
-        if codes is not None:
-            codes[weight, columns] = new
+        codes[weight, columns] = new
         sum_lx[columns], sum_l2[columns] = lx_new, l2_new
         going = np.zeros(a, dtype=bool)  # sub-blocks without a change are done
         going[sub] = True
