@@ -369,6 +369,9 @@ def test_q3_k_search_equals_a_literal_loop_of_make_q3_quants():
     sliced, l_codes = search_signed_scale_3bit(SEARCH_CASES, slice_size=37)
     assert np.array_equal(sliced.view(np.uint32), scale.view(np.uint32))
     assert np.array_equal(l_codes + 4, codes)
+    # One slice (the default size), as quantize_q3_k runs it.
+    whole, w_codes = search_signed_scale_3bit(SEARCH_CASES)
+    assert np.array_equal(whole.view(np.uint32), scale.view(np.uint32)) and np.array_equal(w_codes + 4, codes)
     one, one_codes = fit_signed_scale_3bit(SEARCH_CASES[7])  # a single sub-block
     assert one.tobytes() == scale[7].tobytes() and one_codes.tolist() == expected[7][1]
     # Fewer sweeps allowed: some sub-blocks here are still changing after 2 (stop as C stops).

@@ -37,8 +37,9 @@ BLOCK_SIZE = 256
 BYTES_PER_BLOCK = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
 # Blocks per slice of work, per format: big enough that numpy's per-call overhead is small, small
 # enough that the search's working arrays stay near the CPU caches (measured on a 2 MB L2).
-# (Q3_K's search slices itself; its slices here only turn scales and codes into bytes.)
-_CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 1024, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256}
+# (Q3_K's search slices itself; its slices here only turn scales into codes and bytes: 2048
+# blocks measured faster than 512, 1024, 4096 or 8192 on the machine that wrote this.)
+_CHUNK_BLOCKS = {"Q2_K": 256, "Q3_K": 2048, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,9 +115,11 @@ def _requantize(x, step, codes, highest, lowest=0, offset=None):
     if some step is 0).
     """
     dead = step == 0
-    divisor = np.where(dead, np.float32(1), step)[..., None]
+    # The divisor repeated over each sub-block's weights: a full-size divide is faster than one
+    # broadcast over the short last axis (numpy's inner loop would run n weights at a time).
+    divisor = np.repeat(np.where(dead, np.float32(1), step), x.shape[-1]).reshape(x.shape)
     if offset is None:
-        values = np.divide(x, divisor)
+        values = np.divide(x, divisor, out=divisor)
     else:
         values = np.add(x, offset[..., None])
         values /= divisor
