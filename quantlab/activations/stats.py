@@ -28,8 +28,11 @@ def channel_kurtosis(x):
     The population (biased) moments, as scipy.stats.kurtosis(x, axis=0) computes by default.
     """
     x = as_matrix(x).astype(np.float64)
-    centred = x - x.mean(axis=0)
-    m2, m4 = (centred**2).mean(axis=0), (centred**4).mean(axis=0)
+    powers = x - x.mean(axis=0)
+    np.multiply(powers, powers, out=powers)  # squares in place; c * c, not c ** 4 (numpy's pow is 20x slower)
+    m2 = powers.mean(axis=0)
+    np.multiply(powers, powers, out=powers)
+    m4 = powers.mean(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(m2 > 0, m4 / np.where(m2 > 0, m2, 1) ** 2 - 3, np.nan)
 
