@@ -67,7 +67,7 @@ def test_readouts_carry_the_numbers():
     text = reports.threshold_text(key, layers.threshold_curve(key)[5], layers.per_token_error(key))
     assert "threshold |x| >= 6" in text and "of 384" in text
     assert "alpha 0.5" in reports.alpha_text(key, layers.alpha_curve(key)[5])
-    assert "rotated" in reports.rotation_text(key, layers.rotation(key), True, 8)
+    assert "rotated" in reports.rotation_text(key, layers.rotation(key), layers.rotation(key).kurtosis_after, True, 8)
     assert "channel" in reports.planted_text(bits=(8,))
 
 

@@ -194,6 +194,17 @@ def test_fast_transform_equals_the_explicit_matrix_and_is_orthogonal(n):
     assert np.allclose(np.linalg.norm(rotation.rotate(x), axis=1), np.linalg.norm(x, axis=1))
 
 
+@pytest.mark.parametrize("n", [1, 2, 8, 12, 48, 256, 384, 1024, 1536])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_factored_transform_equals_the_butterfly(n, dtype):
+    x = np.random.default_rng(n).normal(size=(3, 7, n)).astype(dtype)
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for transpose in (False, True):
+        fast = hadamard.walsh_hadamard(x, transpose)
+        assert fast.dtype == dtype and fast.shape == x.shape
+        np.testing.assert_allclose(fast, hadamard.walsh_hadamard_butterfly(x, transpose), **tolerance)
+
+
 def test_rotation_folded_into_the_weight_keeps_the_output():
     x = _with_outlier_channel(np.random.default_rng(14), width=384).astype(np.float64)
     weight = np.random.default_rng(15).normal(size=(40, 384))
@@ -223,6 +234,24 @@ def test_channel_statistics_match_scipy():
     assert np.array_equal(stats.channel_absmax(x), np.max(np.abs(x), axis=0))
     x[:, 3] = 2.5
     assert np.isnan(stats.channel_kurtosis(x)[3])  # as scipy: undefined for a constant
+
+
+def test_histogram_counts_take_numpys_fast_path_with_the_same_counts():
+    from quantlab.plots.base import histogram_counts
+
+    rng = np.random.default_rng(19)
+    values = rng.standard_t(df=3, size=(500, 40))
+    edges = np.linspace(-4.0, 4.0, 82)
+    values[0, :3] = edges[[0, 40, -1]]  # on edges: the first, a middle one, the last (closed on the right)
+    assert np.array_equal(histogram_counts(values, edges), np.histogram(values, bins=edges)[0])
+    # float32 values (the activations): equal unless one lies within float32 rounding of an edge, where numpy 1.24's
+    # search over edges compares in float32 and its fast path in float64 (numpy 2 compares both in float64)
+    assert np.array_equal(
+        histogram_counts(values[1:].astype(np.float32), edges),
+        np.histogram(values[1:].astype(np.float32), bins=edges)[0],
+    )
+    uneven = np.array([-4.0, -1.0, 0.0, 0.5, 4.0])
+    assert np.array_equal(histogram_counts(values, uneven), np.histogram(values, bins=uneven)[0])
 
 
 def test_layer_stats_counts_outlier_features():

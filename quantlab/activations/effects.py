@@ -59,6 +59,12 @@ class RotationEffect:
     rotated: np.ndarray  # x Q, for histograms
 
 
+def _norm(a):
+    """The Frobenius norm by numpy's pairwise sum: the same bits with any number of BLAS threads (np.linalg.norm's
+    dot product is split across threads, and its last bit moved with them)."""
+    return np.sqrt(np.square(a).sum())
+
+
 def _spread(absmax):
     return float(absmax.max() / np.median(absmax))
 
@@ -78,9 +84,13 @@ class Layer:
         """The float product x W^T (float64), the reference for every error."""
         return self.x.astype(np.float64) @ self.weight.T.astype(np.float64)
 
+    @cached_property
+    def _exact_norm(self):
+        return _norm(self.exact)
+
     def relative_error(self, y):
         """||y - x W^T|| / ||x W^T||."""
-        return float(np.linalg.norm(y - self.exact) / np.linalg.norm(self.exact))
+        return float(_norm(y - self.exact) / self._exact_norm)
 
     def quantized(self, x, weight):
         return quantized_linear(x, weight, None, self.bits, self.bits, self.granularity)

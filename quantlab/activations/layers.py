@@ -17,7 +17,9 @@ import numpy as np
 from ..lm import CharLM
 from . import capture, compare, planted
 from .effects import Layer
+from .hadamard import random_hadamard
 from .stats import channel_absmax as absmax_of
+from .stats import channel_kurtosis
 from .w8a8 import quantized_linear
 
 # key part -> (MiniLM module, character-model tensor): which input of the block
@@ -158,3 +160,16 @@ def per_token_error(key, bits=8):
 def rotation(key, bits=8):
     """effects.RotationEffect of a key at `bits` (kurtosis before/after, errors, x Q), computed once."""
     return layer(key, bits).rotation()
+
+
+@functools.lru_cache(maxsize=4)
+def rotated_input(key, seed=0):
+    """x Q: a key's input after the random Hadamard rotation effects.Layer applies (the same seed), for histograms."""
+    x, _ = layer_pair(key)
+    return random_hadamard(x.shape[1], seed).rotate(x)
+
+
+@functools.lru_cache(maxsize=64)
+def kurtosis(key, rotated=False):
+    """Excess kurtosis of every input channel of a key, before or after the rotation (a few ms; kept for every layer)."""
+    return channel_kurtosis(rotated_input(key) if rotated else layer_pair(key)[0])

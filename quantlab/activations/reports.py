@@ -77,9 +77,9 @@ def alpha_text(key, effect):
     )
 
 
-def rotation_text(key, effect, rotated, bits):
-    """The rotation explorer's readout."""
-    kurtosis = effect.kurtosis_after if rotated else effect.kurtosis_before
+def rotation_text(key, effect, kurtosis, rotated, bits):
+    """The rotation explorer's readout: `effect` has max_abs_before/after and error_before/after
+    (effects.RotationEffect or curves.RotationErrors), `kurtosis` is per channel of what is shown."""
     return (
         f"{layers.label(key)}\nshowing {'x Q (rotated)' if rotated else 'x (original)'}\n"
         f"max |x|         {effect.max_abs_after if rotated else effect.max_abs_before:8.2f}\n"

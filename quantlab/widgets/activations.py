@@ -1,13 +1,15 @@
 """Notebook 10's explorers: LLM.int8()'s threshold, SmoothQuant's alpha and a Hadamard rotation on one real layer.
 
 Each works on one captured linear input (quantlab.activations.layers: a MiniLM or character-model
-layer, or a planted outlier) and its weight. The curves over all knob settings are computed once per
-layer (a few tenths of a second); moving a knob then costs one quantized matmul and an in-place redraw.
+layer, or a planted outlier) and its weight. The curves over all knob settings (several quantized
+matmuls per layer, up to 1.5 s) are read from a committed asset (quantlab.activations.curves, recomputed
+and compared by tests/test_activation_curves.py); what is drawn from the activations themselves (channel
+maxima, histograms, kurtosis) is computed live in milliseconds. A change of layer or knob is a redraw.
 """
 
 import ipywidgets as W
 
-from ..activations import layers, reports
+from ..activations import curves, layers, reports
 from ..plots import activations as panels
 from .base import Explorer, dropdown, toggle
 
@@ -46,13 +48,14 @@ class OutlierThresholdExplorer(Explorer):
 
     def compute(self):
         key, threshold = self.settings["layer"], self.settings["threshold"]
-        curve = layers.threshold_curve(key)  # every slider stop, computed once per layer
+        measured = curves.layer_curves(key)  # every slider stop, measured once (the asset)
         return {
             "key": key,
             "threshold": threshold,
             "absmax": layers.channel_absmax(key),
-            "effect": curve[layers.THRESHOLDS.index(threshold)],
-            "curve": curve,
+            "effect": measured.thresholds[layers.THRESHOLDS.index(threshold)],
+            "curve": measured.thresholds,
+            "per_token_error": measured.per_token_error,
         }
 
     def draw(self, result):
@@ -74,11 +77,11 @@ class OutlierThresholdExplorer(Explorer):
         self.panels["channels"].update(result["absmax"], result["threshold"])
         errors = [e.relative_error for e in result["curve"]]
         self.panels["error"].update(
-            layers.THRESHOLDS, {"LLM.int8()": errors}, result["threshold"], ("", layers.per_token_error(result["key"]))
+            layers.THRESHOLDS, {"LLM.int8()": errors}, result["threshold"], ("", result["per_token_error"])
         )
 
     def summary(self, result):
-        return reports.threshold_text(result["key"], result["effect"], layers.per_token_error(result["key"]))
+        return reports.threshold_text(result["key"], result["effect"], result["per_token_error"])
 
 
 class SmoothQuantExplorer(Explorer):
@@ -102,7 +105,7 @@ class SmoothQuantExplorer(Explorer):
     def compute(self):
         key, alpha = self.settings["layer"], self.settings["alpha"]
         activation, weight = layers.layer(key).channel_maxima(alpha)
-        curve = layers.alpha_curve(key)  # every slider stop, computed once per layer
+        curve = curves.layer_curves(key).alphas  # every slider stop, measured once (the asset)
         return {
             "key": key,
             "alpha": alpha,
@@ -160,31 +163,33 @@ class RotationExplorer(Explorer):
 
     def __init__(self, layer="minilm.1.ffn_up", rotated=False, bits=8):
         layers.check_key(layer)
+        if bits not in curves.ROTATION_BITS:
+            raise ValueError(f"bits={bits!r}; choose one of {curves.ROTATION_BITS}")
         controls = {
             "layer": dropdown("layer", layer, ALL_LAYERS, "330px"),
             "rotated": toggle("show", rotated, [("original", False), ("rotated", True)], "80px"),
-            "bits": dropdown("bits (W and A)", bits, [8, 4], "150px"),
+            "bits": dropdown("bits (W and A)", bits, list(curves.ROTATION_BITS), "150px"),
         }
         super().__init__(controls, n_panels=3, width=9.4, height=2.9, readout_width=260)
 
     def compute(self):
         key, rotated, bits = self.settings["layer"], self.settings["rotated"], self.settings["bits"]
         x, _ = layers.layer_pair(key)
-        effect = layers.rotation(key, bits)
         return {
             "key": key,
             "rotated": rotated,
             "bits": bits,
             "x": x,
-            "effect": effect,
-            "values": effect.rotated if rotated else x,
-            "kurtosis": effect.kurtosis_after if rotated else effect.kurtosis_before,
+            "effect": curves.layer_curves(key).rotation[bits],  # errors and max |x|, measured once (the asset)
+            "values": layers.rotated_input(key) if rotated else x,
+            "kurtosis": layers.kurtosis(key, rotated),
+            "kurtosis_before": layers.kurtosis(key),
         }
 
     def draw(self, result):
         return {
             "histogram": panels.draw_value_histogram(result["values"], result["x"], self.axes[0]),
-            "kurtosis": panels.draw_kurtosis(result["kurtosis"], result["effect"].kurtosis_before, self.axes[1]),
+            "kurtosis": panels.draw_kurtosis(result["kurtosis"], result["kurtosis_before"], self.axes[1]),
             "error": panels.draw_bars(
                 ["original", "rotated"], self.axes[2], ylabel="relative output error", title="quantized output error"
             ),
@@ -193,8 +198,10 @@ class RotationExplorer(Explorer):
     def update(self, result):
         effect = result["effect"]
         self.panels["histogram"].update(result["values"], result["x"])
-        self.panels["kurtosis"].update(result["kurtosis"], effect.kurtosis_before)
+        self.panels["kurtosis"].update(result["kurtosis"], result["kurtosis_before"])
         self.panels["error"].update([effect.error_before, effect.error_after], int(result["rotated"]))
 
     def summary(self, result):
-        return reports.rotation_text(result["key"], result["effect"], result["rotated"], result["bits"])
+        return reports.rotation_text(
+            result["key"], result["effect"], result["kurtosis"], result["rotated"], result["bits"]
+        )
