@@ -31,6 +31,7 @@ import numpy as np
 from .. import ggml
 from ..mixes import recipes
 from .model import ASSETS, CharLM
+from .resumable import ResumableLogits
 from ..progress import map_with_progress
 from ..nn import log_softmax
 from .evaluation import HELD_OUT_TEXT, evaluate, heldout_text, negative_log_likelihood
@@ -273,13 +274,17 @@ class QualityMeter:
 
     text: default the whole held-out text (65,536 characters); stride: windows of the context length
     start every `stride` characters (default: the context length, as in the committed table).
+    A new setting is evaluated from the first matrix whose type changed (lm.resumable, bit for bit the
+    full evaluation), keeping at most resume_bytes of residual streams (64 MiB; one setting on the
+    explorer's slice keeps 28 MiB).
     """
 
-    def __init__(self, model=None, text=None, stride=None, imatrix=None):
+    def __init__(self, model=None, text=None, stride=None, imatrix=None, resume_bytes=64 << 20):
         self.model = CharLM.load() if model is None else model
         self.text = heldout_text() if text is None else text
         self.stride = stride
         self.reference = evaluate(self.model, self.text, stride)
+        self.resumable = ResumableLogits(resume_bytes)
         self.tensors = TensorCache(self.model, imatrix)
         self.shapes = self.model.tensor_shapes()
         self.n_weights = sum(int(np.prod(s)) for s in self.shapes.values())
@@ -293,7 +298,9 @@ class QualityMeter:
             if all(t == "F32" for t in types.values()):
                 result, divergence = self.reference, 0.0  # the F32 model itself: nothing to evaluate again
             else:
-                result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
+                fingerprints = {n: (t, self.tensors.get(n, t).sha256) for n, t in types.items()}
+                bound = self.resumable.bind(model, fingerprints)
+                result = evaluate(bound, self.text, self.stride, reference_logits=self.reference.logits)
                 divergence = result.kl_divergence
             self._scores[key] = Scores(
                 n_bytes, result.perplexity, result.mean_nll, divergence, result.n_predictions, fingerprint
