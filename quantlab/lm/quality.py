@@ -312,6 +312,21 @@ class QualityMeter:
         mix, overrides = _check_mix(mix), check_overrides(overrides)
         types = plan_types(self.shapes, mix, overrides)
         scores = self.scores(types)
+        return self._quality(mix, overrides, types, scores.n_bytes, scores)
+
+    def is_measured(self, mix="F32", overrides=None):
+        """Whether measure(mix, overrides) would answer from the cache (no evaluation)."""
+        types = plan_types(self.shapes, _check_mix(mix), check_overrides(overrides))
+        return tuple(sorted(types.items())) in self._scores
+
+    def preview(self, mix="F32", overrides=None):
+        """What measure() will say before it evaluates: types and size exact (block arithmetic, nothing quantized),
+        perplexity, mean NLL, KL and sha256 None."""
+        mix, overrides = _check_mix(mix), check_overrides(overrides)
+        types = plan_types(self.shapes, mix, overrides)
+        return self._quality(mix, overrides, types, planned_bytes(self.shapes, types), None)
+
+    def _quality(self, mix, overrides, types, n_bytes, scores):
         name = label(mix, overrides) + (" + imatrix" if self.tensors.imatrix else "")
         return Quality(
             name,
@@ -319,14 +334,20 @@ class QualityMeter:
             overrides,
             types,
             self.n_weights,
-            scores.n_bytes,
-            scores.perplexity,
-            scores.mean_nll,
-            scores.kl_divergence,
+            n_bytes,
+            scores and scores.perplexity,
+            scores and scores.mean_nll,
+            scores and scores.kl_divergence,
             self.reference.perplexity,
-            scores.n_predictions,
-            scores.sha256,
+            self.reference.n_predictions,
+            scores and scores.sha256,
         )
+
+
+def planned_bytes(shapes, types):
+    """Bytes a plan stores, by block arithmetic: n_weights / block_size * bytes_per_block per tensor (F32: 4 per weight)."""
+    formats = {t: ggml.format_info(t) for t in set(types.values())}
+    return sum(int(np.prod(shapes[n])) // formats[t].block_size * formats[t].bytes_per_block for n, t in types.items())
 
 
 def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):
