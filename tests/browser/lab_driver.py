@@ -239,12 +239,14 @@ ARM_JS = """([explorerSelector, events, pendingClass]) => {
     const fingerprint = () => { const f = figure(); return f ? (f.src || f.toDataURL()) : null; };
     const readout = () => [...explorer.querySelectorAll('.quantlab-readout')].map(r => r.textContent).join('\\n');
     const state = {start: null, figure: null, final: null, readout: null, before: fingerprint(), text: readout(),
-                   seen: fingerprint(), count: 0, painted: {}};
+                   seen: fingerprint(), count: 0, painted: {}, previewed: false};
     const start = () => { if (state.start === null) state.start = performance.now(); };
     for (const type of events) document.addEventListener(type, start, {capture: true, once: true});
     const settle = () => {
         const pending = explorer.classList.contains(pendingClass);
-        if (state.final === null && !pending && state.count > 0 && state.painted[state.count] !== undefined)
+        if (pending) state.previewed = true;
+        const pictures = state.previewed ? 2 : 1;  // after a preview, the measured figure is at least the second
+        if (state.final === null && !pending && state.count >= pictures && state.painted[state.count] !== undefined)
             state.final = state.painted[state.count];
     };
     const check = () => {
