@@ -2,7 +2,7 @@
 
 Prints median and p95 over the changes a learner makes: mix presets and per-class types, first with
 a cold tensor cache (each (tensor, type) pair is quantized on first use) and then warm; then the
-evaluation alone. Construction (F32 reference logits on the slice, the table, the first mix) is timed
+evaluation alone, class by class. Construction (F32 reference logits on the slice, the table, the first mix) is timed
 on its own line. Target: an update in <= ~1 s.
 Run:  python benchmarks/quality_explorer.py
 """
@@ -12,7 +12,7 @@ import time
 import numpy as np
 from timing import cycle, time_changes
 
-from quantlab.lm import reports
+from quantlab.lm import quality, reports
 from quantlab.lm.quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES
 from quantlab.widgets import QualityExplorer
 
@@ -52,12 +52,19 @@ def main():
     )
     report("random changes", time_changes(explorer, random_changes()))
     meter = reports.explorer_meter()
-    seconds = []
-    for _ in range(10):
-        start = time.perf_counter()
-        meter.measure("Q4_K_M", {"token_embd": "Q8_0"})
-        seconds.append(time.perf_counter() - start)
-    print(f"\nthe evaluation alone (4,095 predictions, tensors cached): median {1e3 * np.median(seconds):.0f} ms")
+    print("\none class changed from the one before (Q4_K_M + that class; tensors quantized beforehand),")
+    print("evaluated from the first changed matrix on (lm.resumable): median CPU ms of measure()")
+    for tensor_class in CLASSES:
+        types = [t for t in OVERRIDE_TYPES if t != "F32" and not meter.is_measured("Q4_K_M", {tensor_class: t})][:5]
+        for type_name in types:  # quantize first: only the evaluation is timed
+            meter.tensors.apply(quality.plan_types(meter.shapes, "Q4_K_M", {tensor_class: type_name}))
+        meter.measure("Q4_K_M", {tensor_class: types[0]})  # its streams are what the next settings resume from
+        cpu = []
+        for type_name in types[1:]:
+            start = time.process_time()
+            meter.measure("Q4_K_M", {tensor_class: type_name})
+            cpu.append(time.process_time() - start)
+        print(f"  {tensor_class:<12}{1e3 * np.median(cpu):>6.0f}")
 
 
 if __name__ == "__main__":

@@ -332,3 +332,12 @@ def test_bad_input_message(model, call, error, words):
     message = str(raised.value)
     missing = [word for word in words if word not in message]
     assert not missing, f"{missing} not in: {message}"
+
+
+@pytest.mark.parametrize("shape, rows", [((4096, 1024), 256), ((37, 5), 8), ((3, 4), 256)])
+def test_gelu_by_rows_is_gelu_bit_for_bit(shape, rows):
+    from quantlab.lm.model import gelu, gelu_by_rows
+
+    x = (4 * np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
+    x.flat[:3] = [0.0, -30.0, 30.0]
+    assert np.array_equal(gelu_by_rows(x, rows).view(np.uint32), gelu(x).view(np.uint32))

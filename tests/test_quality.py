@@ -111,6 +111,16 @@ def test_bytes_produced_are_the_block_arithmetic(model, mix):
     assert n_bytes == predicted
 
 
+@pytest.mark.parametrize(
+    "mix, overrides", [("Q4_K_M", {}), ("Q2_K", SPREAD), ("F32", {"attn_v": "F16", "output": "Q5_1"})]
+)
+def test_planned_bytes_are_the_bytes_quantize_produces(model, mix, overrides):
+    """The explorer's preview sizes a plan without quantizing: the same total as the bytes quantize() wrote."""
+    types = quality.plan_types(model.tensor_shapes(), mix, overrides)
+    _, n_bytes, _ = TensorCache(model).apply(types)
+    assert quality.planned_bytes(model.tensor_shapes(), types) == n_bytes
+
+
 def test_scores_equal_a_model_built_from_llama_cpps_weights(model, short_meter):
     """measure() against evaluate() of a model whose weights came from libgguf + gguf-py, on the same text."""
     import gguf

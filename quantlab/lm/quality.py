@@ -31,6 +31,7 @@ import numpy as np
 from .. import ggml
 from ..mixes import recipes
 from .model import ASSETS, CharLM
+from .resumable import ResumableLogits
 from ..progress import map_with_progress
 from ..nn import log_softmax
 from .evaluation import HELD_OUT_TEXT, evaluate, heldout_text, negative_log_likelihood
@@ -273,13 +274,17 @@ class QualityMeter:
 
     text: default the whole held-out text (65,536 characters); stride: windows of the context length
     start every `stride` characters (default: the context length, as in the committed table).
+    A new setting is evaluated from the first matrix whose type changed (lm.resumable, bit for bit the
+    full evaluation), keeping at most resume_bytes of residual streams (64 MiB; one setting on the
+    explorer's slice keeps 28 MiB).
     """
 
-    def __init__(self, model=None, text=None, stride=None, imatrix=None):
+    def __init__(self, model=None, text=None, stride=None, imatrix=None, resume_bytes=64 << 20):
         self.model = CharLM.load() if model is None else model
         self.text = heldout_text() if text is None else text
         self.stride = stride
         self.reference = evaluate(self.model, self.text, stride)
+        self.resumable = ResumableLogits(resume_bytes)
         self.tensors = TensorCache(self.model, imatrix)
         self.shapes = self.model.tensor_shapes()
         self.n_weights = sum(int(np.prod(s)) for s in self.shapes.values())
@@ -293,7 +298,9 @@ class QualityMeter:
             if all(t == "F32" for t in types.values()):
                 result, divergence = self.reference, 0.0  # the F32 model itself: nothing to evaluate again
             else:
-                result = evaluate(model, self.text, self.stride, reference_logits=self.reference.logits)
+                fingerprints = {n: (t, self.tensors.get(n, t).sha256) for n, t in types.items()}
+                bound = self.resumable.bind(model, fingerprints)
+                result = evaluate(bound, self.text, self.stride, reference_logits=self.reference.logits)
                 divergence = result.kl_divergence
             self._scores[key] = Scores(
                 n_bytes, result.perplexity, result.mean_nll, divergence, result.n_predictions, fingerprint
@@ -305,6 +312,21 @@ class QualityMeter:
         mix, overrides = _check_mix(mix), check_overrides(overrides)
         types = plan_types(self.shapes, mix, overrides)
         scores = self.scores(types)
+        return self._quality(mix, overrides, types, scores.n_bytes, scores)
+
+    def is_measured(self, mix="F32", overrides=None):
+        """Whether measure(mix, overrides) would answer from the cache (no evaluation)."""
+        types = plan_types(self.shapes, _check_mix(mix), check_overrides(overrides))
+        return tuple(sorted(types.items())) in self._scores
+
+    def preview(self, mix="F32", overrides=None):
+        """What measure() will say before it evaluates: types and size exact (block arithmetic, nothing quantized),
+        perplexity, mean NLL, KL and sha256 None."""
+        mix, overrides = _check_mix(mix), check_overrides(overrides)
+        types = plan_types(self.shapes, mix, overrides)
+        return self._quality(mix, overrides, types, planned_bytes(self.shapes, types), None)
+
+    def _quality(self, mix, overrides, types, n_bytes, scores):
         name = label(mix, overrides) + (" + imatrix" if self.tensors.imatrix else "")
         return Quality(
             name,
@@ -312,14 +334,20 @@ class QualityMeter:
             overrides,
             types,
             self.n_weights,
-            scores.n_bytes,
-            scores.perplexity,
-            scores.mean_nll,
-            scores.kl_divergence,
+            n_bytes,
+            scores and scores.perplexity,
+            scores and scores.mean_nll,
+            scores and scores.kl_divergence,
             self.reference.perplexity,
-            scores.n_predictions,
-            scores.sha256,
+            self.reference.n_predictions,
+            scores and scores.sha256,
         )
+
+
+def planned_bytes(shapes, types):
+    """Bytes a plan stores, by block arithmetic: n_weights / block_size * bytes_per_block per tensor (F32: 4 per weight)."""
+    formats = {t: ggml.format_info(t) for t in set(types.values())}
+    return sum(int(np.prod(shapes[n])) // formats[t].block_size * formats[t].bytes_per_block for n, t in types.items())
 
 
 def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):

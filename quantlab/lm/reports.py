@@ -35,7 +35,7 @@ def fill(mix, shapes=None):
 
 
 def settings_text(result):
-    """The readout: what was measured, on what, and the type of every class."""
+    """The readout: what was measured, on what, and the type of every class (a preview's scores: 'measuring')."""
     counts = quality.types_by_class(result.types)
     lines = [
         result.label if len(result.label) < 34 else result.mix + " + overrides",
@@ -43,11 +43,16 @@ def settings_text(result):
         f"  (the table: all {table().full_text[0].n_predictions:,})",
         f"bits/weight {result.bits_per_weight:8.3f}",
         f"  {result.n_bytes:,} bytes, {result.n_weights:,} weights",
-        f"perplexity  {result.perplexity:8.4f}",
-        f"  F32 {result.reference_perplexity:.4f}, {result.delta_perplexity:+.4f} ({100 * result.relative_increase:+.2f} %)",
-        f"KL to F32   {result.kl_divergence:8.5f} nats/char",
-        f"{'class':<14}type",
     ]
+    if result.perplexity is None:
+        lines += ["perplexity  measuring...", f"  F32 {result.reference_perplexity:.4f}", "KL to F32   measuring..."]
+    else:
+        lines += [
+            f"perplexity  {result.perplexity:8.4f}",
+            f"  F32 {result.reference_perplexity:.4f}, {result.delta_perplexity:+.4f} ({100 * result.relative_increase:+.2f} %)",
+            f"KL to F32   {result.kl_divergence:8.5f} nats/char",
+        ]
+    lines.append(f"{'class':<14}type")
     lines += [f"{class_label(c):<14}{quality.describe(types)}" for c, types in counts.items()]
     return "\n".join(lines)
 

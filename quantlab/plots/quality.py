@@ -101,8 +101,20 @@ def draw_quality_vs_bits(
         animated=True,
     )
     panel.note = _moving_text(ax, 0.98, 0.96, ha="right", va="top", fontsize=7, color=LIVE_COLOR)
+    # While a setting's scores are being measured: its (exact) bits per weight as a dotted line, no point yet.
+    panel.pending = ax.axvline(xlim[0], color=LIVE_COLOR, linestyle=":", linewidth=1.2, visible=False, animated=True)
     panel.update = lambda x, y, text="": _update_point(panel, x, y, text, log)
+    panel.show_pending = lambda x, text="": _show_pending(panel, x, text)
     return _finish(panel, live)
+
+
+def _show_pending(panel, x, text):
+    """The live point's x known, its y not yet: a dotted vertical line at x (pinned inside the axes), no point."""
+    x0, x1 = panel.xlim
+    panel.pending.set_xdata([min(max(x, x0), x1)] * 2)
+    panel.pending.set_visible(True)
+    panel.point.set_data([], [])
+    panel.note.set_text(text)
 
 
 def _update_point(panel, x, y, text, log):
@@ -118,6 +130,7 @@ def _update_point(panel, x, y, text, log):
         y, marker = y0, "v"
     panel.point.set_data([x], [y])
     panel.point.set_marker(marker)
+    panel.pending.set_visible(False)
     panel.note.set_text(text)
 
 

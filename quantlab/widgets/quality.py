@@ -1,8 +1,10 @@
 """Notebook 08's explorer: choose a type per tensor class, watch perplexity, KL and bits move.
 
 A mix preset fills one type dropdown per tensor class; change any of them and the CharLM is quantized
-(each (tensor, type) once, then cached), evaluated on a 4,096-character slice of the held-out text,
-and placed on the quality-vs-bits plots among the table's mixes. Built on widgets.base.Explorer:
+(each (tensor, type) once, then cached), evaluated on a 4,096-character slice of the held-out text
+(from the first matrix whose type changed: lm.resumable), and placed on the quality-vs-bits plots among
+the table's mixes. A setting never measured first shows its exact bits per weight (a dotted line, scores
+"measuring...") and a few tenths of a second later its measured point. Built on widgets.base.Explorer:
 controls -> compute() (quantlab.lm.quality) -> draw/update in place (quantlab.plots.quality) ->
 summary(result) as text (quantlab.lm.reports).
 """
@@ -11,7 +13,7 @@ from ..lm import quality
 from ..lm.quality import OVERRIDE_TYPES, TABLE_MIXES, TENSOR_CLASSES, class_label
 from ..lm.reports import MIX_RULE, explorer_meter, fill, settings_text, table
 from ..plots import quality as quality_plots
-from .base import Explorer, dropdown
+from .base import PENDING_CLASS, Explorer, dropdown
 
 CLASS_OPTIONS = [("per layer (mix)", MIX_RULE)] + [(t, t) for t in OVERRIDE_TYPES]
 
@@ -50,7 +52,28 @@ class QualityExplorer(Explorer):
             return
         if change["owner"] is self.controls["mix"]:
             self._fill(change["new"])
-        self.refresh()
+        previewed = self.preview()
+        try:
+            self.refresh()
+        finally:
+            if previewed is not None:
+                self.widget.remove_class(PENDING_CLASS)  # after the measured figure: the page's signal it is final
+
+    def preview(self):
+        """Before a setting never measured is evaluated (a few tenths of a second): send its exact bits per weight
+        and types at once, the scores marked as being measured; refresh() then sends the measured figure.
+
+        Returns the preview (a Quality whose scores are None), or None when the scores are cached."""
+        meter = explorer_meter()
+        if self.panels is None or meter.is_measured(self.settings["mix"], self.overrides):
+            return None
+        result = meter.preview(self.settings["mix"], self.overrides)
+        self.widget.add_class(PENDING_CLASS)
+        for panel in self.panels:
+            panel.show_pending(result.bits_per_weight, "")
+        self.panels[0].note.set_text(f"{result.bits_per_weight:.2f} bits, measuring...")
+        self.paint(self.summary(result))
+        return result
 
     def set(self, **values):
         """Move several controls at once (one update); a new mix fills the classes first, then overrides apply."""

@@ -230,33 +230,53 @@ FIND_EXPLORERS_JS = """(kinds) => [...document.querySelectorAll('.quantlab-explo
 })"""
 
 # Arm the timer for one operation: note the figure and readout now, start the clock at the first
-# `events` input event on the page, stop it when a different figure is decoded and painted.
-ARM_JS = """([explorerSelector, events]) => {
+# `events` input event on the page, stop it when a different figure is decoded and painted (`figure`). An
+# explorer that first sends a preview (notebook 08's: exact bits per weight, scores still being measured)
+# carries the class PENDING_CLASS until its measured figure is in the page: `final` is when the figure
+# shown once that class is gone was painted (the same as `figure` for an explorer that sends one picture).
+PENDING_CLASS = "quantlab-pending"  # quantlab.widgets.base.PENDING_CLASS
+ARM_JS = """([explorerSelector, events, pendingClass]) => {
     const explorer = document.querySelector(explorerSelector);
     const figure = () => explorer.querySelector('.widget-output img, .widget-output canvas');
     const fingerprint = () => { const f = figure(); return f ? (f.src || f.toDataURL()) : null; };
     const readout = () => [...explorer.querySelectorAll('.quantlab-readout')].map(r => r.textContent).join('\\n');
-    const state = {start: null, figure: null, readout: null, before: fingerprint(), text: readout()};
+    const state = {start: null, figure: null, final: null, readout: null, before: fingerprint(), text: readout(),
+                   seen: fingerprint(), count: 0, painted: {}, previewed: false};
     const start = () => { if (state.start === null) state.start = performance.now(); };
     for (const type of events) document.addEventListener(type, start, {capture: true, once: true});
+    const settle = () => {
+        const pending = explorer.classList.contains(pendingClass);
+        if (pending) state.previewed = true;
+        const pictures = state.previewed ? 2 : 1;  // after a preview, the measured figure is at least the second
+        if (state.final === null && !pending && state.count >= pictures && state.painted[state.count] !== undefined)
+            state.final = state.painted[state.count];
+    };
     const check = () => {
         if (state.start === null) return;
         if (state.readout === null && readout() !== state.text) state.readout = performance.now() - state.start;
         const shown = figure();
-        if (state.figure === null && shown && fingerprint() !== state.before) {
-            state.figure = -1;  // a new picture arrived; count it once decoded and painted
-            const painted = () => requestAnimationFrame(() => { state.figure = performance.now() - state.start; });
+        if (shown && fingerprint() !== state.seen) {
+            state.seen = fingerprint();
+            const number = ++state.count;  // a new picture arrived; count it once decoded and painted
+            if (state.figure === null) state.figure = -1;
+            const painted = () => requestAnimationFrame(() => {
+                const t = performance.now() - state.start;
+                if (state.figure === -1) state.figure = t;
+                state.painted[number] = t;
+                settle();
+            });
             (shown.decode ? shown.decode() : Promise.resolve()).then(painted, painted);
         }
+        settle();
     };
     state.observer = new MutationObserver(check);
     state.observer.observe(explorer, {subtree: true, childList: true, attributes: true, characterData: true});
     window.__quantlabOperation = state;
 }"""
 OPERATION_DONE_JS = """() => { const s = window.__quantlabOperation;
-    return s.figure !== null && s.figure >= 0 && s.readout !== null; }"""
+    return s.figure !== null && s.figure >= 0 && s.readout !== null && s.final !== null; }"""
 OPERATION_RESULT_JS = """() => { const s = window.__quantlabOperation; s.observer.disconnect();
-    return {figure: s.figure, readout: s.readout, started: s.start !== null}; }"""
+    return {figure: s.figure, final: s.final, readout: s.readout, started: s.start !== null}; }"""
 
 # The input event that operates each kind of control (the clock starts there).
 START_EVENTS = {
@@ -280,6 +300,7 @@ class Operation:
     readout_ms: float | None
     undo_step: object = None  # what _operate needs to put the control back
     live: bool = False  # the control runs a model now (class quantlab-live-run): not held to the latency target
+    final_ms: float | None = None  # to the measured figure, after any preview (figure_ms when there is none)
 
 
 def poll(condition, timeout, what):
@@ -424,7 +445,7 @@ def operate(page, explorer, control_index, timeout=30, undo=None):
     control = explorer["controls"][control_index]
     node = page.locator(f'[data-test-control="{explorer["index"]}.{control_index}"]')
     node.scroll_into_view_if_needed()
-    page.evaluate(ARM_JS, [f'[data-test-explorer="{explorer["index"]}"]', START_EVENTS[control["kind"]]])
+    page.evaluate(ARM_JS, [f'[data-test-explorer="{explorer["index"]}"]', START_EVENTS[control["kind"]], PENDING_CLASS])
     action, undo_step = _operate(page, node, control["kind"], None if undo is None else undo.undo_step)
     try:
         page.wait_for_function(OPERATION_DONE_JS, timeout=timeout * 1000, polling=50)
@@ -442,4 +463,5 @@ def operate(page, explorer, control_index, timeout=30, undo=None):
         result["readout"],
         undo_step,
         control["live"],
+        result["final"],
     )
