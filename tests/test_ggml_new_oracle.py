@@ -306,6 +306,54 @@ def test_vectorized_neighbour_search_equals_its_reference(name):
         assert np.array_equal(fast, slow)
 
 
+def neighbour_search_cases(book, rng, n=300):
+    """Off-grid keys with groups built to stress a search: random, exact ties (integer magnitudes,
+    equal weights, scale 1), zero weights, tiny (subnormal) and huge magnitudes, negative magnitudes
+    (a parity-flipped weight). Not errors that overflow float32 (see quantlab.ggml.iquants)."""
+    off_grid = np.flatnonzero(book.neighbours[:, 0] >= 0)
+    keys = rng.choice(off_grid, size=n)
+    xval = rng.uniform(0, 16, size=(n, book.dim)).astype(np.float32)
+    weight = rng.uniform(0, 3, size=(n, book.dim)).astype(np.float32)
+    scale = rng.uniform(0.5, 2, size=n).astype(np.float32)
+    tie = slice(0, 60)  # integer magnitudes at scale 1 with equal weights: many equal errors
+    xval[tie] = rng.integers(0, 6, size=(60, book.dim))
+    weight[tie], scale[tie] = 1, 1
+    weight[60:90] *= rng.integers(0, 2, size=(30, book.dim))  # some weights 0
+    weight[90:100] = 0
+    xval[100:120] *= np.float32(1e-40)
+    scale[100:120] *= np.float32(1e-40)
+    xval[120:130] *= np.float32(1e12)  # large, the float32 errors still finite
+    scale[120:130] *= np.float32(1e12)
+    xval[130:140] *= np.float32(1e17)  # errors near 1e36: searched exactly
+    scale[130:140] *= np.float32(1e17)
+    weight[130:140] *= np.float32(1e-4)
+    xval[140:160, 0] *= -1
+    return keys, xval, weight, scale
+
+
+@pytest.mark.parametrize("source", ["grid", "lists"])
+@pytest.mark.parametrize("name", ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S"])
+def test_bounded_neighbour_search_equals_its_reference(name, source):
+    """The moments' estimate, then the close calls exactly: C's choice, first of equal errors and all."""
+    book = iquants_grids.codebook(name)
+    rng = np.random.default_rng(12)
+    keys, xval, weight, scale = neighbour_search_cases(book, rng)
+    groups = np.arange(len(keys))[::-1].copy()  # groups sit at any row of the moments
+    # runs of one group and one key at several scales (the ladder's tries), as the search makes them
+    repeat = rng.integers(1, 4, size=len(keys))
+    rows, keys, xval, weight = (np.repeat(a, repeat, axis=0) for a in (groups, keys, xval, weight))
+    scale = np.repeat(scale, repeat) * rng.uniform(0.9, 1.1, size=len(rows)).astype(np.float32)
+    moments = None
+    if source == "grid":
+        xval_by_group, weight_by_group = np.zeros((2, len(groups), book.dim), dtype=np.float32)
+        xval_by_group[rows], weight_by_group[rows] = xval, weight
+        moments = [part[:, 0] for part in iquants.grid_moments(book, xval_by_group[:, None], weight_by_group[:, None])]
+    with np.errstate(over="ignore", invalid="ignore"):
+        fast = iquants.best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments)
+        slow = [iquants.best_neighbour_reference(book, *case) for case in zip(keys, xval, weight, scale)]
+    assert np.array_equal(fast, slow)
+
+
 @pytest.mark.parametrize("name", GRIDS)
 def test_grids_equal_gguf_py(name):
     """Our grid asset (from ggml-common.h) against gguf-py's copy of the same grid."""
@@ -491,12 +539,9 @@ def test_search_tables_hold_one_row_per_off_grid_key(name):
     assert len(padded) == len(offsets) == len(off_grid)  # not one row per lattice key (2^16 for IQ2 and IQ1)
     assert np.array_equal(row_of_key[off_grid], np.arange(len(off_grid)))
     assert (np.delete(row_of_key, off_grid) == -1).all()
+    on_grid = np.flatnonzero(book.index_of_key >= 0)[:1]
+    ones = np.ones((1, book.dim), np.float32), np.ones((1, book.dim), np.float32), np.ones(1, np.float32)
     with pytest.raises(ValueError, match="off-grid"):
-        on_grid = np.flatnonzero(book.index_of_key >= 0)[:1]
-        iquants.best_neighbour(
-            book,
-            on_grid,
-            np.ones((1, book.dim), np.float32),
-            np.ones((1, book.dim), np.float32),
-            np.ones(1, np.float32),
-        )
+        iquants.best_neighbour(book, on_grid, *ones)
+    with pytest.raises(ValueError, match="off-grid"):
+        iquants.best_neighbour_bounded(book, on_grid, *ones, np.zeros(1, np.int64))

@@ -19,7 +19,9 @@ from .rowwise import Layout, dequantize_rows, quantize_rows
 IQ2_S = Layout(
     "IQ2_S", block_size=256, fields=(("d", 2), ("qs", 32), ("signs", 32), ("qh", 8), ("scales", 8)), imatrix="optional"
 )
-IQ2_S_SEARCH = Search("IQ2_S", sub_block=16, top_level=2, step=0.1, tiny=1e-8, on_grid_at_start=True, redo_all=False)
+IQ2_S_SEARCH = Search(
+    "IQ2_S", sub_block=16, top_level=2, step=0.1, tiny=1e-8, on_grid_at_start=True, redo_all=False, bounded="lists"
+)
 
 
 def _quantize_iq2_s_blocks(blocks, importance=None):
@@ -80,6 +82,7 @@ IQ2_XXS_SEARCH = Search(
     tries=6,
     even_signs=True,
     qp_start=True,
+    bounded="grid",
 )
 
 
@@ -142,7 +145,15 @@ def dequantize_iq2_xxs(raw):
 
 IQ2_XS = Layout("IQ2_XS", block_size=256, fields=(("d", 2), ("qs", 64), ("scales", 8)), imatrix="required")
 IQ2_XS_SEARCH = Search(
-    "IQ2_XS", sub_block=16, top_level=2, step=0.1, tiny=1e-15, on_grid_at_start=True, redo_all=False, even_signs=True
+    "IQ2_XS",
+    sub_block=16,
+    top_level=2,
+    step=0.1,
+    tiny=1e-15,
+    on_grid_at_start=True,
+    redo_all=False,
+    even_signs=True,
+    bounded="grid",
 )
 
 

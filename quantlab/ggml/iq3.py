@@ -19,7 +19,9 @@ IQ3_S = Layout(
     "IQ3_S", block_size=256, fields=(("d", 2), ("qs", 64), ("qh", 8), ("signs", 32), ("scales", 4)), imatrix="optional"
 )
 
-IQ3_S_SEARCH = Search("IQ3_S", sub_block=32, top_level=7, step=0.2, tiny=0, on_grid_at_start=False, redo_all=True)
+IQ3_S_SEARCH = Search(
+    "IQ3_S", sub_block=32, top_level=7, step=0.2, tiny=0, on_grid_at_start=False, redo_all=True, bounded="lists"
+)
 
 
 def _quantize_iq3_s_blocks(blocks, importance=None):
@@ -88,6 +90,7 @@ IQ3_XXS_SEARCH = Search(
     redo_all=False,
     tries=15,
     even_signs=True,
+    bounded="lists",
 )
 
 

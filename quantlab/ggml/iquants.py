@@ -9,8 +9,11 @@ for what the grids are):
    of its precomputed grid neighbours (least weighted squared error at this scale); fit the
    least-squares scale sum(w x q) / sum(w q^2) and keep the try that scores best;
 4. store the grid indices, the signs, and the sub-block scale as a few bits under one fp16 d.
-The search is vectorized over all sub-blocks and all tries at once; `best_neighbour_reference`
-is the plain loop that the vectorized neighbour search is tested against.
+The search is vectorized over all sub-blocks and all tries at once (the tries' grid points do not
+depend on each other; only the choice among them is C's sequential loop). `best_neighbour_reference`
+is the plain loop that both vectorized neighbour searches are tested against: best_neighbour
+(exact float32 errors from per-coordinate tables; IQ1's search uses it) and best_neighbour_bounded
+(the IQ2 and IQ3 types: a float64 estimate from moments, exact errors only for the close calls).
 
 Refused: weights so large that the fit's float32 sums (x^2 * x * q, times the importance) overflow;
 llama.cpp then compares inf and nan scores, and its bytes are an accident of that (seen from |x| =
@@ -29,6 +32,7 @@ from .fp16 import fp16_to_bytes, sum_in_order
 from .iquants_grids import codebook
 
 _CHUNK = 512  # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
+_QP_CHUNK = 16384  # sub-blocks per make_qp_scale call
 
 
 def fit_weights(blocks, importance, sigma2_share=None):
@@ -89,6 +93,18 @@ def _neighbour_offsets(name):
     return row_of_key, padded, np.ascontiguousarray(offsets.transpose(0, 2, 1)), n_levels
 
 
+def _parts_by_width(counts, most=8192):
+    """Index arrays of the entries, sorted by list length and cut into parts whose longest list is at
+    most ~1.25x their shortest (and at most `most` entries), so that padding every list of a part to
+    its longest wastes little."""
+    order = np.argsort(counts, kind="stable")
+    bucket = np.floor(np.log(np.maximum(counts[order], 1)) / np.log(1.25)).astype(np.int64)
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    for piece in np.split(order, cuts):
+        for start in range(0, len(piece), most):
+            yield piece[start : start + most]
+
+
 def best_neighbour(book, keys, xval, weight, scale, level_values=None):
     """Grid index of the best neighbour of each off-grid lattice key, as iq*_find_best_neighbour.
 
@@ -106,9 +122,7 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
         level_values = np.broadcast_to((2 * np.arange(n_levels) + 1).astype(np.float32), (len(keys), n_levels))
     found = np.empty(len(keys), dtype=np.int32)
     counts = book.neighbour_count[keys]
-    by_count = np.argsort(counts, kind="stable")  # chunks of similar list lengths: little padding
-    for start in range(0, len(keys), 8192):
-        part = by_count[start : start + 8192]
+    for part in _parts_by_width(counts):  # parts of similar list lengths: little padding
         width = max(int(counts[part[-1]]), 2)  # a last axis of 1 would make np.add.reduce add pairwise
         rows = row_of_key[keys[part]]
         if rows.min() < 0:  # a key on the grid or outside the lattice's range has no list to search
@@ -118,6 +132,103 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
         where = offsets[rows, :, :width] + (np.arange(len(part), dtype=np.int32) * (dim * n_levels))[:, None, None]
         error = np.add.reduce(table[where], axis=1)  # over coordinates, one at a time from 0, as C's d2 +=
         found[part] = padded[rows, error.argmin(axis=1)]
+    return found
+
+
+def grid_moments(book, xval, weight):
+    """Per group and grid point, sum w q^2 and sum w x q (float64 (..., n + 1)): a group's errors at any scale.
+
+    sum_i w_i (s q_i - x_i)^2 = s^2 * sum w q^2 - 2 s * sum w x q + sum w x^2, so with these two moments
+    (one matrix product per search, not per try) a candidate's error at scale s costs two look-ups. The
+    extra last column (A = inf, B = 0) scores padding as +inf. The float64 sums of float32 products
+    are within 2^-50 of exact (products of float32 are exact in float64).
+    """
+    q = _positions(book.name).astype(np.float64)  # (n, dim)
+    w = weight.astype(np.float64)
+    shape = (*xval.shape[:-1], len(q) + 1)
+    a, b = np.empty(shape), np.empty(shape)
+    a[..., -1], b[..., -1] = np.inf, 0
+    a[..., :-1] = w @ (q * q).T
+    b[..., :-1] = (w * xval) @ q.T
+    return a, b
+
+
+_U = 2.0**-24  # float32's unit roundoff
+
+
+def best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments=None):
+    """best_neighbour, bit for bit, from each candidate's moments: bound, then verify the close calls.
+
+    keys (k,), xval and weight (k, dim) float32, scale (k,) float32; rows (k,): which group each
+    entry is. Entries of one group with one key in a row (the ladder's tries) share the candidates'
+    moments A = sum w q^2 and B = sum w x q, computed once per such run: gathered from grid_moments'
+    two (groups, n + 1) arrays (moments), or else summed from per-coordinate tables. Each candidate's
+    error is estimated in float64 as s^2 A - 2 s B (the common sum w x^2 left out). C's float32 error
+    differs from the exact real one by less than tol = 2^-19 K + 2^-130 (1 + sum w) (1 + max M_i)^2,
+    with K = sum w M_i^2, M_i = 2 s max(q) + |x_i|: each term w (fl(s q) - x)^2 is within
+    5u w (|d| + s q)^2 of w d^2 (d = s q - x, u = 2^-24), the in-order sum of 8 terms adds 8u of their
+    total, underflow adds at most 2^-149 per operation, and the float64 estimate is far closer. A
+    candidate whose estimate exceeds the least by more than 2 tol can be neither C's choice nor tie
+    with it; an entry left with one candidate has its answer, the others (and those where float32
+    could overflow, K >= 1e36, or s is not positive and finite) are searched exactly by best_neighbour.
+    """
+    row_of_key, padded, offsets, n_levels = _neighbour_offsets(book.name)
+    n_grid, dim = book.size, book.dim
+    found = np.empty(len(keys), dtype=np.int32)
+    if len(keys) == 0:
+        return found
+    first = np.ones(len(keys), dtype=bool)  # entries that start a run of one group and one key
+    first[1:] = (rows[1:] != rows[:-1]) | (keys[1:] != keys[:-1])
+    run = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    counts = book.neighbour_count[keys[starts]]
+    list_row = row_of_key[keys[starts]]
+    if list_row.min() < 0:  # a key on the grid or outside the lattice's range has no list to search
+        raise ValueError("best_neighbour_bounded takes off-grid lattice keys only (codebook.neighbour_count > 0)")
+    top = 2.0 * float(book.levels.max()) + 1
+    s64 = scale.astype(np.float64)
+    # K = sum w (2 s top + |x|)^2 = 4 top^2 s^2 sum w + 4 top s sum w|x| + sum w x^2, sums per run
+    w64, x64 = weight[starts].astype(np.float64), np.abs(xval[starts].astype(np.float64))
+    sum_w, sum_wx, sum_wx2 = w64.sum(axis=1)[run], (w64 * x64).sum(axis=1)[run], (w64 * x64 * x64).sum(axis=1)[run]
+    spread = ((4 * top * top) * s64 * s64) * sum_w + ((4 * top) * s64) * sum_wx + sum_wx2
+    reach = 2 * top * s64 + x64.max(axis=1)[run]
+    tol = 2.0**-19 * spread + 2.0**-130 * (1 + sum_w) * (1 + reach) ** 2
+    unsure = ~(spread < 1e36) | ~(s64 > 0) | ~np.isfinite(s64)
+    band = np.floor(np.log(np.maximum(counts, 1)) / np.log(1.25)).astype(np.int16)[run]
+    by_band = np.argsort(band, kind="stable")  # entries by their runs' list lengths, runs kept whole
+    cuts = np.flatnonzero(np.diff(band[by_band])) + 1
+    positions = (2 * np.arange(n_levels, dtype=np.float64) + 1)[None, None, :]  # q = 2l + 1
+    for part in np.split(by_band, cuts):
+        new_run = np.ones(len(part), dtype=bool)  # runs are whole and in order within a part
+        new_run[1:] = run[part][1:] != run[part][:-1]
+        part_runs, local = run[part][new_run], np.cumsum(new_run) - 1
+        run_start = starts[part_runs]
+        width = int(counts[part_runs].max())
+        candidates = padded[list_row[part_runs], :width]
+        pad = np.arange(width) >= counts[part_runs, None]
+        if moments is not None:
+            where = np.where(pad, n_grid, candidates) + (rows[run_start].astype(np.int64) * (n_grid + 1))[:, None]
+            a, b = moments[0].reshape(-1)[where], moments[1].reshape(-1)[where]
+        else:
+            w, x = weight[run_start, :, None].astype(np.float64), xval[run_start, :, None].astype(np.float64)
+            table_a = (w * (positions * positions)).reshape(-1)  # (runs * dim * levels)
+            table_b = ((w * x) * positions).reshape(-1)
+            where = (
+                offsets[list_row[part_runs], :, :width] + (np.arange(len(run_start)) * (dim * n_levels))[:, None, None]
+            )
+            a = np.where(pad, np.inf, table_a[where].sum(axis=1))
+            b = np.where(pad, 0, table_b[where].sum(axis=1))
+        s = s64[part, None]
+        estimate = a[local]
+        estimate *= s * s
+        estimate -= b[local] * (2 * s)
+        best = estimate.argmin(axis=1)
+        least = estimate[np.arange(len(part)), best]
+        close = (estimate <= (least + 2 * tol[part])[:, None]).sum(axis=1)
+        found[part] = candidates[local, best]
+        unsure[part] |= (close != 1) | ~np.isfinite(least)
+    if unsure.any():
+        found[unsure] = best_neighbour(book, keys[unsure], xval[unsure], weight[unsure], scale[unsure])
     return found
 
 
@@ -136,10 +247,14 @@ def best_neighbour_reference(book, key, xval, weight, scale):
     return best
 
 
-def _grid_points(book, xval, weight, scale, inverse, max_level):
+def _grid_points(book, xval, weight, scale, inverse, max_level, bounded=None, moments=None, sub_blocks=None, tries=1):
     """Grid index of each group at one scale: lattice rounding, then the neighbour search off-grid.
 
     xval, weight (m, groups, dim); scale and inverse (m, 1): the search's scale and 1/scale.
+    bounded: None (best_neighbour) or best_neighbour_bounded's moments source, "grid" (then moments:
+    grid_moments of the chunk's groups, flattened to (sub-blocks * groups, n + 1)) or "lists".
+    sub_blocks (m,): which sub-block of the chunk each row is (default all, in order); tries: rows
+    come as (sub-block, try) with this many tries, and each group's tries are searched in a row.
     """
     levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))), 0, max_level).astype(
         np.int64
@@ -148,7 +263,18 @@ def _grid_points(book, xval, weight, scale, inverse, max_level):
     index = book.index_of_key[keys]
     off = index < 0
     if off.any():
-        index[off] = best_neighbour(book, keys[off], xval[off], weight[off], np.broadcast_to(scale, keys.shape)[off])
+        m, groups = off.shape
+        order = np.arange(m * groups).reshape(-1, tries, groups).transpose(0, 2, 1).reshape(-1)
+        entry = order[off.reshape(-1)[order]]  # off-grid (row, group), a group's tries together
+        row, group = np.divmod(entry, groups)
+        args = (book, keys.reshape(-1)[entry], xval.reshape(-1, book.dim)[entry], weight.reshape(-1, book.dim)[entry])
+        args = (*args, np.broadcast_to(scale, keys.shape).reshape(-1)[entry])
+        if bounded is None:
+            found = best_neighbour(*args)
+        else:
+            sub_block = row if sub_blocks is None else sub_blocks[row]
+            found = best_neighbour_bounded(*args, sub_block * groups + group, moments)
+        index.reshape(-1)[entry] = found
     return index, ~off
 
 
@@ -189,6 +315,8 @@ class Search:
     even_signs: bool = False  # 7 sign bits per 8 weights: the count of minus signs is made even
     qp_start: bool = False  # IQ2_XXS/XS: the ladder spans make_qp_quants' scale, not max|x|,
     # and the refit at the end always runs, on every group
+    bounded: str | None = None  # neighbours by best_neighbour_bounded, moments from the whole "grid"
+    # (one matrix product: pays off for long neighbour lists) or from the "lists"; None: best_neighbour
 
 
 def magnitudes_and_signs(x, weight, even_signs):
@@ -255,10 +383,11 @@ def make_qp_scale(xval, weight, nmax):
     sum_lx = sum_in_order((weight * xval) * l, axis=1)
     sum_l2 = sum_in_order((weight * l) * l, axis=1)
     active = ~zero
+    weight_t, xval_t, stored = (np.ascontiguousarray(a.T) for a in (weight, xval, stored))  # weight i in row i
     for _ in range(5):
         changed = np.zeros(m, dtype=bool)
         for i in range(n):
-            w, x, old = weight[:, i], xval[:, i], stored[:, i]
+            w, x, old = weight_t[i], xval_t[i], stored[i]
             slx = sum_lx - (w * x) * old
             sl2 = sum_l2 - (w * old) * old
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -267,7 +396,7 @@ def make_qp_scale(xval, weight, nmax):
             slx = slx + (w * x) * new
             sl2 = sl2 + (w * new) * new
             accept = propose & ((slx * slx) * sum_l2 > (sum_lx * sum_lx) * sl2)
-            stored[:, i] = np.where(accept, np.mod(new, f32(256)), old)
+            stored[i] = np.where(accept, np.mod(new, f32(256)), old)
             sum_lx = np.where(accept, slx, sum_lx)
             sum_l2 = np.where(accept, sl2, sum_l2)
             changed |= accept
@@ -279,8 +408,8 @@ def make_qp_scale(xval, weight, nmax):
     return np.where(zero, f32(0), scale).astype(f32)
 
 
-def _search(spec, x, weight):
-    """One i-quant's search over sub-blocks x (m, sub_block).
+def _search(spec, x, weight, qp_scale=None):
+    """One i-quant's search over sub-blocks x (m, sub_block); qp_scale: make_qp_scale's for spec.qp_start.
 
     Returns the fitted scale (m,) float32, grid indices (m, groups), sign bits (m, sub_block) and
     the mask of sub-blocks stored as zeros.
@@ -292,12 +421,15 @@ def _search(spec, x, weight):
     xval = xval.reshape(m, groups, book.dim)
     w = weight.reshape(m, groups, book.dim)
     waux = np.sqrt(w)
+    moments = None
+    if spec.bounded == "grid":
+        moments = [part.reshape(m * groups, -1) for part in grid_moments(book, xval, waux)]
     zero = top < np.float32(spec.tiny) if spec.tiny else top == 0
     top = np.where(zero, np.float32(1), top)
     middle = np.float32(2 * spec.top_level + 1)
     scale = top / middle
     if spec.qp_start:
-        scale = make_qp_scale(xval.reshape(m, -1), weight, spec.top_level + 2)  # kMaxQ + 1
+        scale = qp_scale
         top = scale * np.float32(spec.top_level + 1)  # eff_max = scale * kMaxQ
         zero |= top <= 0
         top = np.where(zero, np.float32(1), top)
@@ -305,22 +437,48 @@ def _search(spec, x, weight):
     index = np.zeros((m, groups), dtype=np.int32)  # before any try is kept: levels 0
     on_grid = np.full((m, groups), spec.on_grid_at_start)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        for t in range(-spec.tries, spec.tries + 1):
-            inverse = ((middle + np.float32(t) * np.float32(spec.step)) / top)[:, None]
-            this_scale = np.float32(1) / inverse
-            idx, on = _grid_points(book, xval, waux, this_scale, inverse, spec.top_level)
-            sum_qx, sum_q2 = _weighted_sums(book, idx, xval, w)
+        # every try's grid points at once (they do not depend on each other), rows (sub-block, try)
+        tries = np.arange(-spec.tries, spec.tries + 1, dtype=np.float32)
+        inverse = ((middle + tries * np.float32(spec.step))[None, :] / top[:, None]).reshape(-1, 1)
+        n_tries = len(tries)
+        rows = np.repeat(np.arange(m), n_tries)
+        idx_all, on_all = _grid_points(
+            book,
+            xval[rows],
+            waux[rows],
+            np.float32(1) / inverse,
+            inverse,
+            spec.top_level,
+            spec.bounded,
+            moments,
+            rows,
+            n_tries,
+        )
+        sum_qx_all, sum_q2_all = (s.reshape(m, n_tries) for s in _weighted_sums(book, idx_all, xval[rows], w[rows]))
+        idx_all, on_all = idx_all.reshape(m, n_tries, groups), on_all.reshape(m, n_tries, groups)
+        for t in range(n_tries):  # C's loop over the tries: keep the first best fit
+            sum_qx, sum_q2 = sum_qx_all[:, t], sum_q2_all[:, t]
             better = (sum_q2 > 0) & (sum_qx * sum_qx > best * sum_q2)
             scale = np.where(better, sum_qx / sum_q2, scale)
             best = np.where(better, scale * sum_qx, best)
-            index = np.where(better[:, None], idx, index)
-            on_grid = np.where(better[:, None], on, on_grid)
+            index = np.where(better[:, None], idx_all[:, t], index)
+            on_grid = np.where(better[:, None], on_all[:, t], on_grid)
         # a group of the kept try went through the neighbour search: re-round at the fitted scale
         # (lattice rounding with 1/scale, neighbours scored at scale) and refit once
         redo = (scale > 0) if spec.qp_start else ~on_grid.all(axis=1) & (scale > 0)
         if redo.any():
             s = scale[redo][:, None]
-            idx, _ = _grid_points(book, xval[redo], waux[redo], s, np.float32(1) / s, spec.top_level)
+            idx, _ = _grid_points(
+                book,
+                xval[redo],
+                waux[redo],
+                s,
+                np.float32(1) / s,
+                spec.top_level,
+                spec.bounded,
+                moments,
+                np.flatnonzero(redo),
+            )
             if not spec.redo_all:
                 idx = np.where(on_grid[redo], index[redo], idx)
             sum_qx, sum_q2 = _weighted_sums(book, idx, xval[redo], w[redo])
@@ -349,7 +507,15 @@ def search_blocks(spec, blocks, weight):
     n = len(blocks)
     sub = blocks.reshape(-1, spec.sub_block)
     w = weight.reshape(-1, spec.sub_block)
-    parts = [_search(spec, sub[i : i + _CHUNK], w[i : i + _CHUNK]) for i in range(0, len(sub), _CHUNK)]
+    qp_scale = np.zeros(len(sub), dtype=np.float32)
+    if spec.qp_start:  # its sequential sweeps cost per call, not per sub-block: in large chunks
+        for i in range(0, len(sub), _QP_CHUNK):
+            xval, _ = magnitudes_and_signs(sub[i : i + _QP_CHUNK], w[i : i + _QP_CHUNK], spec.even_signs)
+            qp_scale[i : i + _QP_CHUNK] = make_qp_scale(xval, w[i : i + _QP_CHUNK], spec.top_level + 2)  # kMaxQ + 1
+    parts = [
+        _search(spec, sub[i : i + _CHUNK], w[i : i + _CHUNK], qp_scale[i : i + _CHUNK])
+        for i in range(0, len(sub), _CHUNK)
+    ]
     scale, index, negative, zero = (np.concatenate(p) for p in zip(*parts))
     per_block = 256 // spec.sub_block
     return (
