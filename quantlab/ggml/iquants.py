@@ -395,7 +395,8 @@ def make_qp_scale(xval, weight, nmax):
             propose = active & (slx > 0) & (sl2 > 0) & (new != old)
             slx = slx + (w * x) * new
             sl2 = sl2 + (w * new) * new
-            accept = propose & ((slx * slx) * sum_l2 > (sum_lx * sum_lx) * sl2)
+            with np.errstate(over="ignore"):  # huge weights overflow to inf here as in C's float32; inf > inf is false
+                accept = propose & ((slx * slx) * sum_l2 > (sum_lx * sum_lx) * sl2)
             stored[i] = np.where(accept, np.mod(new, f32(256)), old)
             sum_lx = np.where(accept, slx, sum_lx)
             sum_l2 = np.where(accept, sl2, sum_l2)
