@@ -10,6 +10,8 @@ Optional packages come through tests/optional.require: skipped on a developer ma
 """
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,6 +60,20 @@ def test_every_choice_is_in_the_table_with_todays_plan(measured):
     for choice in choices:
         plan = runs.choice_plan(choice[0], runs.explorer_overrides(*choice[1:]))
         assert measured.plan(*choice) == plan, choice
+
+
+def test_notebook_11_counts_the_choices_and_files_the_table_holds(measured):
+    notebook = json.loads(
+        (Path(__file__).resolve().parents[1] / "notebooks" / "11_in_llama_cpp.ipynb").read_text("utf-8")
+    )
+    text = " ".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    said = re.search(r"([\d,]+) choices give ([\d,]+) different files", " ".join(text.split()))
+    assert said, "notebook 11 no longer says how many choices and files its explorer's table holds"
+    assert (int(said[1].replace(",", "")), int(said[2].replace(",", ""))) == (
+        len(measured.choices),
+        len(measured.plans),
+    )
+    assert len(measured.choices) == len(runs.MIXES) * (1 + len(runs.EMBEDDING_TYPES)) * (1 + len(runs.MATRIX_TYPES))
 
 
 def test_the_table_describes_what_the_explorer_shows(measured):

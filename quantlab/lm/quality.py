@@ -462,7 +462,8 @@ def settings(model):
     }
 
 
-def _version(package):
+def package_version(package):
+    """The installed version of a distribution, or None where it is not installed."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
@@ -472,10 +473,10 @@ def _version(package):
 def versions():
     """quantlab's version and commit, the llama.cpp commit of the rules, the oracles' versions, the machine."""
     return {
-        "quantlab": _version("quantlab"),
+        "quantlab": package_version("quantlab"),
         "git_commit": _git_commit(),
         "llama.cpp": "0c1e57098 (mixing rules)",
-        "oracles in tests": {p: _version(p) for p in ("gguf", "libgguf")},
+        "oracles in tests": {p: package_version(p) for p in ("gguf", "libgguf")},
         **environment(),
     }
 

@@ -23,6 +23,7 @@ Q4_K -> Q5_0, Q3_K and Q2_K -> Q4_0). Only FFN down (rows of 1536 = 6 x 256) kee
 """
 
 import functools
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -96,6 +97,11 @@ class MiniLMConfig:
     intermediate_size: int
     norm_eps: float
     max_length: int  # tokens per sentence, [CLS] and [SEP] included (sentence-transformers' max_seq_length)
+
+
+def sentences_sha256(sentences=SENTENCES):
+    """sha256 of the sentences joined by newlines: how the committed assets scored on them record which they were."""
+    return hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from ..lm.quality import StaleTableError, versions as quantlab_versions
 from ..mixes.recipes import RULES
-from ..models.minilm import SENTENCES
+from ..models.minilm import SENTENCES, sentences_sha256
 from .runs import EMBEDDING_TYPES, MATRIX_TYPES, MIXES, MiniLMRun, explorer_choices, explorer_label
 
 TABLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "minilm_runtime_table.json"
@@ -48,10 +49,6 @@ AGREEMENT = 1e-4
 def choice_key(mix, token_embd=None, matrices=None):
     """'Q4_K_M mix Q8_0': a choice as the asset spells it ('mix': that dropdown left as the mix)."""
     return " ".join((mix, token_embd or "mix", matrices or "mix"))
-
-
-def sentences_sha256(sentences=SENTENCES):
-    return hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,7 +108,7 @@ def measure(progress=None, runner=None):
     records = []
     for index, plan in plans.values():
         if progress is not None:
-            progress(index, len(plans), ", ".join(f"{t} x{n}" for t, n in _counts(plan).items()))
+            progress(index, len(plans), ", ".join(f"{t} x{n}" for t, n in Counter(plan.values()).items()))
         run = runner.run_types(plan)
         records.append(
             {
@@ -137,13 +134,6 @@ def measure(progress=None, runner=None):
         "plans": records,
         "choices": by_choice,
     }
-
-
-def _counts(plan):
-    counts = {}
-    for type_name in plan.values():
-        counts[type_name] = counts.get(type_name, 0) + 1
-    return counts
 
 
 def write_table(path=TABLE_PATH, progress=None):
