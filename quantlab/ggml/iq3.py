@@ -90,7 +90,7 @@ IQ3_XXS_SEARCH = Search(
     redo_all=False,
     tries=15,
     even_signs=True,
-    bounded="lists",
+    bounded="grid",
 )
 
 

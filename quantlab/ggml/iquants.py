@@ -33,6 +33,7 @@ from .iquants_grids import codebook
 
 _CHUNK = 512  # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
 _QP_CHUNK = 16384  # sub-blocks per make_qp_scale call
+LEAST_PART = 1024  # fewest entries of one bounded-search part (see _cuts)
 
 
 def fit_weights(blocks, importance, sigma2_share=None):
@@ -96,13 +97,23 @@ def _neighbour_offsets(name):
 def _parts_by_width(counts, most=8192):
     """Index arrays of the entries, sorted by list length and cut into parts whose longest list is at
     most ~1.25x their shortest (and at most `most` entries), so that padding every list of a part to
-    its longest wastes little."""
+    its longest wastes little (the exact search's gathers make padding dear: small parts are kept)."""
     order = np.argsort(counts, kind="stable")
     bucket = np.floor(np.log(np.maximum(counts[order], 1)) / np.log(1.25)).astype(np.int64)
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    for piece in np.split(order, cuts):
+    for piece in np.split(order, np.flatnonzero(np.diff(bucket)) + 1):
         for start in range(0, len(piece), most):
             yield piece[start : start + most]
+
+
+def _cuts(bands, least=LEAST_PART):
+    """Where to cut entries sorted by band into parts: at a change of band, once the part has at least
+    `least` entries (a small part costs more in per-call overhead than padding it to a wider band)."""
+    cuts, start = [], 0
+    for change in np.flatnonzero(np.diff(bands)) + 1:
+        if change - start >= least:
+            cuts.append(change)
+            start = change
+    return cuts
 
 
 def best_neighbour(book, keys, xval, weight, scale, level_values=None):
@@ -148,8 +159,9 @@ def grid_moments(book, xval, weight):
     shape = (*xval.shape[:-1], len(q) + 1)
     a, b = np.empty(shape), np.empty(shape)
     a[..., -1], b[..., -1] = np.inf, 0
-    a[..., :-1] = w @ (q * q).T
-    b[..., :-1] = (w * xval) @ q.T
+    w, x = w.reshape(-1, q.shape[1]), xval.reshape(-1, q.shape[1])  # one 2-D product, not one per leading index
+    a[..., :-1] = (w @ (q * q).T).reshape(*shape[:-1], -1)
+    b[..., :-1] = ((w * x) @ q.T).reshape(*shape[:-1], -1)
     return a, b
 
 
@@ -196,7 +208,7 @@ def best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments=None):
     unsure = ~(spread < 1e36) | ~(s64 > 0) | ~np.isfinite(s64)
     band = np.floor(np.log(np.maximum(counts, 1)) / np.log(1.25)).astype(np.int16)[run]
     by_band = np.argsort(band, kind="stable")  # entries by their runs' list lengths, runs kept whole
-    cuts = np.flatnonzero(np.diff(band[by_band])) + 1
+    cuts = _cuts(band[by_band])
     positions = (2 * np.arange(n_levels, dtype=np.float64) + 1)[None, None, :]  # q = 2l + 1
     for part in np.split(by_band, cuts):
         new_run = np.ones(len(part), dtype=bool)  # runs are whole and in order within a part
