@@ -3,7 +3,8 @@
 Fast tests check the generated copies as files; the `slow` ones run them: each notebook in ONE kernel, every cell
 once and each exercise twice, the student's cell (it must print "Not answered yet") and then the instructor's (its
 check must pass). That equals running the two copies separately because their code cells are the source's (checked
-below) and no later cell reads an exercise's answer (checked below too).
+below) and no later cell reads an exercise's answer (checked below too). The same run reads the kernel's peak
+memory at the end: every notebook must stay under the 1.5 GB budget (Binder gives about 2 GB).
 """
 
 import ast
@@ -22,6 +23,8 @@ SPEC.loader.exec_module(make_kit)
 
 NOT_ANSWERED = "Not answered yet"
 RIGHT, WRONG = "\u2705", "\u274c"  # the checks' verdict marks (quantlab.checks.base.verdict)
+MEMORY_BUDGET_MIB = 1536  # the brief's 1.5 GB per notebook, as the kernel's peak resident set
+PEAK_MEMORY = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"  # KiB on Linux
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
@@ -168,12 +171,14 @@ def test_student_copy_runs_unanswered_and_instructor_copy_passes_every_check(pat
     student = make_kit.student_copy(notebook, path.name)
     student_exercises = iter(c for c in student.cells if c.cell_type == "code" and "checks.check_" in c.source)
     instructor = make_kit.instructor_copy(notebook, path.name)
+    peak = nbformat.v4.new_code_cell(PEAK_MEMORY)  # run last, after the notebook's own cells
+    instructor.cells.append(peak)
     client = NotebookClient(
         instructor, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     verdicts = []
     with client.setup_kernel():
-        for index, cell in enumerate(instructor.cells):
+        for index, cell in enumerate(instructor.cells[:-1]):
             if index in found:
                 mine = next(student_exercises)
                 client.execute_cell(mine, index)
@@ -181,6 +186,7 @@ def test_student_copy_runs_unanswered_and_instructor_copy_passes_every_check(pat
             client.execute_cell(cell, index)
             if index in found:
                 verdicts.append((index, "instructor", _printed(cell)))
+        client.execute_cell(peak, len(instructor.cells) - 1)
     for index, copy, printed in verdicts:
         where = f"{path.name} cell {index + 1}, {copy} copy"
         if copy == "student":
@@ -188,3 +194,7 @@ def test_student_copy_runs_unanswered_and_instructor_copy_passes_every_check(pat
         else:
             assert RIGHT in printed and WRONG not in printed and NOT_ANSWERED not in printed, f"{where}: {printed!r}"
     assert len(verdicts) == 2 * len(found)
+    peak_mib = int(_printed(peak)) / 1024
+    assert peak_mib < MEMORY_BUDGET_MIB, (
+        f"{path.name}: the kernel peaked at {peak_mib:.0f} MiB, over the {MEMORY_BUDGET_MIB} MiB a notebook may use"
+    )
