@@ -122,3 +122,12 @@ def test_rows_text_has_one_line_per_row():
     assert len(text.splitlines()) == len(ROWS) + 2
     iq2 = next(line for line in text.splitlines() if line.startswith("IQ2_XXS"))
     assert f"{_row('IQ2_XXS', True).perplexity:.4f}" in iq2 and "nan" not in iq2
+
+
+def test_tiny_changes_are_printed_as_themselves_not_as_a_signed_zero():
+    assert type_quality.fixed_or_first_digit(-0.00055, 2, sign=True) == "-6e-04"
+    assert type_quality.fixed_or_first_digit(0.0409, 2, sign=True) == "+0.04"
+    assert type_quality.fixed_or_first_digit(0.0, 2, sign=True) == "+0.00"
+    assert type_quality.fixed_or_first_digit(1.8e-6, 4) == "2e-06"
+    rows = type_quality.rows_text().splitlines()[1:-1]
+    assert not any(" -0.00 " in f"{line} " or " 0.0000 " in f"{line} " for line in rows)

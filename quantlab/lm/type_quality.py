@@ -122,6 +122,15 @@ def minilm_rows(path=QUALITY_ASSET):
     return {(row["type"], row["imatrix"]): row for row in rows}
 
 
+def fixed_or_first_digit(value, decimals, sign=False):
+    """value with `decimals` decimals, or only its first digit when it would round to zero: a tiny change reads as
+    what it is (-6e-04, 2e-06) instead of a zero, or a signed zero (-0.00)."""
+    plus = "+" if sign else ""
+    if value == 0 or abs(value) >= 0.5 * 10.0**-decimals:
+        return f"{value:{plus}.{decimals}f}"
+    return f"{value:{plus}.0e}"
+
+
 def rows_text(rows=None, minilm=None):
     """The rows as text, most bits first: type, imatrix, bits/weight, model size, perplexity, its change, KL, MiniLM."""
     rows = load_rows()[0] if rows is None else rows
@@ -133,7 +142,8 @@ def rows_text(rows=None, minilm=None):
         cosine = minilm.get((row.type, row.imatrix), {}).get("mean_cosine", np.nan)
         lines.append(
             f"{row.type:<8}{'yes' if row.imatrix else 'no':>8}{row.bits_per_weight:>8.4g}{row.n_bytes / 1000:>9.0f}"
-            f"{row.perplexity:>11.4f}{100 * row.relative_increase:>+9.2f}{row.kl_divergence:>9.4f}{cosine:>12.4f}"
+            f"{row.perplexity:>11.4f}{fixed_or_first_digit(100 * row.relative_increase, 2, sign=True):>9}"
+            f"{fixed_or_first_digit(row.kl_divergence, 4):>9}{cosine:>12.4f}"
         )
     lines.append(f"F32: perplexity {rows[0].reference_perplexity:.4f}, {4 * rows[0].n_weights / 1000:.0f} kB")
     return "\n".join(lines)
