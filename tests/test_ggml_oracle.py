@@ -219,6 +219,16 @@ def test_registry_sizes_match_gguf(type_name):
     assert fmt.bits_per_weight == 8 * bytes_per_block / block_size
 
 
+@pytest.mark.parametrize("type_name", ["Q4_0", "Q6_K", "IQ4_NL"])
+def test_n_bytes_is_what_a_row_takes_in_a_gguf_file(type_name):
+    fmt = ggml.format_info(type_name)
+    row = np.linspace(-1, 1, 3 * fmt.block_size, dtype=np.float32)
+    written = libgguf.quantize_rows(row.reshape(1, -1), libgguf.GGMLQuantizationType[type_name])
+    assert fmt.n_bytes(row.size) == np.asarray(written).nbytes
+    with pytest.raises(ValueError, match=f"not a whole number of {type_name} blocks of {fmt.block_size}"):
+        fmt.n_bytes(row.size + 1)
+
+
 def test_bits_per_weight_published_values():
     """llama.cpp's published bits per weight (ggml-common.h block layouts; README of quantize)."""
     published = {

@@ -34,11 +34,10 @@ def _class_bits(types, shapes, n_weights):
     for name, type_name in types.items():
         tensor_class = class_of(name)
         if tensor_class is not None:
-            fmt = FORMATS[type_name]
             n = 1
             for dim in shapes[name]:
                 n *= dim
-            bits[tensor_class] += 8 * n // fmt.block_size * fmt.bytes_per_block / n_weights
+            bits[tensor_class] += 8 * FORMATS[type_name].n_bytes(n) / n_weights
     return bits
 
 

@@ -34,6 +34,18 @@ class BlockFormat:
         """
         return 8 * self.bytes_per_block / self.block_size
 
+    def n_bytes(self, n_weights):
+        """Bytes that n_weights take in this type: n_weights / block_size blocks of bytes_per_block.
+
+        Refuses a count that is not a whole number of blocks (llama.cpp stores only whole blocks).
+        """
+        blocks, partial = divmod(int(n_weights), self.block_size)
+        if partial:
+            raise ValueError(
+                f"{n_weights} weights are not a whole number of {self.name} blocks of {self.block_size} weights"
+            )
+        return blocks * self.bytes_per_block
+
 
 def _row(name, block_size, bytes_per_block, family, description, module):
     """A table row whose functions are module.quantize_<name>, dequantize_<name>, fields_<name>."""

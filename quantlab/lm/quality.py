@@ -346,8 +346,7 @@ class QualityMeter:
 
 def planned_bytes(shapes, types):
     """Bytes a plan stores, by block arithmetic: n_weights / block_size * bytes_per_block per tensor (F32: 4 per weight)."""
-    formats = {t: ggml.format_info(t) for t in set(types.values())}
-    return sum(int(np.prod(shapes[n])) // formats[t].block_size * formats[t].bytes_per_block for n, t in types.items())
+    return sum(ggml.format_info(t).n_bytes(np.prod(shapes[n])) for n, t in types.items())
 
 
 def measure_table(mixes=TABLE_MIXES, meter=None, progress=None):

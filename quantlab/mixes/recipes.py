@@ -124,8 +124,7 @@ class TensorChoice:
 
     @property
     def n_bytes(self):
-        fmt = FORMATS[self.type_name]
-        return self.n_weights // fmt.block_size * fmt.bytes_per_block
+        return FORMATS[self.type_name].n_bytes(self.n_weights)
 
 
 def more_bits(i_layer, n_layer):

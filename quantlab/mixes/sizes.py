@@ -211,7 +211,7 @@ def kv_cache_bytes(n_layer, n_ctx, n_head_kv, head_dim, cache_type="F16"):
             f"a cache row of n_head_kv x head_dim = {row} is not whole {fmt.name} blocks of "
             f"{fmt.block_size}; use cache_type='F16'"
         )
-    return 2 * n_layer * n_ctx * row // fmt.block_size * fmt.bytes_per_block
+    return 2 * n_layer * n_ctx * fmt.n_bytes(row)
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,7 @@ class TensorToWrite:
     @property
     def byte_shape(self):
         """The shape of the stored bytes: each row of weights becomes row_length / block_size blocks."""
-        fmt = FORMATS[self.type_name]
-        return (*self.shape[:-1], self.shape[-1] // fmt.block_size * fmt.bytes_per_block)
+        return (*self.shape[:-1], FORMATS[self.type_name].n_bytes(self.shape[-1]))
 
     @property
     def n_bytes(self):
