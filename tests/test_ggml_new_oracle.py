@@ -347,7 +347,7 @@ def test_bounded_neighbour_search_equals_its_reference(name, source):
     if source == "grid":
         xval_by_group, weight_by_group = np.zeros((2, len(groups), book.dim), dtype=np.float32)
         xval_by_group[rows], weight_by_group[rows] = xval, weight
-        moments = [part[:, 0] for part in iquants.grid_moments(book, xval_by_group[:, None], weight_by_group[:, None])]
+        moments = iquants.grid_moments(book, xval_by_group[:, None], weight_by_group[:, None])[:, 0]
     with np.errstate(over="ignore", invalid="ignore"):
         fast = iquants.best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments)
         slow = [iquants.best_neighbour_reference(book, *case) for case in zip(keys, xval, weight, scale)]

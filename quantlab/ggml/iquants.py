@@ -33,7 +33,7 @@ from .iquants_grids import codebook
 
 _CHUNK = 512  # sub-blocks per pass: bounds the (tries, groups, neighbours, dim) work arrays
 _QP_CHUNK = 16384  # sub-blocks per make_qp_scale call
-LEAST_PART = 1024  # fewest entries of one bounded-search part (see _cuts)
+MERGE_CELLS = 3000  # padding that costs about one part's per-call overhead (see _cuts)
 
 
 def fit_weights(blocks, importance, sigma2_share=None):
@@ -105,14 +105,20 @@ def _parts_by_width(counts, most=8192):
             yield piece[start : start + most]
 
 
-def _cuts(bands, least=LEAST_PART):
-    """Where to cut entries sorted by band into parts: at a change of band, once the part has at least
-    `least` entries (a small part costs more in per-call overhead than padding it to a wider band)."""
-    cuts, start = [], 0
-    for change in np.flatnonzero(np.diff(bands)) + 1:
-        if change - start >= least:
+def _cuts(bands, widths, merge_cells=MERGE_CELLS):
+    """Where to cut entries sorted by band into parts: at a change of band, unless padding the part so far to
+    the next band's widest list adds fewer than merge_cells cells (then the part's per-call overhead costs more).
+
+    bands (k,) sorted; widths (k,) each entry's list length.
+    """
+    changes = np.flatnonzero(np.diff(bands)) + 1
+    band_widest = np.maximum.reduceat(widths, np.concatenate([[0], changes]))
+    cuts, start, widest = [], 0, band_widest[0]
+    for change, next_widest in zip(changes, band_widest[1:]):
+        if (change - start) * (next_widest - widest) >= merge_cells:
             cuts.append(change)
             start = change
+        widest = next_widest
     return cuts
 
 
@@ -147,22 +153,23 @@ def best_neighbour(book, keys, xval, weight, scale, level_values=None):
 
 
 def grid_moments(book, xval, weight):
-    """Per group and grid point, sum w q^2 and sum w x q (float64 (..., n + 1)): a group's errors at any scale.
+    """Per group and grid point, A = sum w q^2 and B = sum w x q: a group's errors at any scale.
 
-    sum_i w_i (s q_i - x_i)^2 = s^2 * sum w q^2 - 2 s * sum w x q + sum w x^2, so with these two moments
-    (one matrix product per search, not per try) a candidate's error at scale s costs two look-ups. The
-    extra last column (A = inf, B = 0) scores padding as +inf. The float64 sums of float32 products
-    are within 2^-50 of exact (products of float32 are exact in float64).
+    sum_i w_i (s q_i - x_i)^2 = s^2 * A - 2 s * B + sum w x^2, so with these two moments (one matrix
+    product per search, not per try) a candidate's error at scale s costs one look-up: they are stored
+    as one complex128 array A + iB (..., n + 1), so that one gather fetches both. The extra last column
+    (A = inf, B = 0) scores padding as +inf. The float64 sums of float32 products are within 2^-50 of
+    exact (products of float32 are exact in float64).
     """
     q = _positions(book.name).astype(np.float64)  # (n, dim)
     w = weight.astype(np.float64)
     shape = (*xval.shape[:-1], len(q) + 1)
-    a, b = np.empty(shape), np.empty(shape)
-    a[..., -1], b[..., -1] = np.inf, 0
+    moments = np.empty(shape, dtype=np.complex128)
+    moments[..., -1] = np.inf
     w, x = w.reshape(-1, q.shape[1]), xval.reshape(-1, q.shape[1])  # one 2-D product, not one per leading index
-    a[..., :-1] = (w @ (q * q).T).reshape(*shape[:-1], -1)
-    b[..., :-1] = ((w * x) @ q.T).reshape(*shape[:-1], -1)
-    return a, b
+    moments.real[..., :-1] = (w @ (q * q).T).reshape(*shape[:-1], -1)
+    moments.imag[..., :-1] = ((w * x) @ q.T).reshape(*shape[:-1], -1)
+    return moments
 
 
 _U = 2.0**-24  # float32's unit roundoff
@@ -174,7 +181,7 @@ def best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments=None):
     keys (k,), xval and weight (k, dim) float32, scale (k,) float32; rows (k,): which group each
     entry is. Entries of one group with one key in a row (the ladder's tries) share the candidates'
     moments A = sum w q^2 and B = sum w x q, computed once per such run: gathered from grid_moments'
-    two (groups, n + 1) arrays (moments), or else summed from per-coordinate tables. Each candidate's
+    (groups, n + 1) array A + iB (moments), or else summed from per-coordinate tables. Each candidate's
     error is estimated in float64 as s^2 A - 2 s B (the common sum w x^2 left out). C's float32 error
     differs from the exact real one by less than tol = 2^-19 K + 2^-130 (1 + sum w) (1 + max M_i)^2,
     with K = sum w M_i^2, M_i = 2 s max(q) + |x_i|: each term w (fl(s q) - x)^2 is within
@@ -208,7 +215,7 @@ def best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments=None):
     unsure = ~(spread < 1e36) | ~(s64 > 0) | ~np.isfinite(s64)
     band = np.floor(np.log(np.maximum(counts, 1)) / np.log(1.25)).astype(np.int16)[run]
     by_band = np.argsort(band, kind="stable")  # entries by their runs' list lengths, runs kept whole
-    cuts = _cuts(band[by_band])
+    cuts = _cuts(band[by_band], counts[run][by_band])
     positions = (2 * np.arange(n_levels, dtype=np.float64) + 1)[None, None, :]  # q = 2l + 1
     for part in np.split(by_band, cuts):
         new_run = np.ones(len(part), dtype=bool)  # runs are whole and in order within a part
@@ -220,7 +227,8 @@ def best_neighbour_bounded(book, keys, xval, weight, scale, rows, moments=None):
         pad = np.arange(width) >= counts[part_runs, None]
         if moments is not None:
             where = np.where(pad, n_grid, candidates) + (rows[run_start].astype(np.int64) * (n_grid + 1))[:, None]
-            a, b = moments[0].reshape(-1)[where], moments[1].reshape(-1)[where]
+            both = moments.reshape(-1)[where]
+            a, b = both.real, both.imag
         else:
             w, x = weight[run_start, :, None].astype(np.float64), xval[run_start, :, None].astype(np.float64)
             table_a = (w * (positions * positions)).reshape(-1)  # (runs * dim * levels)
@@ -436,7 +444,7 @@ def _search(spec, x, weight, qp_scale=None):
     waux = np.sqrt(w)
     moments = None
     if spec.bounded == "grid":
-        moments = [part.reshape(m * groups, -1) for part in grid_moments(book, xval, waux)]
+        moments = grid_moments(book, xval, waux).reshape(m * groups, -1)
     zero = top < np.float32(spec.tiny) if spec.tiny else top == 0
     top = np.where(zero, np.float32(1), top)
     middle = np.float32(2 * spec.top_level + 1)
