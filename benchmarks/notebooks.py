@@ -1,7 +1,7 @@
 """Run time, kernel CPU time and peak kernel memory of every notebook, each in a fresh kernel (target: < 1.5 GB).
 
 Appends one cell to an in-memory copy of each notebook that reads the kernel's peak resident set
-size (getrusage's ru_maxrss), so the figure is the kernel's own high-water mark, and the CPU time the
+size (/proc's VmHWM, Linux), so the figure is the kernel's own high-water mark, and the CPU time the
 kernel used (user + system, all threads). On a shared machine the wall time grows with the load; the
 CPU time does not, and on an idle machine the wall time is about the CPU time or less (BLAS uses 2 cores).
     python benchmarks/notebooks.py [notebook ...]
@@ -14,7 +14,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-PEAK = "import resource; r = resource.getrusage(resource.RUSAGE_SELF); print(r.ru_maxrss, r.ru_utime + r.ru_stime)"
+PEAK = (  # VmHWM: the kernel's own peak (ru_maxrss would carry its parent's peak across exec, on Linux)
+    "import pathlib, resource; r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "status = pathlib.Path('/proc/self/status').read_text().splitlines()\n"
+    "print(next(line.split()[1] for line in status if line.startswith('VmHWM:')), r.ru_utime + r.ru_stime)"
+)
 
 
 def measure(path):
