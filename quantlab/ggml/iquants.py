@@ -276,9 +276,7 @@ def _grid_points(book, xval, weight, scale, inverse, max_level, bounded=None, mo
     sub_blocks (m,): which sub-block of the chunk each row is (default all, in order); tries: rows
     come as (sub-block, try) with this many tries, and each group's tries are searched in a row.
     """
-    levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))), 0, max_level).astype(
-        np.int64
-    )
+    levels = np.clip(nearest_int(np.float32(0.5) * (inverse[:, :, None] * xval - np.float32(1))), 0, max_level)
     keys = book.key(levels)  # (m, groups)
     index = book.index_of_key[keys]
     off = index < 0

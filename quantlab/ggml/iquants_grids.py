@@ -71,9 +71,13 @@ class Codebook:
         return 2 * self.levels.astype(np.float32) + 1
 
     def key(self, levels):
-        """Lattice key of level vectors (..., dim): sum l_k << bits*k."""
-        shifts = (np.arange(self.dim) * self.bits).astype(np.int64)
-        return (levels.astype(np.int64) << shifts).sum(axis=-1)
+        """Lattice key of level vectors (..., dim) of whole numbers: sum l_k << bits*k, as int64.
+
+        One float32 matrix-vector product: keys are below 2^(bits * dim) <= 2^16, so every product and
+        partial sum is a whole number below 2^24 and exact in float32, in any order of addition.
+        """
+        place = (1 << (np.arange(self.dim) * self.bits)).astype(np.float32)
+        return (np.asarray(levels, dtype=np.float32) @ place).astype(np.int64)
 
 
 def nearest_grid_points(positions, grid_positions, nwant, chunk=512):
