@@ -306,6 +306,16 @@ def test_vectorized_neighbour_search_equals_its_reference(name):
         assert np.array_equal(fast, slow)
 
 
+@pytest.mark.parametrize("name", GRIDS)
+def test_lattice_keys_are_exact_for_every_level_vector(name):
+    """Codebook.key's float32 product equals the integer key sum l_k << bits*k on every key of the lattice."""
+    book = iquants_grids.codebook(name)
+    keys = np.arange(len(book.index_of_key))
+    levels = (keys[:, None] >> (np.arange(book.dim) * book.bits)) & ((1 << book.bits) - 1)
+    assert np.array_equal(book.key(levels), keys)
+    assert np.array_equal(book.key(levels.astype(np.float32).reshape(-1, 2, book.dim)), keys.reshape(-1, 2))
+
+
 def neighbour_search_cases(book, rng, n=300):
     """Off-grid keys with groups built to stress a search: random, exact ties (integer magnitudes,
     equal weights, scale 1), zero weights, tiny (subnormal) and huge magnitudes, negative magnitudes

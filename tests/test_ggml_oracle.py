@@ -227,6 +227,9 @@ def test_n_bytes_is_what_a_row_takes_in_a_gguf_file(type_name):
     assert fmt.n_bytes(row.size) == np.asarray(written).nbytes
     with pytest.raises(ValueError, match=f"not a whole number of {type_name} blocks of {fmt.block_size}"):
         fmt.n_bytes(row.size + 1)
+    for bad in (-fmt.block_size, 4096.5, "4096", True):
+        with pytest.raises(ValueError, match="a whole number >= 0"):
+            fmt.n_bytes(bad)
 
 
 def test_bits_per_weight_published_values():

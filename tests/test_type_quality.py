@@ -5,6 +5,8 @@ bit where numpy, BLAS and CPU are the table's, else within quality.SCORE_TOLERAN
 """
 
 import importlib.util
+import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -131,3 +133,17 @@ def test_tiny_changes_are_printed_as_themselves_not_as_a_signed_zero():
     assert type_quality.fixed_or_first_digit(1.8e-6, 4) == "2e-06"
     rows = type_quality.rows_text().splitlines()[1:-1]
     assert not any(" -0.00 " in f"{line} " or " 0.0000 " in f"{line} " for line in rows)
+
+
+def test_notebook_08_quotes_the_tiny_changes_of_bf16_and_q8_0_as_the_table_prints_them():
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "08_quality.ipynb").read_text("utf-8"))
+    text = " ".join(" ".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown").split())
+    said = re.search(
+        r"BF16 and Q8_0 \*lower\* the perplexity by (\S+) % and (\S+) %, .*? at KL (\S+) and (\S+?)\.", text
+    )
+    assert said, "notebook 08 no longer quotes BF16's and Q8_0's changes"
+    bf16, q8_0 = _row("BF16", False), _row("Q8_0", False)
+    assert bf16.relative_increase < 0 and q8_0.relative_increase < 0  # "lower"
+    printed = [type_quality.fixed_or_first_digit(-100 * r.relative_increase, 2) for r in (bf16, q8_0)]
+    printed += [type_quality.fixed_or_first_digit(r.kl_divergence, 4) for r in (bf16, q8_0)]
+    assert list(said.groups()) == printed

@@ -10,6 +10,8 @@ blocks (a new type is one more row here):
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import bf16, iq1, iq2, iq3, iq4_nl, iq4_xs, kquants, legacy, microscaling, plain, ternary
 
 
@@ -39,6 +41,8 @@ class BlockFormat:
 
         Refuses a count that is not a whole number of blocks (llama.cpp stores only whole blocks).
         """
+        if isinstance(n_weights, bool) or not isinstance(n_weights, (int, np.integer)) or n_weights < 0:
+            raise ValueError(f"n_weights={n_weights!r}; pass a count of weights, a whole number >= 0")
         blocks, partial = divmod(int(n_weights), self.block_size)
         if partial:
             raise ValueError(
